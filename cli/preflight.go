@@ -1,0 +1,217 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/verify"
+)
+
+const preflightExample = `  # Check a live Deployment
+  kubectl safe-rollout preflight deploy/web
+
+  # Check every Deployment labelled app=web, as JSON
+  kubectl safe-rollout preflight -l app=web -o json
+
+  # Check manifests in CI, before they are applied, without a cluster
+  kubectl safe-rollout preflight -f k8s/ --local
+
+  # Use measured numbers for the grace budget
+  kubectl safe-rollout preflight deploy/web --endpoint-propagation 2s --max-request 30s`
+
+// PreflightOptions holds the preflight command's inputs.
+type PreflightOptions struct {
+	ConfigFlags *genericclioptions.ConfigFlags
+	Targets     TargetOptions
+	Budget      BudgetFlags
+	Output      string
+	Local       bool
+	Strict      bool
+
+	args   []string
+	client kubernetes.Interface
+	genericiooptions.IOStreams
+}
+
+func NewPreflightOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *PreflightOptions {
+	return &PreflightOptions{ConfigFlags: configFlags, Budget: NewBudgetFlags(), IOStreams: streams}
+}
+
+// NewCmdPreflight checks Deployments' termination contracts.
+func NewCmdPreflight(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewPreflightOptions(configFlags, streams)
+	cmd := &cobra.Command{
+		Use:     "preflight (TYPE/NAME | TYPE NAME | -l SELECTOR | -f FILENAME)",
+		Short:   "Check Deployments' termination contract before a rollout",
+		Example: preflightExample,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.Targets.AddFlags(cmd, true)
+	o.Budget.AddFlags(cmd.Flags())
+	addOutputFlag(cmd, &o.Output)
+	cmd.Flags().BoolVar(&o.Local, "local", false, "Read only the manifests given with -f; never contact a cluster")
+	cmd.Flags().BoolVar(&o.Strict, "strict", false, "Treat warnings as failures (exit 2)")
+	return cmd
+}
+
+func addOutputFlag(cmd *cobra.Command, out *string) {
+	cmd.Flags().StringVarP(out, "output", "o", "", "Output format: json or yaml (default: a table)")
+}
+
+func validateOutput(out string) error {
+	switch out {
+	case "", "json", "yaml":
+		return nil
+	}
+	return fmt.Errorf("unsupported output format %q: use json or yaml", out)
+}
+
+func (o *PreflightOptions) Complete(args []string) error {
+	o.args = args
+	return o.Targets.Complete(o.ConfigFlags)
+}
+
+func (o *PreflightOptions) Validate() error {
+	if err := validateOutput(o.Output); err != nil {
+		return err
+	}
+	if err := o.Budget.Validate(); err != nil {
+		return err
+	}
+	if o.Local && len(o.Targets.Filenames) == 0 {
+		return fmt.Errorf("--local needs manifests: use -f FILE")
+	}
+	return o.Targets.Validate(o.args)
+}
+
+func (o *PreflightOptions) Run(ctx context.Context) error {
+	targets, err := o.Targets.Resolve(o.args)
+	if err != nil {
+		return err
+	}
+	if !o.Local {
+		if o.client, err = newClient(o.ConfigFlags); err != nil {
+			return err
+		}
+	}
+	report, err := runPreflight(ctx, o.client, targets, o.Budget.Budget)
+	if err != nil {
+		return err
+	}
+	if err := printPreflight(o.Out, report, o.Output, isTerminal(o.Out)); err != nil {
+		return err
+	}
+	if report.Failed(o.Strict) {
+		return withCode(ExitPreflightFailed, nil)
+	}
+	return nil
+}
+
+// runPreflight checks every target; client is nil for --local.
+func runPreflight(ctx context.Context, client kubernetes.Interface, t *Targets, budget verify.Budget) (verify.Report, error) {
+	fromFiles := verify.Environment{Local: client == nil, Services: t.Services, PDBs: t.PDBs}
+	var reader *verify.ClusterReader
+	if client != nil {
+		reader = verify.NewClusterReader(client)
+	}
+	objects := make([]verify.ObjectReport, 0, len(t.Deployments))
+	for _, d := range t.Deployments {
+		b, err := budget.WithAnnotations(d.Annotations)
+		if err != nil {
+			return verify.Report{}, fmt.Errorf("deployment %s/%s: %w", d.Namespace, d.Name, err)
+		}
+		env := fromFiles
+		if reader != nil {
+			if env, err = reader.Environment(ctx, d, fromFiles); err != nil {
+				return verify.Report{}, err
+			}
+			if !t.FromFiles {
+				env.Live = d
+			}
+		}
+		objects = append(objects, verify.CheckDeployment(d, b, env))
+	}
+	return verify.NewReport(objects), nil
+}
+
+func newClient(f *genericclioptions.ConfigFlags) (kubernetes.Interface, error) {
+	cfg, err := f.ToRESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(cfg)
+}
+
+func printPreflight(w io.Writer, r verify.Report, format string, colour bool) error {
+	switch format {
+	case "json":
+		return writeJSON(w, r)
+	case "yaml":
+		return writeYAML(w, r)
+	}
+	tw := printers.GetNewTabWriter(w)
+	fmt.Fprintln(tw, "NAMESPACE\tDEPLOYMENT\tCHECK\tCONTAINER\tSTATUS\tFINDING")
+	for _, obj := range r.Objects {
+		for _, c := range obj.Checks {
+			container := c.Container
+			if container == "" {
+				container = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", obj.Namespace, obj.Name, c.ID, container, paint(string(c.Status), c.Status, colour), c.Message)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var fixes []string
+	for _, obj := range r.Objects {
+		for _, c := range obj.Checks {
+			if c.Fix == "" {
+				continue
+			}
+			where := c.ID
+			if c.Container != "" {
+				where += " (" + c.Container + ")"
+			}
+			fixes = append(fixes, fmt.Sprintf("  %s/%s %s: %s", obj.Namespace, obj.Name, where, c.Fix))
+		}
+	}
+	if len(fixes) > 0 {
+		fmt.Fprintf(w, "\nFixes:\n%s\n", strings.Join(fixes, "\n"))
+	}
+	fmt.Fprintf(w, "\nVerdict: %s\n", paint(string(r.Verdict), r.Verdict, colour))
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func writeYAML(w io.Writer, v any) error {
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}

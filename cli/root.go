@@ -1,0 +1,51 @@
+// Package cli wires the commands of kubectl safe-rollout: flags, target resolution
+// and rendering. The engines live in rollout/ and verify/ and never see cobra.
+package cli
+
+import (
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	_ "k8s.io/client-go/plugin/pkg/client/auth" // exec and OIDC kubeconfigs
+)
+
+// BuildInfo is injected into main by the linker at release time.
+type BuildInfo struct {
+	Version, Commit, Date string
+}
+
+// NewRootCmd builds the command tree.
+func NewRootCmd(streams genericiooptions.IOStreams, build BuildInfo) *cobra.Command {
+	configFlags := genericclioptions.NewConfigFlags(true)
+	root := &cobra.Command{
+		Use:   "safe-rollout",
+		Short: "Restart and roll out Deployments without dropping traffic",
+		Long: `kubectl safe-rollout checks a Deployment's termination contract (preflight),
+then restarts it the way kubectl does while guarding the rollout: it watches
+ReplicaSets, pods and EndpointSlices, records every old pod's drain timeline and
+catches SIGKILLed pods and unclean exits.`,
+		Annotations: map[string]string{
+			cobra.CommandDisplayNameAnnotation: "kubectl safe-rollout",
+		},
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	root.SetIn(streams.In)
+	// Flag errors are bad input: exit 1 with one line, like every other error.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
+	configFlags.AddFlags(root.PersistentFlags())
+
+	root.AddCommand(
+		NewCmdPreflight(configFlags, streams),
+		NewCmdVersion(streams, build),
+	)
+	root.CompletionOptions.HiddenDefaultCmd = true
+	return root
+}
+
+// Execute runs the command tree and returns the process exit code.
+func Execute(root *cobra.Command, streams genericiooptions.IOStreams) int {
+	return report(root.Execute(), streams.ErrOut)
+}

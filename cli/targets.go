@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/resource"
+)
+
+var deploymentsGR = schema.GroupResource{Group: "apps", Resource: "deployments"}
+
+// TargetOptions resolves the Deployments a command works on, as kubectl does:
+// `deploy/NAME`, `deployment NAME`, `-l SELECTOR` or `-f FILE|DIR|-`.
+type TargetOptions struct {
+	resource.FilenameOptions
+	Selector string
+
+	configFlags *genericclioptions.ConfigFlags
+	namespace   string
+}
+
+// Targets is what the resolution found: the Deployments, and the Services and
+// PodDisruptionBudgets that came with them in manifests.
+type Targets struct {
+	Deployments []*appsv1.Deployment
+	Services    []corev1.Service
+	PDBs        []policyv1.PodDisruptionBudget
+	// FromFiles is true when the Deployments are manifests, not live objects.
+	FromFiles bool
+}
+
+func (o *TargetOptions) AddFlags(cmd *cobra.Command, withFiles bool) {
+	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Selector (label query) to filter Deployments on, e.g. -l app=web")
+	if withFiles {
+		cmd.Flags().StringSliceVarP(&o.Filenames, "filename", "f", nil, "Manifests (file, directory or - for stdin) holding the Deployments to check")
+		cmd.Flags().BoolVarP(&o.Recursive, "recursive", "R", true, "Process the directory used in -f recursively")
+	}
+}
+
+func (o *TargetOptions) Complete(configFlags *genericclioptions.ConfigFlags) error {
+	o.configFlags = configFlags
+	ns, _, err := configFlags.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return fmt.Errorf("reading namespace from kubeconfig: %w", err)
+	}
+	o.namespace = ns
+	return nil
+}
+
+func (o *TargetOptions) Validate(args []string) error {
+	hasFiles := len(o.Filenames) > 0
+	switch {
+	case hasFiles && (len(args) > 0 || o.Selector != ""):
+		return errors.New("use either -f FILE or deploy/NAME / -l SELECTOR, not both")
+	case !hasFiles && len(args) == 0 && o.Selector == "":
+		return errors.New("you must specify a Deployment: deploy/NAME, deployment NAME, -l SELECTOR or -f FILE")
+	}
+	return nil
+}
+
+// Resolve reads the targets. Manifests are always read without contacting the
+// cluster (kinds unknown to the cluster are skipped, not refused).
+func (o *TargetOptions) Resolve(args []string) (*Targets, error) {
+	if len(o.Filenames) > 0 {
+		return o.resolveFiles()
+	}
+	return o.resolveLive(args)
+}
+
+func (o *TargetOptions) resolveLive(args []string) (*Targets, error) {
+	if len(args) == 0 {
+		args = []string{"deployments"}
+	}
+	r := resource.NewBuilder(o.configFlags).
+		Unstructured().
+		NamespaceParam(o.namespace).DefaultNamespace().
+		LabelSelectorParam(o.Selector).
+		ResourceTypeOrNameArgs(true, args...).
+		SingleResourceType().
+		Flatten().
+		Do()
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	// Refuse other kinds before fetching anything.
+	if mapping, err := r.ResourceMapping(); err == nil && mapping.Resource.GroupResource() != deploymentsGR {
+		return nil, fmt.Errorf("%s is not supported: only Deployments (deploy/NAME, deployment NAME, -l SELECTOR, -f FILE)", mapping.Resource.GroupResource().String())
+	}
+	infos, err := r.Infos()
+	if err != nil {
+		return nil, err
+	}
+	t := &Targets{}
+	for _, info := range infos {
+		d := &appsv1.Deployment{}
+		if err := fromUnstructured(info.Object, d); err != nil {
+			return nil, err
+		}
+		t.Deployments = append(t.Deployments, d)
+	}
+	if len(t.Deployments) == 0 {
+		msg := "no Deployments found in namespace " + o.namespace
+		if o.Selector != "" {
+			msg += " matching " + o.Selector
+		}
+		return nil, errors.New(msg)
+	}
+	return t, nil
+}
+
+func (o *TargetOptions) resolveFiles() (*Targets, error) {
+	r := resource.NewBuilder(o.configFlags).
+		Local().
+		Unstructured().
+		FilenameParam(false, &o.FilenameOptions).
+		Flatten().
+		Do()
+	infos, err := r.Infos()
+	if err != nil {
+		return nil, err
+	}
+	t := &Targets{FromFiles: true}
+	for _, info := range infos {
+		gvk := info.Object.GetObjectKind().GroupVersionKind()
+		if info.Namespace == "" {
+			if u, ok := info.Object.(*unstructured.Unstructured); ok {
+				u.SetNamespace(o.namespace)
+			}
+		}
+		var err error
+		switch gvk {
+		case appsv1.SchemeGroupVersion.WithKind("Deployment"):
+			d := &appsv1.Deployment{}
+			err = fromUnstructured(info.Object, d)
+			t.Deployments = append(t.Deployments, d)
+		case corev1.SchemeGroupVersion.WithKind("Service"):
+			s := corev1.Service{}
+			err = fromUnstructured(info.Object, &s)
+			t.Services = append(t.Services, s)
+		case policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"):
+			p := policyv1.PodDisruptionBudget{}
+			err = fromUnstructured(info.Object, &p)
+			t.PDBs = append(t.PDBs, p)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", info.Source, err)
+		}
+	}
+	if len(t.Deployments) == 0 {
+		return nil, fmt.Errorf("no Deployment (apps/v1) found in %v", o.Filenames)
+	}
+	return t, nil
+}
+
+func fromUnstructured(obj runtime.Object, into any) error {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return fmt.Errorf("unexpected object type %T", obj)
+	}
+	// Through JSON rather than the unstructured converter: fields such as
+	// IntOrString ports only decode correctly with their own UnmarshalJSON.
+	raw, err := u.MarshalJSON()
+	if err == nil {
+		err = json.Unmarshal(raw, into)
+	}
+	if err != nil {
+		return fmt.Errorf("decoding %s %s: %w", u.GetKind(), u.GetName(), err)
+	}
+	return nil
+}

@@ -1,0 +1,107 @@
+package verify
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Annotation keys that override the budget inputs for one Deployment.
+const (
+	AnnotationEndpointPropagation = "safe-rollout.io/endpoint-propagation"
+	AnnotationDrainDelay          = "safe-rollout.io/drain-delay"
+	AnnotationMaxRequest          = "safe-rollout.io/max-request"
+	AnnotationSafetyMargin        = "safe-rollout.io/safety-margin"
+)
+
+// Budget holds the inputs of the shutdown budget:
+// grace >= endpoint_propagation + drain_delay + max_request + safety_margin.
+type Budget struct {
+	EndpointPropagation time.Duration
+	DrainDelay          time.Duration
+	MaxRequest          time.Duration
+	SafetyMargin        time.Duration
+}
+
+// DefaultBudget is used when neither flags nor annotations say otherwise.
+func DefaultBudget() Budget {
+	return Budget{
+		EndpointPropagation: 5 * time.Second,
+		DrainDelay:          5 * time.Second,
+		MaxRequest:          15 * time.Second,
+		SafetyMargin:        5 * time.Second,
+	}
+}
+
+// WithAnnotations returns the budget with the Deployment's annotations applied on top.
+func (b Budget) WithAnnotations(annotations map[string]string) (Budget, error) {
+	for key, field := range map[string]*time.Duration{
+		AnnotationEndpointPropagation: &b.EndpointPropagation,
+		AnnotationDrainDelay:          &b.DrainDelay,
+		AnnotationMaxRequest:          &b.MaxRequest,
+		AnnotationSafetyMargin:        &b.SafetyMargin,
+	} {
+		raw, ok := annotations[key]
+		if !ok {
+			continue
+		}
+		d, err := time.ParseDuration(raw)
+		if err != nil || d < 0 {
+			return b, fmt.Errorf("annotation %s: %q is not a non-negative duration such as 5s", key, raw)
+		}
+		*field = d
+	}
+	return b, nil
+}
+
+// Validate rejects negative inputs, which would make the formula meaningless.
+func (b Budget) Validate() error {
+	for name, d := range map[string]time.Duration{
+		"--endpoint-propagation": b.EndpointPropagation,
+		"--drain-delay":          b.DrainDelay,
+		"--max-request":          b.MaxRequest,
+		"--safety-margin":        b.SafetyMargin,
+	} {
+		if d < 0 {
+			return fmt.Errorf("%s must not be negative, got %s", name, d)
+		}
+	}
+	return nil
+}
+
+// Requirement is the budget formula evaluated with one effective drain delay.
+type Requirement struct {
+	Budget
+	// EffectiveDrain is the drain delay actually spent: the larger of the budget's
+	// drain delay and a preStop sleep.
+	EffectiveDrain time.Duration
+	Total          time.Duration
+}
+
+// Require evaluates the formula; a preStop sleep longer than the drain delay replaces it.
+func (b Budget) Require(preStopSleep time.Duration) Requirement {
+	drain := max(b.DrainDelay, preStopSleep)
+	return Requirement{
+		Budget:         b,
+		EffectiveDrain: drain,
+		Total:          b.EndpointPropagation + drain + b.MaxRequest + b.SafetyMargin,
+	}
+}
+
+// Seconds is the requirement rounded up to whole seconds, as terminationGracePeriodSeconds wants.
+func (r Requirement) Seconds() int64 {
+	return int64(math.Ceil(r.Total.Seconds()))
+}
+
+// Formula spells the sum with its numbers, e.g. "5s endpoint propagation + 5s drain delay + ...".
+func (r Requirement) Formula() string {
+	return fmt.Sprintf("%s endpoint propagation + %s drain delay + %s max request + %s safety margin",
+		seconds(r.EndpointPropagation), seconds(r.EffectiveDrain), seconds(r.MaxRequest), seconds(r.SafetyMargin))
+}
+
+func seconds(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", int64(d/time.Second))
+	}
+	return fmt.Sprintf("%.1fs", d.Seconds())
+}

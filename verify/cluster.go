@@ -1,0 +1,114 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// ClusterReader gathers the Environment of Deployments from a live cluster,
+// listing each namespace's objects once.
+type ClusterReader struct {
+	client     kubernetes.Interface
+	namespaces map[string]*namespaceObjects
+}
+
+type namespaceObjects struct {
+	services []corev1.Service
+	slices   []discoveryv1.EndpointSlice
+	pods     []corev1.Pod
+	pdbs     []policyv1.PodDisruptionBudget
+}
+
+// NewClusterReader reads through client.
+func NewClusterReader(client kubernetes.Interface) *ClusterReader {
+	return &ClusterReader{client: client, namespaces: map[string]*namespaceObjects{}}
+}
+
+// Environment returns what the cluster knows around d. Manifest-side Services and
+// PDBs (from -f) are added to the cluster's when the cluster has no object of that name.
+func (r *ClusterReader) Environment(ctx context.Context, d *appsv1.Deployment, fromFiles Environment) (Environment, error) {
+	objs, err := r.namespace(ctx, d.Namespace)
+	if err != nil {
+		return Environment{}, err
+	}
+	live, err := r.client.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		live = nil
+	case err != nil:
+		return Environment{}, fmt.Errorf("reading deployment %s/%s: %w", d.Namespace, d.Name, err)
+	}
+	env := Environment{
+		Live:           live,
+		Services:       objs.services,
+		EndpointSlices: objs.slices,
+		Pods:           objs.pods,
+		PDBs:           objs.pdbs,
+	}
+	for _, s := range fromFiles.Services {
+		if !hasService(env.Services, s.Name) {
+			env.Services = append(env.Services, s)
+		}
+	}
+	for _, p := range fromFiles.PDBs {
+		if !hasPDB(env.PDBs, p.Name) {
+			env.PDBs = append(env.PDBs, p)
+		}
+	}
+	return env, nil
+}
+
+func (r *ClusterReader) namespace(ctx context.Context, ns string) (*namespaceObjects, error) {
+	if objs, ok := r.namespaces[ns]; ok {
+		return objs, nil
+	}
+	objs := &namespaceObjects{}
+	svcs, err := r.client.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing services in %s: %w", ns, err)
+	}
+	objs.services = svcs.Items
+	slices, err := r.client.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing endpointslices in %s: %w", ns, err)
+	}
+	objs.slices = slices.Items
+	pods, err := r.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing pods in %s: %w", ns, err)
+	}
+	objs.pods = pods.Items
+	pdbs, err := r.client.PolicyV1().PodDisruptionBudgets(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing poddisruptionbudgets in %s: %w", ns, err)
+	}
+	objs.pdbs = pdbs.Items
+	r.namespaces[ns] = objs
+	return objs, nil
+}
+
+func hasService(list []corev1.Service, name string) bool {
+	for _, s := range list {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPDB(list []policyv1.PodDisruptionBudget, name string) bool {
+	for _, p := range list {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}

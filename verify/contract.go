@@ -1,0 +1,422 @@
+package verify
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// Check IDs are stable: scripts and dashboards key on them.
+const (
+	CheckReadinessProbe    = "readiness-probe"
+	CheckReadinessReaction = "readiness-reaction"
+	CheckReadinessLiveness = "readiness-liveness"
+	CheckPreStopHook       = "prestop-hook"
+	CheckGraceBudget       = "grace-budget"
+	CheckRolloutStrategy   = "rollout-strategy"
+	CheckService           = "service"
+	CheckPaused            = "paused"
+	CheckRolloutInProgress = "rollout-in-progress"
+	CheckPDB               = "pdb"
+)
+
+// Kubernetes defaults applied to fields a manifest leaves unset.
+const (
+	defaultGraceSeconds     = 30
+	defaultPeriodSeconds    = 10
+	defaultTimeoutSeconds   = 1
+	defaultFailureThreshold = 3
+)
+
+// Environment is what is known around a Deployment: the live cluster, or only the
+// manifests that came with it (Local).
+type Environment struct {
+	// Local means no cluster was contacted; the objects below come from the manifests.
+	Local bool
+	// Live is the Deployment as the cluster has it; nil when local or not deployed yet.
+	Live           *appsv1.Deployment
+	Services       []corev1.Service
+	EndpointSlices []discoveryv1.EndpointSlice
+	Pods           []corev1.Pod
+	PDBs           []policyv1.PodDisruptionBudget
+}
+
+// CheckDeployment runs every contract check on d and returns its report.
+func CheckDeployment(d *appsv1.Deployment, budget Budget, env Environment) ObjectReport {
+	spec := &d.Spec.Template.Spec
+	grace := graceSeconds(spec)
+	req := budget.Require(longestPreStopSleep(spec))
+
+	var checks []Check
+	for i := range spec.Containers {
+		c := &spec.Containers[i]
+		serving := len(c.Ports) > 0 || len(spec.Containers) == 1
+		checks = append(checks,
+			checkReadinessProbe(c, serving),
+			checkReadinessReaction(c, serving, req.EffectiveDrain, grace),
+			checkReadinessLiveness(c),
+			checkPreStop(c, serving, grace),
+		)
+	}
+	checks = append(checks,
+		checkGraceBudget(grace, req),
+		checkRolloutStrategy(d),
+		checkService(d, env),
+		checkPaused(d, env),
+		checkRolloutInProgress(env),
+		checkPDB(d, env),
+	)
+	return ObjectReport{Kind: "Deployment", Namespace: d.Namespace, Name: d.Name, Checks: checks}
+}
+
+func graceSeconds(spec *corev1.PodSpec) int64 {
+	if spec.TerminationGracePeriodSeconds != nil {
+		return *spec.TerminationGracePeriodSeconds
+	}
+	return defaultGraceSeconds
+}
+
+func checkReadinessProbe(c *corev1.Container, serving bool) Check {
+	ch := Check{ID: CheckReadinessProbe, Container: c.Name}
+	switch {
+	case c.ReadinessProbe != nil:
+		ch.Status, ch.Message = StatusPass, "readinessProbe "+describeHandler(&c.ReadinessProbe.ProbeHandler)
+	case !serving:
+		ch.Status, ch.Message = StatusSkip, "declares no ports: not serving traffic, no readinessProbe needed"
+	default:
+		ch.Status = StatusFail
+		ch.Message = "no readinessProbe: the pod is routed traffic as soon as it starts and while it drains"
+		ch.Fix = "add a readinessProbe that fails as soon as the app starts draining (e.g. httpGet /health/ready)"
+	}
+	return ch
+}
+
+// probeReaction is the worst case between the app starting to fail a probe and
+// the kubelet acting on it.
+func probeReaction(p *corev1.Probe) (total, period, timeout int32, threshold int32) {
+	period, timeout, threshold = p.PeriodSeconds, p.TimeoutSeconds, p.FailureThreshold
+	if period == 0 {
+		period = defaultPeriodSeconds
+	}
+	if timeout == 0 {
+		timeout = defaultTimeoutSeconds
+	}
+	if threshold == 0 {
+		threshold = defaultFailureThreshold
+	}
+	return period*threshold + timeout, period, timeout, threshold
+}
+
+func checkReadinessReaction(c *corev1.Container, serving bool, drain time.Duration, grace int64) Check {
+	ch := Check{ID: CheckReadinessReaction, Container: c.Name}
+	if c.ReadinessProbe == nil {
+		ch.Status = StatusSkip
+		if serving {
+			ch.Message = "no readinessProbe (see readiness-probe)"
+		} else {
+			ch.Message = "declares no ports: not serving traffic"
+		}
+		return ch
+	}
+	total, period, timeout, threshold := probeReaction(c.ReadinessProbe)
+	formula := fmt.Sprintf("%ds (periodSeconds %d × failureThreshold %d + timeoutSeconds %d)", total, period, threshold, timeout)
+	drainSeconds := drain.Seconds()
+	fix := fmt.Sprintf("make readiness react within the drain delay (e.g. periodSeconds: 1, failureThreshold: 1), or raise the drain delay to at least %ds", total)
+	switch {
+	case int64(total) >= grace:
+		ch.Status = StatusFail
+		ch.Message = fmt.Sprintf("readiness notices draining after up to %s, not before terminationGracePeriodSeconds %ds ends: the pod stays serving until it is killed", formula, grace)
+		ch.Fix = fix
+	case float64(total) > drainSeconds:
+		ch.Status = StatusWarn
+		ch.Message = fmt.Sprintf("readiness notices draining after up to %s, slower than the %s drain delay: traffic keeps arriving after the app stops accepting", formula, seconds(drain))
+		ch.Fix = fix
+	default:
+		ch.Status = StatusPass
+		ch.Message = fmt.Sprintf("readiness notices draining within %s, inside the %s drain delay", formula, seconds(drain))
+	}
+	return ch
+}
+
+func checkReadinessLiveness(c *corev1.Container) Check {
+	ch := Check{ID: CheckReadinessLiveness, Container: c.Name}
+	live, ready := c.LivenessProbe, c.ReadinessProbe
+	switch {
+	case live == nil:
+		ch.Status, ch.Message = StatusPass, "no livenessProbe"
+	case ready != nil && handlerKey(c, &live.ProbeHandler) == handlerKey(c, &ready.ProbeHandler):
+		ch.Status = StatusWarn
+		ch.Message = "livenessProbe uses the same handler as readinessProbe (" + describeHandler(&live.ProbeHandler) + "): a drain that fails readiness also gets the container restarted"
+		ch.Fix = "point livenessProbe at a separate endpoint that only fails when the process is wedged (e.g. /health/live)"
+	case live.FailureThreshold == 1:
+		ch.Status = StatusWarn
+		ch.Message = "livenessProbe failureThreshold 1: a single slow answer (a busy drain, a GC pause) restarts the container"
+		ch.Fix = "set livenessProbe.failureThreshold to 3 or more"
+	default:
+		ch.Status = StatusPass
+		ch.Message = "livenessProbe " + describeHandler(&live.ProbeHandler) + " is separate from readiness"
+	}
+	return ch
+}
+
+func checkPreStop(c *corev1.Container, serving bool, grace int64) Check {
+	ch := Check{ID: CheckPreStopHook, Container: c.Name}
+	hook := classifyPreStop(c)
+	switch {
+	case !serving && hook.kind == preStopNone:
+		ch.Status, ch.Message = StatusSkip, "declares no ports: not serving traffic"
+	case hook.kind == preStopDrains:
+		ch.Status, ch.Message = StatusPass, "preStop "+hook.description+" triggers draining"
+	case hook.kind == preStopSleeps && int64(hook.sleep.Seconds()) >= grace:
+		ch.Status = StatusFail
+		ch.Message = fmt.Sprintf("preStop %s is not shorter than terminationGracePeriodSeconds %ds: the container is SIGKILLed before it ever sees SIGTERM", hook.description, grace)
+		ch.Fix = "trigger draining from preStop (httpGet to a drain endpoint) and keep any sleep well below the grace period"
+	case hook.kind == preStopSleeps:
+		ch.Status = StatusWarn
+		ch.Message = fmt.Sprintf("preStop %s only sleeps: the app keeps accepting new work while the hook sleeps and learns of the shutdown only at SIGTERM", hook.description)
+		ch.Fix = "make preStop trigger draining (httpGet to a drain endpoint that flips readiness), or make the app flip readiness on SIGTERM"
+	case hook.kind == preStopOther:
+		ch.Status = StatusWarn
+		ch.Message = "preStop " + hook.description + " cannot trigger draining"
+		ch.Fix = "use an httpGet or exec preStop hook that tells the app to start draining"
+	default:
+		ch.Status = StatusWarn
+		ch.Message = "no preStop hook: SIGTERM arrives while endpoints may still route new traffic to the pod"
+		ch.Fix = "add a preStop httpGet to a drain endpoint (readiness fails, then the app waits for endpoints to converge)"
+	}
+	return ch
+}
+
+func checkGraceBudget(grace int64, req Requirement) Check {
+	ch := Check{ID: CheckGraceBudget}
+	need := req.Seconds()
+	if grace < need {
+		ch.Status = StatusFail
+		ch.Message = fmt.Sprintf("terminationGracePeriodSeconds %d < %ds = %s", grace, need, req.Formula())
+		ch.Fix = fmt.Sprintf("set spec.template.spec.terminationGracePeriodSeconds: %d (or measure and lower the inputs)", need)
+		return ch
+	}
+	ch.Status = StatusPass
+	ch.Message = fmt.Sprintf("terminationGracePeriodSeconds %d >= %ds = %s", grace, need, req.Formula())
+	return ch
+}
+
+func checkRolloutStrategy(d *appsv1.Deployment) Check {
+	ch := Check{ID: CheckRolloutStrategy}
+	replicas := int32(1)
+	if d.Spec.Replicas != nil {
+		replicas = *d.Spec.Replicas
+	}
+	if d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
+		ch.Status = StatusFail
+		ch.Message = "strategy Recreate stops every pod before starting new ones: the Service has no endpoints during each rollout"
+		ch.Fix = "use strategy RollingUpdate with maxUnavailable: 0 and maxSurge: 1"
+		return ch
+	}
+	if replicas == 0 {
+		ch.Status, ch.Message = StatusSkip, "replicas 0: nothing is serving"
+		return ch
+	}
+	surge, unavailable, err := resolveFenceposts(d.Spec.Strategy.RollingUpdate, replicas)
+	if err != nil {
+		ch.Status, ch.Message = StatusFail, "invalid rollingUpdate: "+err.Error()
+		ch.Fix = "set maxSurge and maxUnavailable to integers or percentages"
+		return ch
+	}
+	minAvailable := replicas - unavailable
+	desc := fmt.Sprintf("RollingUpdate with replicas %d, maxSurge %d, maxUnavailable %d", replicas, surge, unavailable)
+	switch {
+	case minAvailable <= 0:
+		ch.Status = StatusFail
+		ch.Message = desc + ": available pods can drop to 0 during a rollout"
+		ch.Fix = "set maxUnavailable: 0 and maxSurge: 1 (and run at least 2 replicas)"
+	case replicas == 1:
+		ch.Status = StatusWarn
+		ch.Message = desc + ": a single replica, so any failure of the new pod is an outage"
+		ch.Fix = "run at least 2 replicas"
+	default:
+		ch.Status = StatusPass
+		ch.Message = fmt.Sprintf("%s keeps at least %d pods available", desc, minAvailable)
+	}
+	return ch
+}
+
+// selectsPods tells whether a Service routes to the Deployment's pods.
+func selectsPods(svc *corev1.Service, d *appsv1.Deployment) bool {
+	if svc.Namespace != d.Namespace && svc.Namespace != "" && d.Namespace != "" {
+		return false
+	}
+	return len(svc.Spec.Selector) > 0 && labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels))
+}
+
+// MatchingServices returns the Services that select the Deployment's pods.
+func MatchingServices(d *appsv1.Deployment, services []corev1.Service) []corev1.Service {
+	var out []corev1.Service
+	for i := range services {
+		if selectsPods(&services[i], d) {
+			out = append(out, services[i])
+		}
+	}
+	return out
+}
+
+func checkService(d *appsv1.Deployment, env Environment) Check {
+	ch := Check{ID: CheckService}
+	services := MatchingServices(d, env.Services)
+	names := make([]string, 0, len(services))
+	for _, s := range services {
+		names = append(names, s.Name)
+	}
+	if len(services) == 0 {
+		if env.Local {
+			ch.Status, ch.Message = StatusSkip, "no Service among the manifests selects the pods (cluster not checked: --local)"
+			return ch
+		}
+		ch.Status = StatusWarn
+		ch.Message = "no Service selects the pods: no EndpointSlices to watch, so draining cannot be observed"
+		ch.Fix = "create a Service whose selector matches the pod template labels (ignore if the Deployment serves no traffic)"
+		return ch
+	}
+	list := strings.Join(names, ", ")
+	if env.Local || env.Live == nil {
+		ch.Status = StatusPass
+		ch.Message = "Service " + list + " selects the pods"
+		if env.Local {
+			ch.Message += " (EndpointSlices not checked: --local)"
+		} else {
+			ch.Message += " (Deployment not deployed yet)"
+		}
+		return ch
+	}
+	owned := podNames(env.Pods, env.Live)
+	listed := map[string]bool{}
+	for _, slice := range env.EndpointSlices {
+		svcName := slice.Labels[discoveryv1.LabelServiceName]
+		if !contains(names, svcName) {
+			continue
+		}
+		for _, ep := range slice.Endpoints {
+			if ep.TargetRef != nil && ep.TargetRef.Kind == "Pod" && owned[ep.TargetRef.Name] {
+				listed[ep.TargetRef.Name] = true
+			}
+		}
+	}
+	if len(owned) > 0 && len(listed) == 0 {
+		ch.Status = StatusWarn
+		ch.Message = fmt.Sprintf("Service %s selects the pods but its EndpointSlices list none of the %d pods", list, len(owned))
+		ch.Fix = "check that the pods are ready and that the Service's ports match the containers"
+		return ch
+	}
+	ch.Status = StatusPass
+	ch.Message = fmt.Sprintf("Service %s: EndpointSlices list %d of %d pods", list, len(listed), len(owned))
+	return ch
+}
+
+func podNames(pods []corev1.Pod, d *appsv1.Deployment) map[string]bool {
+	out := map[string]bool{}
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return out
+	}
+	for _, p := range pods {
+		if p.Namespace == d.Namespace && sel.Matches(labels.Set(p.Labels)) {
+			out[p.Name] = true
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func checkPaused(d *appsv1.Deployment, env Environment) Check {
+	ch := Check{ID: CheckPaused}
+	obj := d
+	if env.Live != nil {
+		obj = env.Live
+	}
+	if obj.Spec.Paused {
+		ch.Status = StatusFail
+		ch.Message = "the Deployment is paused: a rollout would not start"
+		ch.Fix = fmt.Sprintf("kubectl rollout resume deployment/%s -n %s", d.Name, d.Namespace)
+		return ch
+	}
+	ch.Status, ch.Message = StatusPass, "not paused"
+	return ch
+}
+
+func checkRolloutInProgress(env Environment) Check {
+	ch := Check{ID: CheckRolloutInProgress}
+	switch {
+	case env.Local:
+		ch.Status, ch.Message = StatusSkip, "cluster not checked: --local"
+		return ch
+	case env.Live == nil:
+		ch.Status, ch.Message = StatusSkip, "not deployed yet"
+		return ch
+	}
+	if msg, busy := RolloutInProgress(env.Live); busy {
+		ch.Status = StatusWarn
+		ch.Message = msg
+		ch.Fix = "wait for it (kubectl safe-rollout watch) before starting another rollout"
+		return ch
+	}
+	ch.Status, ch.Message = StatusPass, "no rollout in progress"
+	return ch
+}
+
+// RolloutInProgress tells whether the Deployment's status shows an unfinished rollout.
+func RolloutInProgress(d *appsv1.Deployment) (string, bool) {
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing && c.Reason == "ProgressDeadlineExceeded" {
+			return "the last rollout exceeded its progress deadline: " + c.Message, true
+		}
+	}
+	if d.Status.ObservedGeneration < d.Generation {
+		return fmt.Sprintf("spec generation %d not yet observed by the controller (observed %d)", d.Generation, d.Status.ObservedGeneration), true
+	}
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	s := d.Status
+	if s.UpdatedReplicas < want || s.Replicas > s.UpdatedReplicas || s.AvailableReplicas < s.UpdatedReplicas {
+		return fmt.Sprintf("rollout in progress: %d of %d pods updated, %d available, %d in total", s.UpdatedReplicas, want, s.AvailableReplicas, s.Replicas), true
+	}
+	return "", false
+}
+
+func checkPDB(d *appsv1.Deployment, env Environment) Check {
+	ch := Check{ID: CheckPDB}
+	for _, pdb := range env.PDBs {
+		if pdb.Spec.Selector == nil || (pdb.Namespace != d.Namespace && pdb.Namespace != "" && d.Namespace != "") {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+		if err == nil && sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+			ch.Status, ch.Message = StatusPass, "PodDisruptionBudget "+pdb.Name+" covers the pods"
+			return ch
+		}
+	}
+	if env.Local {
+		ch.Status, ch.Message = StatusSkip, "no PodDisruptionBudget among the manifests (cluster not checked: --local)"
+		return ch
+	}
+	ch.Status = StatusWarn
+	ch.Message = "no PodDisruptionBudget: a node drain may evict every pod at once (does not affect rollouts)"
+	ch.Fix = "create a PodDisruptionBudget with maxUnavailable: 1 selecting the pods"
+	return ch
+}

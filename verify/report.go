@@ -1,0 +1,72 @@
+package verify
+
+// Status is the outcome of one check.
+type Status string
+
+const (
+	StatusPass Status = "pass"
+	StatusSkip Status = "skip"
+	StatusWarn Status = "warn"
+	StatusFail Status = "fail"
+)
+
+func (s Status) severity() int {
+	switch s {
+	case StatusWarn:
+		return 1
+	case StatusFail:
+		return 2
+	default: // pass and skip do not make a verdict worse
+		return 0
+	}
+}
+
+// Worse reports whether s is worse than other.
+func (s Status) Worse(other Status) bool { return s.severity() > other.severity() }
+
+// Check is one finding about a Deployment's termination contract.
+type Check struct {
+	ID        string `json:"id"`
+	Status    Status `json:"status"`
+	Container string `json:"container,omitempty"`
+	Message   string `json:"message"`
+	Fix       string `json:"fix,omitempty"`
+}
+
+// ObjectReport holds the checks of one object; its verdict is its worst check.
+type ObjectReport struct {
+	Kind      string  `json:"kind"`
+	Namespace string  `json:"namespace"`
+	Name      string  `json:"name"`
+	Verdict   Status  `json:"verdict"`
+	Checks    []Check `json:"checks"`
+}
+
+// Report is the result of a preflight run; its verdict is its worst object's.
+type Report struct {
+	Verdict Status         `json:"verdict"`
+	Objects []ObjectReport `json:"objects"`
+}
+
+// NewReport computes the verdicts of the given objects and of the whole report.
+func NewReport(objects []ObjectReport) Report {
+	r := Report{Verdict: StatusPass, Objects: objects}
+	for i := range r.Objects {
+		o := &r.Objects[i]
+		o.Verdict = StatusPass
+		for _, c := range o.Checks {
+			if c.Status.Worse(o.Verdict) {
+				o.Verdict = c.Status
+			}
+		}
+		if o.Verdict.Worse(r.Verdict) {
+			r.Verdict = o.Verdict
+		}
+	}
+	return r
+}
+
+// Failed tells whether the report should stop a rollout; strict turns warnings into failures.
+func (r Report) Failed(strict bool) bool {
+	return r.Verdict == StatusFail || (strict && r.Verdict == StatusWarn)
+}
