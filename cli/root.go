@@ -39,6 +39,8 @@ catches SIGKILLed pods and unclean exits.`,
 
 	root.AddCommand(
 		NewCmdPreflight(configFlags, streams),
+		NewCmdRestart(configFlags, streams),
+		NewCmdWatch(configFlags, streams),
 		NewCmdVersion(streams, build),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = true

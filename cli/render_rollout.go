@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+
+	"k8s.io/cli-runtime/pkg/printers"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout"
+	"github.com/safe-rollout/kubectl-safe-rollout/verify"
+)
+
+func printRollout(w io.Writer, r *rollout.Report, format string, colour bool) error {
+	switch format {
+	case "json":
+		return writeJSON(w, r)
+	case "yaml":
+		return writeYAML(w, r)
+	}
+	if r.Outcome == rollout.OutcomeNoRollout {
+		_, err := fmt.Fprintf(w, "deployment.apps/%s: no rollout in progress\n", r.Deployment)
+		return err
+	}
+	tw := printers.GetNewTabWriter(w)
+	fmt.Fprintln(tw, "POD\tNOT-READY\tNOT-SERVING\tENDPOINT-REMOVED\tEXITED\tEXIT\tREASON\tGRACE\tVERDICT")
+	for _, p := range r.Pods {
+		code := "-"
+		if p.ExitCode != nil {
+			code = fmt.Sprint(*p.ExitCode)
+		}
+		reason := p.Reason
+		if reason == "" {
+			reason = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%gs\t%s\n", p.Name, secs(p.SecondsToNotReady), secs(p.SecondsToNotServing),
+			secs(p.SecondsToEndpointRemoval), secs(p.TerminationSeconds), code, reason, p.GraceSeconds, paintVerdict(p.Verdict, colour))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	status := verify.StatusPass
+	if r.Outcome != rollout.OutcomeSucceeded {
+		status = verify.StatusFail
+	}
+	fmt.Fprintf(w, "\nOutcome: %s after %.1fs (%s)\n", paint(string(r.Outcome), status, colour), r.DurationSeconds, r.Message)
+	if r.FromRevision != "" || r.ToRevision != "" {
+		fmt.Fprintf(w, "Revision: %s -> %s\n", orUnknown(r.FromRevision), orUnknown(r.ToRevision))
+	}
+	if r.PreflightSkipped && r.Triggered {
+		fmt.Fprintln(w, "Preflight: skipped (--skip-preflight)")
+	} else if r.PreflightVerdict != "" {
+		fmt.Fprintf(w, "Preflight: %s\n", r.PreflightVerdict)
+	}
+	s := r.Summary
+	fmt.Fprintf(w, "Old pods: %d, gone %d: %d clean, %d SIGKILLed, %d OOMKilled, %d died without draining, %d exited before not serving\n",
+		s.OldPods, s.Gone, s.Clean, s.SIGKILLs, s.OOMKills, s.UncleanExits, s.NotDrainedBefore)
+	if r.Propagation.Samples > 0 {
+		fmt.Fprintf(w, "Propagation (deletion to endpoint not ready): p50 %s, p95 %s, max %s over %d pods\n",
+			secs(r.Propagation.P50), secs(r.Propagation.P95), secs(r.Propagation.Max), r.Propagation.Samples)
+	}
+	if r.RecommendedGraceSeconds != nil {
+		fmt.Fprintf(w, "Recommended terminationGracePeriodSeconds: %d (%s)\n", *r.RecommendedGraceSeconds, r.RecommendationFormula)
+	}
+	if r.Outcome == rollout.OutcomeInterrupted {
+		fmt.Fprintln(w, "The rollout continues in the cluster: kubectl rollout status deployment/"+r.Deployment)
+	}
+	return nil
+}
+
+func secs(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fs", *v)
+}
+
+func paintVerdict(v string, colour bool) string {
+	switch v {
+	case rollout.VerdictOK:
+		return paint(v, verify.StatusPass, colour)
+	case rollout.VerdictNoDrain, rollout.VerdictStillPresent, rollout.VerdictNotTerminated:
+		return paint(v, verify.StatusWarn, colour)
+	}
+	return paint(v, verify.StatusFail, colour)
+}

@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/utils/clock"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout"
+	"github.com/safe-rollout/kubectl-safe-rollout/verify"
+)
+
+const restartExample = `  # Check the contract, restart deploy/web and guard the rollout
+  kubectl safe-rollout restart deploy/web
+
+  # The same for a release script: JSON report on stdout, plain progress on stderr
+  kubectl safe-rollout restart deploy/web -o json --progress=plain --timeout 10m
+
+  # Restart although preflight fails (the report says so)
+  kubectl safe-rollout restart deployment web --skip-preflight
+
+  # Show what would be sent, change nothing
+  kubectl safe-rollout restart deploy/web --dry-run=server`
+
+// RestartOptions holds the restart command's inputs.
+type RestartOptions struct {
+	ConfigFlags   *genericclioptions.ConfigFlags
+	Targets       TargetOptions
+	Budget        BudgetFlags
+	Guard         GuardFlags
+	SkipPreflight bool
+	Strict        bool
+	DryRun        string
+
+	args []string
+	genericiooptions.IOStreams
+}
+
+func NewRestartOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *RestartOptions {
+	return &RestartOptions{ConfigFlags: configFlags, Budget: NewBudgetFlags(), Guard: NewGuardFlags(), DryRun: string(rollout.DryRunNone), IOStreams: streams}
+}
+
+// NewCmdRestart restarts a Deployment as `kubectl rollout restart` does and guards the rollout.
+func NewCmdRestart(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewRestartOptions(configFlags, streams)
+	cmd := &cobra.Command{
+		Use:     "restart (TYPE/NAME | TYPE NAME | -l SELECTOR)",
+		Short:   "Restart a Deployment and guard the rollout",
+		Long:    "Runs preflight, restarts the Deployment exactly as `kubectl rollout restart` does, then guards the rollout until the new pods are available and every old pod is gone, recording each old pod's drain.",
+		Example: restartExample,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.Targets.AddFlags(cmd, false)
+	o.Budget.AddFlags(cmd.Flags())
+	o.Guard.AddFlags(cmd.Flags())
+	addOutputFlag(cmd, &o.Guard.Output)
+	cmd.Flags().BoolVar(&o.SkipPreflight, "skip-preflight", false, "Restart even if preflight fails (the report says so)")
+	cmd.Flags().BoolVar(&o.Strict, "strict", false, "Treat preflight warnings as failures")
+	cmd.Flags().StringVar(&o.DryRun, "dry-run", o.DryRun, `Must be "none", "server", or "client": client and server only show the change`)
+	cmd.Flags().Lookup("dry-run").NoOptDefVal = string(rollout.DryRunClient)
+	return cmd
+}
+
+func (o *RestartOptions) Complete(args []string) error {
+	o.args = args
+	return o.Targets.Complete(o.ConfigFlags)
+}
+
+func (o *RestartOptions) Validate() error {
+	switch rollout.DryRun(o.DryRun) {
+	case rollout.DryRunNone, rollout.DryRunClient, rollout.DryRunServer:
+	default:
+		return fmt.Errorf(`invalid --dry-run %q: must be "none", "server", or "client"`, o.DryRun)
+	}
+	if err := o.Budget.Validate(); err != nil {
+		return err
+	}
+	if err := o.Guard.Validate(); err != nil {
+		return err
+	}
+	return o.Targets.Validate(o.args)
+}
+
+func (o *RestartOptions) Run(ctx context.Context) error {
+	d, targets, err := resolveOne(&o.Targets, o.args, "restart")
+	if err != nil {
+		return err
+	}
+	client, err := newClient(o.ConfigFlags)
+	if err != nil {
+		return err
+	}
+	g := &guardRun{flags: o.Guard, budget: o.Budget, client: client, clock: clock.RealClock{}, preflightSkipped: o.SkipPreflight}
+	if !o.SkipPreflight {
+		report, err := runPreflight(ctx, client, targets, o.Budget.Budget)
+		if err != nil {
+			return err
+		}
+		g.preflightVerdict = string(report.Verdict)
+		if report.Failed(o.Strict) {
+			if err := printPreflight(o.Out, report, o.Guard.Output, isTerminal(o.Out)); err != nil {
+				return err
+			}
+			return withCode(ExitPreflightFailed, fmt.Errorf("preflight failed for deployment/%s: nothing was changed (fix the findings, or use --skip-preflight)", d.Name))
+		}
+		warnPreflight(o.ErrOut, report)
+	}
+	if d.Spec.Paused {
+		return rollout.ErrPaused
+	}
+	if dry := rollout.DryRun(o.DryRun); dry != rollout.DryRunNone {
+		if _, err := rollout.Restart(ctx, client, d, g.clock.Now(), dry); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Out, "deployment.apps/%s restarted (%s dry run)\n", d.Name, dry)
+		return nil
+	}
+	trigger := func(ctx context.Context) (*appsv1.Deployment, error) {
+		return rollout.Restart(ctx, client, d, g.clock.Now(), rollout.DryRunNone)
+	}
+	return g.run(ctx, o.IOStreams, d, trigger)
+}
+
+// resolveOne resolves exactly one live Deployment: a guard follows one rollout.
+func resolveOne(t *TargetOptions, args []string, verb string) (*appsv1.Deployment, *Targets, error) {
+	targets, err := t.Resolve(args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n := len(targets.Deployments); n != 1 {
+		names := make([]string, 0, n)
+		for _, d := range targets.Deployments {
+			names = append(names, d.Name)
+		}
+		return nil, nil, fmt.Errorf("%s guards one Deployment at a time; %d matched: %s", verb, n, strings.Join(names, ", "))
+	}
+	return targets.Deployments[0], targets, nil
+}
+
+// warnPreflight lists preflight warnings on stderr; they do not stop a restart.
+func warnPreflight(w interface{ Write([]byte) (int, error) }, r verify.Report) {
+	for _, obj := range r.Objects {
+		for _, c := range obj.Checks {
+			if c.Status != verify.StatusWarn {
+				continue
+			}
+			where := c.ID
+			if c.Container != "" {
+				where += " (" + c.Container + ")"
+			}
+			fmt.Fprintf(w, "Warning: preflight %s: %s\n", where, c.Message)
+		}
+	}
+}
+

@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/utils/clock"
+)
+
+const watchExample = `  # Guard the rollout started by kubectl apply, helm upgrade or kubectl set image
+  kubectl set image deploy/web app=web:v2 && kubectl safe-rollout watch deploy/web
+
+  # In a release script: JSON report, give up after 10 minutes
+  kubectl safe-rollout watch deploy/web -o json --timeout 10m`
+
+// WatchOptions holds the watch command's inputs.
+type WatchOptions struct {
+	ConfigFlags *genericclioptions.ConfigFlags
+	Targets     TargetOptions
+	Budget      BudgetFlags
+	Guard       GuardFlags
+
+	args []string
+	genericiooptions.IOStreams
+}
+
+func NewWatchOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *WatchOptions {
+	return &WatchOptions{ConfigFlags: configFlags, Budget: NewBudgetFlags(), Guard: NewGuardFlags(), IOStreams: streams}
+}
+
+// NewCmdWatch guards a rollout that is already in progress.
+func NewCmdWatch(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewWatchOptions(configFlags, streams)
+	cmd := &cobra.Command{
+		Use:     "watch (TYPE/NAME | TYPE NAME | -l SELECTOR)",
+		Short:   "Guard a rollout already in progress, without starting one",
+		Example: watchExample,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.Targets.AddFlags(cmd, false)
+	o.Budget.AddFlags(cmd.Flags())
+	o.Guard.AddFlags(cmd.Flags())
+	addOutputFlag(cmd, &o.Guard.Output)
+	return cmd
+}
+
+func (o *WatchOptions) Complete(args []string) error {
+	o.args = args
+	return o.Targets.Complete(o.ConfigFlags)
+}
+
+func (o *WatchOptions) Validate() error {
+	if err := o.Budget.Validate(); err != nil {
+		return err
+	}
+	if err := o.Guard.Validate(); err != nil {
+		return err
+	}
+	return o.Targets.Validate(o.args)
+}
+
+func (o *WatchOptions) Run(ctx context.Context) error {
+	d, _, err := resolveOne(&o.Targets, o.args, "watch")
+	if err != nil {
+		return err
+	}
+	client, err := newClient(o.ConfigFlags)
+	if err != nil {
+		return err
+	}
+	g := &guardRun{flags: o.Guard, budget: o.Budget, client: client, clock: clock.RealClock{}, preflightSkipped: true}
+	return g.run(ctx, o.IOStreams, d, nil)
+}

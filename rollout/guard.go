@@ -1,0 +1,458 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/verify"
+)
+
+// Trigger starts the rollout once the guard's watches are in place (restart);
+// it returns the Deployment as the trigger left it. Watch passes nil.
+type Trigger func(ctx context.Context) (*appsv1.Deployment, error)
+
+// Budgets are the limits whose breach marks the rollout as failed.
+type Budgets struct {
+	MaxSIGKILLs     int
+	MaxUncleanExits int // negative: unlimited, only reported
+}
+
+// Guard watches one Deployment's rollout and records every old pod's drain.
+type Guard struct {
+	Client   kubernetes.Interface
+	Clock    clock.Clock
+	Progress io.Writer
+	// Budget feeds the grace recommendation with the measured propagation.
+	Budget  verify.Budget
+	Budgets Budgets
+	// Timeout ends the guard with outcome timeout; 0 means no limit.
+	Timeout time.Duration
+}
+
+type eventKind int
+
+const (
+	deploymentEvent eventKind = iota
+	replicaSetEvent
+	podEvent
+	sliceEvent
+	kubeEvent
+)
+
+type guardEvent struct {
+	kind    eventKind
+	obj     any
+	deleted bool
+}
+
+// state is owned by the guard's single event loop: no locking needed.
+type state struct {
+	deployment  *appsv1.Deployment
+	replicaSets map[string]*appsv1.ReplicaSet
+	podHash     map[string]string // pod name -> pod-template-hash
+	timelines   map[string]*PodTimeline
+	slices      map[string]map[string]discoveryv1.EndpointConditions // slice -> pod -> conditions
+	lastStatus  string
+}
+
+// Run guards the rollout of d. With a trigger it starts the rollout itself once
+// its watches are synced. It returns the report so far also on timeout and
+// interruption (ctx cancelled).
+func (g *Guard) Run(ctx context.Context, d *appsv1.Deployment, trigger Trigger) (*Report, error) {
+	selector, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("deployment %s/%s has an invalid selector: %w", d.Namespace, d.Name, err)
+	}
+	services, err := g.Client.CoreV1().Services(d.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing services: %w", err)
+	}
+	var serviceNames []string
+	for _, s := range verify.MatchingServices(d, services.Items) {
+		serviceNames = append(serviceNames, s.Name)
+	}
+
+	started := g.Clock.Now()
+	report := &Report{Namespace: d.Namespace, Deployment: d.Name, StartedAt: started, Triggered: trigger != nil, FromRevision: d.Annotations[RevisionAnnotation]}
+	st := &state{
+		deployment:  d,
+		replicaSets: map[string]*appsv1.ReplicaSet{},
+		podHash:     map[string]string{},
+		timelines:   map[string]*PodTimeline{},
+		slices:      map[string]map[string]discoveryv1.EndpointConditions{},
+	}
+
+	watchCtx, stopWatches := context.WithCancel(ctx)
+	defer stopWatches()
+	events := make(chan guardEvent, 256)
+	synced, err := g.startWatches(watchCtx, d, selector, serviceNames, events)
+	if err != nil {
+		return nil, err
+	}
+	// Fold the initial lists while waiting for the sync: handlers block on a full
+	// channel, and a registration only counts as synced once its handler has
+	// received every initial object.
+	syncDone := make(chan bool, 1)
+	go func() { syncDone <- cache.WaitForCacheSync(watchCtx.Done(), synced...) }()
+	for waiting := true; waiting; {
+		select {
+		case ev := <-events:
+			g.apply(st, ev, started)
+		case ok := <-syncDone:
+			if !ok {
+				return nil, fmt.Errorf("watches did not sync: %w", context.Cause(ctx))
+			}
+			waiting = false
+		}
+	}
+	for drained := false; !drained; {
+		select {
+		case ev := <-events:
+			g.apply(st, ev, started)
+		default:
+			drained = true
+		}
+	}
+	g.progressf("watching deployment %s/%s: ReplicaSets, pods, Events, EndpointSlices of %s", d.Namespace, d.Name, describeServices(serviceNames))
+
+	targetGeneration := st.deployment.Generation
+	if trigger != nil {
+		out, err := trigger(ctx)
+		if err != nil {
+			return nil, err
+		}
+		targetGeneration = out.Generation
+		g.progressf("restart requested (generation %d)", targetGeneration)
+	} else if _, done, err := g.status(st, targetGeneration); done && err == nil {
+		report.Outcome, report.Message = OutcomeNoRollout, "no rollout in progress"
+		return g.finish(report, st), nil
+	}
+
+	var timeout <-chan time.Time
+	if g.Timeout > 0 {
+		timeout = g.Clock.After(g.Timeout)
+	}
+	for {
+		msg, done, err := g.status(st, targetGeneration)
+		var deadline *ErrProgressDeadline
+		switch {
+		case errors.As(err, &deadline):
+			report.Outcome, report.Message = OutcomeTimeout, deadline.Error()
+			return g.finish(report, st), nil
+		case done:
+			report.Outcome, report.Message = OutcomeSucceeded, msg
+			g.judge(report, st)
+			return g.finish(report, st), nil
+		case msg != st.lastStatus:
+			st.lastStatus = msg
+			g.progressf("%s", msg)
+		}
+		select {
+		case ev := <-events:
+			g.apply(st, ev, started)
+		case <-timeout:
+			report.Outcome, report.Message = OutcomeTimeout, fmt.Sprintf("not complete after %s: %s", g.Timeout, st.lastStatus)
+			return g.finish(report, st), nil
+		case <-ctx.Done():
+			report.Outcome, report.Message = OutcomeInterrupted, "stopped guarding; the rollout continues in the cluster"
+			return g.finish(report, st), nil
+		}
+	}
+}
+
+// judge turns budget breaches into a failed outcome (reported; no action yet).
+func (g *Guard) judge(r *Report, st *state) {
+	var sigkills, unclean int
+	for _, t := range g.oldTimelines(st) {
+		if exit, ok := t.Exit(); ok {
+			switch exit.Class {
+			case ExitSIGKILL:
+				sigkills++
+			case ExitUnclean:
+				unclean++
+			}
+		}
+	}
+	var breaches []string
+	if sigkills > g.Budgets.MaxSIGKILLs {
+		breaches = append(breaches, fmt.Sprintf("%d SIGKILLed (budget %d)", sigkills, g.Budgets.MaxSIGKILLs))
+	}
+	if g.Budgets.MaxUncleanExits >= 0 && unclean > g.Budgets.MaxUncleanExits {
+		breaches = append(breaches, fmt.Sprintf("%d died without draining (budget %d)", unclean, g.Budgets.MaxUncleanExits))
+	}
+	if len(breaches) > 0 {
+		r.Outcome = OutcomeFailed
+		r.Message = "rollout complete, but " + strings.Join(breaches, ", ")
+	}
+}
+
+func (g *Guard) finish(r *Report, st *state) *Report {
+	r.FinishedAt = g.Clock.Now()
+	r.ToRevision = st.deployment.Annotations[RevisionAnnotation]
+	r.Summarise(g.oldTimelines(st), g.Budget)
+	return r
+}
+
+// newHash is the pod-template-hash of the ReplicaSet of the Deployment's current revision.
+func (st *state) newHash() string {
+	rev := st.deployment.Annotations[RevisionAnnotation]
+	if rev == "" || st.deployment.Status.ObservedGeneration < st.deployment.Generation {
+		return ""
+	}
+	for _, rs := range st.replicaSets {
+		if rs.Annotations[RevisionAnnotation] == rev {
+			return rs.Labels[appsv1.DefaultDeploymentUniqueLabelKey]
+		}
+	}
+	return ""
+}
+
+// oldTimelines are the pods that do not belong to the new ReplicaSet.
+func (g *Guard) oldTimelines(st *state) []*PodTimeline {
+	newHash := st.newHash()
+	var out []*PodTimeline
+	for name, t := range st.timelines {
+		if h, ok := st.podHash[name]; ok && h == newHash && newHash != "" {
+			continue
+		}
+		if _, known := st.podHash[name]; !known && !t.Deleting() {
+			continue // only an Event or endpoint mentioned it
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func (g *Guard) status(st *state, targetGeneration int64) (string, bool, error) {
+	newHash := st.newHash()
+	left := 0
+	for name, t := range st.timelines {
+		if h, ok := st.podHash[name]; ok && h != newHash && t.Gone.IsZero() {
+			left++
+		}
+	}
+	msg, done, err := Status(st.deployment, targetGeneration, left)
+	if done && newHash == "" {
+		return "waiting for the new ReplicaSet", false, nil
+	}
+	return msg, done, err
+}
+
+func (g *Guard) timeline(st *state, name, uid string) *PodTimeline {
+	t, ok := st.timelines[name]
+	if !ok {
+		t = &PodTimeline{Name: name, UID: uid}
+		st.timelines[name] = t
+	}
+	return t
+}
+
+// apply folds one watch event into the state and reports what changed.
+func (g *Guard) apply(st *state, ev guardEvent, started time.Time) {
+	now := g.Clock.Now()
+	switch ev.kind {
+	case deploymentEvent:
+		if d, ok := ev.obj.(*appsv1.Deployment); ok && !ev.deleted {
+			st.deployment = d
+		}
+	case replicaSetEvent:
+		if rs, ok := ev.obj.(*appsv1.ReplicaSet); ok {
+			if ev.deleted {
+				delete(st.replicaSets, rs.Name)
+			} else {
+				st.replicaSets[rs.Name] = rs
+			}
+		}
+	case podEvent:
+		pod, ok := ev.obj.(*corev1.Pod)
+		if !ok {
+			return
+		}
+		st.podHash[pod.Name] = pod.Labels[appsv1.DefaultDeploymentUniqueLabelKey]
+		t := g.timeline(st, pod.Name, string(pod.UID))
+		before := *t
+		t.ObservePod(pod, now, ev.deleted)
+		g.reportChanges(&before, t)
+	case sliceEvent:
+		slice, ok := ev.obj.(*discoveryv1.EndpointSlice)
+		if !ok {
+			return
+		}
+		g.applySlice(st, slice, ev.deleted, now)
+	case kubeEvent:
+		e, ok := ev.obj.(*corev1.Event)
+		if !ok || ev.deleted || !interestingEvent[e.Reason] || eventTime(e).Before(started.Add(-time.Second)) {
+			return
+		}
+		if t, ok := st.timelines[e.InvolvedObject.Name]; ok && t.Deleting() {
+			t.ObserveEvent(e.Reason, e.Message, now)
+			g.progressf("pod %s: event %s: %s", t.Name, e.Reason, strings.TrimSpace(e.Message))
+		}
+	}
+}
+
+var interestingEvent = map[string]bool{"Killing": true, "Unhealthy": true, "FailedPreStopHook": true, "FailedKillPod": true, "ExceededGracePeriod": true}
+
+func eventTime(e *corev1.Event) time.Time {
+	switch {
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	}
+	return e.CreationTimestamp.Time
+}
+
+func (g *Guard) applySlice(st *state, slice *discoveryv1.EndpointSlice, deleted bool, now time.Time) {
+	previous := st.slices[slice.Name]
+	current := map[string]discoveryv1.EndpointConditions{}
+	if !deleted {
+		for _, ep := range slice.Endpoints {
+			if ep.TargetRef != nil && ep.TargetRef.Kind == "Pod" {
+				current[ep.TargetRef.Name] = ep.Conditions
+			}
+		}
+		st.slices[slice.Name] = current
+	} else {
+		delete(st.slices, slice.Name)
+	}
+	touched := map[string]bool{}
+	for pod := range previous {
+		touched[pod] = true
+	}
+	for pod := range current {
+		touched[pod] = true
+	}
+	names := make([]string, 0, len(touched))
+	for pod := range touched {
+		names = append(names, pod)
+	}
+	sort.Strings(names)
+	for _, pod := range names {
+		t := g.timeline(st, pod, "")
+		before := *t
+		if cond, ok := current[pod]; ok {
+			t.ObserveEndpoint(&cond, true, now)
+		} else if cond, ok := st.anySlice(pod); ok {
+			t.ObserveEndpoint(&cond, true, now)
+		} else {
+			t.ObserveEndpoint(nil, false, now)
+		}
+		g.reportChanges(&before, t)
+	}
+}
+
+func (st *state) anySlice(pod string) (discoveryv1.EndpointConditions, bool) {
+	for _, s := range st.slices {
+		if c, ok := s[pod]; ok {
+			return c, true
+		}
+	}
+	return discoveryv1.EndpointConditions{}, false
+}
+
+// reportChanges prints one progress line per step of a pod's drain.
+func (g *Guard) reportChanges(before, after *PodTimeline) {
+	step := func(was, is time.Time, what string) {
+		if was.IsZero() && !is.IsZero() {
+			g.progressf("pod %s: %s after %.1fs", after.Name, what, is.Sub(after.DeletionObserved).Seconds())
+		}
+	}
+	if before.DeletionRequested.IsZero() && !after.DeletionRequested.IsZero() {
+		g.progressf("pod %s: deletion requested (grace %s)", after.Name, after.Grace)
+	}
+	step(before.NotReady, after.NotReady, "endpoint not ready")
+	step(before.NotServing, after.NotServing, "endpoint not serving")
+	step(before.EndpointRemoved, after.EndpointRemoved, "endpoint removed")
+	for _, c := range after.Containers[len(before.Containers):] {
+		g.progressf("pod %s: container %s exited %d (%s) after %.1fs: %s", after.Name, c.Name, c.ExitCode, c.Reason, after.ContainerExited.Sub(after.DeletionObserved).Seconds(), c.Class)
+	}
+	step(before.Gone, after.Gone, "gone")
+}
+
+func (g *Guard) progressf(format string, args ...any) {
+	if g.Progress == nil {
+		return
+	}
+	fmt.Fprintf(g.Progress, format+"\n", args...)
+}
+
+func describeServices(names []string) string {
+	if len(names) == 0 {
+		return "no Service (nothing selects the pods)"
+	}
+	return "service " + strings.Join(names, ", ")
+}
+
+// startWatches starts the informers and returns their HasSynced functions.
+func (g *Guard) startWatches(ctx context.Context, d *appsv1.Deployment, selector labels.Selector, services []string, events chan<- guardEvent) ([]cache.InformerSynced, error) {
+	ns := d.Namespace
+	send := func(kind eventKind) cache.ResourceEventHandlerFuncs {
+		push := func(obj any, deleted bool) {
+			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
+			select {
+			case events <- guardEvent{kind: kind, obj: obj, deleted: deleted}:
+			case <-ctx.Done():
+			}
+		}
+		return cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { push(obj, false) },
+			UpdateFunc: func(_, obj any) { push(obj, false) },
+			// The DELETED event's object carries the final container statuses.
+			DeleteFunc: func(obj any) { push(obj, true) },
+		}
+	}
+	factory := func(tweak func(*metav1.ListOptions)) informers.SharedInformerFactory {
+		return informers.NewSharedInformerFactoryWithOptions(g.Client, 0, informers.WithNamespace(ns), informers.WithTweakListOptions(tweak))
+	}
+	byName := factory(func(o *metav1.ListOptions) { o.FieldSelector = fields.OneTermEqualSelector("metadata.name", d.Name).String() })
+	bySelector := factory(func(o *metav1.ListOptions) { o.LabelSelector = selector.String() })
+	podEvents := factory(func(o *metav1.ListOptions) { o.FieldSelector = fields.OneTermEqualSelector("involvedObject.kind", "Pod").String() })
+
+	informersToSync := []cache.SharedIndexInformer{
+		byName.Apps().V1().Deployments().Informer(),
+		bySelector.Apps().V1().ReplicaSets().Informer(),
+		bySelector.Core().V1().Pods().Informer(),
+		podEvents.Core().V1().Events().Informer(),
+	}
+	kinds := []eventKind{deploymentEvent, replicaSetEvent, podEvent, kubeEvent}
+	factories := []informers.SharedInformerFactory{byName, bySelector, podEvents}
+	if len(services) > 0 {
+		bySlice := factory(func(o *metav1.ListOptions) {
+			o.LabelSelector = discoveryv1.LabelServiceName + " in (" + strings.Join(services, ",") + ")"
+		})
+		informersToSync = append(informersToSync, bySlice.Discovery().V1().EndpointSlices().Informer())
+		kinds = append(kinds, sliceEvent)
+		factories = append(factories, bySlice)
+	}
+	synced := make([]cache.InformerSynced, 0, len(informersToSync))
+	for i, inf := range informersToSync {
+		reg, err := inf.AddEventHandler(send(kinds[i]))
+		if err != nil {
+			return nil, fmt.Errorf("watching: %w", err)
+		}
+		synced = append(synced, reg.HasSynced)
+	}
+	for _, f := range factories {
+		f.Start(ctx.Done())
+	}
+	return synced, nil
+}

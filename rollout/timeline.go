@@ -1,0 +1,168 @@
+package rollout
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+)
+
+// maxEventsPerPod bounds the memory a flapping pod can take.
+const maxEventsPerPod = 20
+
+// PodTimeline records how one old pod left: every instant is the guard's own
+// observation time, so durations do not depend on clock skew with the cluster.
+type PodTimeline struct {
+	Name string
+	UID  string
+	// DeletionObserved is when the guard first saw the deletion request.
+	DeletionObserved time.Time
+	// DeletionRequested is the server's view: deletionTimestamp - grace (1 s precision).
+	DeletionRequested time.Time
+	Grace             time.Duration
+
+	NotReady        time.Time // EndpointSlice: ready=false or terminating=true
+	NotServing      time.Time // EndpointSlice: serving=false
+	EndpointRemoved time.Time // no EndpointSlice lists the pod any more
+	ContainerExited time.Time // first container terminated
+	Gone            time.Time // DELETED event
+
+	seenEndpoint bool
+	Containers   []ContainerExit
+	Events       []PodEvent
+}
+
+// ContainerExit is a container's final state.
+type ContainerExit struct {
+	Name       string
+	ExitCode   int32
+	Reason     string
+	FinishedAt time.Time
+	Class      ExitClass
+}
+
+// PodEvent is a Kubernetes Event about the pod (Killing, Unhealthy, FailedPreStopHook, ...).
+type PodEvent struct {
+	At      time.Time
+	Reason  string
+	Message string
+}
+
+// Deleting tells whether the pod's deletion has been observed.
+func (t *PodTimeline) Deleting() bool { return !t.DeletionObserved.IsZero() }
+
+// ObservePod folds a pod update (or the final DELETED object) into the timeline.
+func (t *PodTimeline) ObservePod(pod *corev1.Pod, at time.Time, deleted bool) {
+	if pod.DeletionTimestamp != nil && t.DeletionRequested.IsZero() {
+		grace := time.Duration(0)
+		if pod.DeletionGracePeriodSeconds != nil {
+			grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
+		}
+		t.Grace = grace
+		t.DeletionRequested = pod.DeletionTimestamp.Add(-grace)
+		if t.DeletionObserved.IsZero() {
+			t.DeletionObserved = at
+		}
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		term := cs.State.Terminated
+		if term == nil || !t.Deleting() {
+			continue
+		}
+		t.recordExit(cs.Name, term, at)
+	}
+	if deleted && t.Gone.IsZero() {
+		t.Gone = at
+		if t.DeletionObserved.IsZero() {
+			t.DeletionObserved = at
+		}
+	}
+}
+
+func (t *PodTimeline) recordExit(container string, term *corev1.ContainerStateTerminated, at time.Time) {
+	for _, c := range t.Containers {
+		if c.Name == container {
+			return
+		}
+	}
+	t.Containers = append(t.Containers, ContainerExit{
+		Name:       container,
+		ExitCode:   term.ExitCode,
+		Reason:     term.Reason,
+		FinishedAt: term.FinishedAt.Time,
+		Class:      ClassifyExit(term, t.DeletionRequested, t.Grace),
+	})
+	if t.ContainerExited.IsZero() {
+		t.ContainerExited = at
+	}
+}
+
+// ObserveEndpoint folds the pod's endpoint conditions, as one EndpointSlice lists
+// them, into the timeline. present=false means no slice lists the pod any more.
+func (t *PodTimeline) ObserveEndpoint(cond *discoveryv1.EndpointConditions, present bool, at time.Time) {
+	if !present {
+		if t.seenEndpoint && t.EndpointRemoved.IsZero() && t.Deleting() {
+			t.EndpointRemoved = at
+		}
+		return
+	}
+	t.seenEndpoint = true
+	if !t.Deleting() {
+		if !isTrue(cond.Terminating) {
+			return
+		}
+		// The EndpointSlice watch can deliver the termination before the pod watch does.
+		t.DeletionObserved = at
+	}
+	if t.NotReady.IsZero() && (isFalse(cond.Ready) || isTrue(cond.Terminating)) {
+		t.NotReady = at
+	}
+	if t.NotServing.IsZero() && isFalse(cond.Serving) {
+		t.NotServing = at
+	}
+}
+
+// ObserveEvent records an Event about the pod, keeping the first few.
+func (t *PodTimeline) ObserveEvent(reason, message string, at time.Time) {
+	if len(t.Events) < maxEventsPerPod {
+		t.Events = append(t.Events, PodEvent{At: at, Reason: reason, Message: message})
+	}
+}
+
+// Exit is the pod's worst container exit; ok is false before any container exited.
+func (t *PodTimeline) Exit() (ContainerExit, bool) {
+	if len(t.Containers) == 0 {
+		if !t.Gone.IsZero() {
+			return ContainerExit{Class: ExitUnknown}, true
+		}
+		return ContainerExit{}, false
+	}
+	worst := t.Containers[0]
+	for _, c := range t.Containers[1:] {
+		if c.Class.rank() > worst.Class.rank() {
+			worst = c
+		}
+	}
+	return worst, true
+}
+
+// DrainedBeforeExit tells whether readiness reflected draining (serving=false)
+// before the first container exited: the contract's first step.
+func (t *PodTimeline) DrainedBeforeExit() bool {
+	return !t.NotServing.IsZero() && (t.ContainerExited.IsZero() || t.NotServing.Before(t.ContainerExited))
+}
+
+// since returns seconds from the deletion to at, or nil when at never happened.
+func (t *PodTimeline) since(at time.Time) *float64 {
+	if at.IsZero() || t.DeletionObserved.IsZero() {
+		return nil
+	}
+	s := at.Sub(t.DeletionObserved).Seconds()
+	if s < 0 {
+		s = 0
+	}
+	return &s
+}
+
+func isFalse(b *bool) bool { return b != nil && !*b }
+func isTrue(b *bool) bool  { return b != nil && *b }
