@@ -165,4 +165,3 @@ func warnPreflight(w interface{ Write([]byte) (int, error) }, r verify.Report) {
 		}
 	}
 }
-

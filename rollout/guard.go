@@ -423,9 +423,13 @@ func (g *Guard) startWatches(ctx context.Context, d *appsv1.Deployment, selector
 	factory := func(tweak func(*metav1.ListOptions)) informers.SharedInformerFactory {
 		return informers.NewSharedInformerFactoryWithOptions(g.Client, 0, informers.WithNamespace(ns), informers.WithTweakListOptions(tweak))
 	}
-	byName := factory(func(o *metav1.ListOptions) { o.FieldSelector = fields.OneTermEqualSelector("metadata.name", d.Name).String() })
+	byName := factory(func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", d.Name).String()
+	})
 	bySelector := factory(func(o *metav1.ListOptions) { o.LabelSelector = selector.String() })
-	podEvents := factory(func(o *metav1.ListOptions) { o.FieldSelector = fields.OneTermEqualSelector("involvedObject.kind", "Pod").String() })
+	podEvents := factory(func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("involvedObject.kind", "Pod").String()
+	})
 
 	informersToSync := []cache.SharedIndexInformer{
 		byName.Apps().V1().Deployments().Informer(),
