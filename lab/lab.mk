@@ -10,6 +10,9 @@
 #
 #   kubectl: .lab/bin/kubectl --kubeconfig .lab/kubeconfig get nodes
 
+# do not steal the including Makefile's default goal (restored at the end of this file)
+LAB_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
+
 LAB_DIR   := $(CURDIR)/.lab
 LAB_SRC   := $(CURDIR)/lab
 LAB_BIN   := $(LAB_DIR)/bin
@@ -52,3 +55,5 @@ lab-down:
 
 lab-status:
 	@$(LAB_SRC)/status.sh $(LAB_DIR)
+
+.DEFAULT_GOAL := $(LAB_SAVED_DEFAULT_GOAL)
