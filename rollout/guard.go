@@ -301,8 +301,10 @@ func (g *Guard) apply(st *state, ev guardEvent, started time.Time) {
 			return
 		}
 		if t, ok := st.timelines[e.InvolvedObject.Name]; ok && t.Deleting() {
+			if !t.HasEvent(e.Reason) { // probes repeat every period: say it once
+				g.progressf("pod %s: event %s: %s", t.Name, e.Reason, strings.TrimSpace(e.Message))
+			}
 			t.ObserveEvent(e.Reason, e.Message, now)
-			g.progressf("pod %s: event %s: %s", t.Name, e.Reason, strings.TrimSpace(e.Message))
 		}
 	}
 }

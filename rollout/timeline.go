@@ -129,6 +129,16 @@ func (t *PodTimeline) ObserveEvent(reason, message string, at time.Time) {
 	}
 }
 
+// HasEvent tells whether an Event with this reason was already recorded.
+func (t *PodTimeline) HasEvent(reason string) bool {
+	for _, e := range t.Events {
+		if e.Reason == reason {
+			return true
+		}
+	}
+	return false
+}
+
 // Exit is the pod's worst container exit; ok is false before any container exited.
 func (t *PodTimeline) Exit() (ContainerExit, bool) {
 	if len(t.Containers) == 0 {
