@@ -20,6 +20,7 @@ for app in contract-app naive-app; do
   echo; echo "== kubectl safe-rollout preflight deploy/$app"
   kubectl safe-rollout -n $NS preflight deploy/$app || true
   ip=$(kubectl -n $NS get svc $app -o jsonpath='{.spec.clusterIP}')
+  wait_answering "http://$ip/"
   out=$ROOT/.lab/demo-$app-hey.txt
   echo; echo "== hey -z 20s -c 10 -disable-keepalive http://$ip/   while   kubectl safe-rollout restart deploy/$app"
   hey -z 20s -c 10 -disable-keepalive "http://$ip/" > "$out" 2>&1 &

@@ -14,3 +14,17 @@ hey_total() {
   awk '/^Status code distribution:/{s=1;next} /^Error distribution:/{s=0;e=1;next}
        s && /\[[0-9]+\]/ {n+=$2} e && /\[[0-9]+\]/ {v=$1; gsub(/[\[\]]/,"",v); n+=v} END{print n+0}' "$1"
 }
+
+# wait_answering URL: a new Service's iptables rules lag its EndpointSlices (kube-proxy
+# rejects connections until its next sync), so wait until it answers a few times in a row.
+wait_answering() {
+  local ok=0
+  for _ in $(seq 150); do
+    if curl -sf -m 1 -o /dev/null "$1"; then ok=$((ok + 1)); [ $ok -ge 5 ] && return 0; else ok=0; fi
+    sleep 0.2
+  done
+  echo "timed out waiting for $1 to answer" >&2; return 1
+}
+
+# now_ms: milliseconds since the epoch
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }

@@ -103,5 +103,5 @@ func seconds(d time.Duration) string {
 	if d%time.Second == 0 {
 		return fmt.Sprintf("%ds", int64(d/time.Second))
 	}
-	return fmt.Sprintf("%.1fs", d.Seconds())
+	return fmt.Sprintf("%.2fs", d.Seconds())
 }
