@@ -222,7 +222,11 @@ func (a *App) startDrain(by string) (first bool) {
 		first = true
 		a.drainedBy = by
 		close(a.draining) // /health/ready now answers 503
-		a.health.Shutdown()
+		// The server's overall health ("") is what readiness probes and
+		// health-checking load balancers route on: it fails now. The service
+		// itself still serves the clients connected to this pod until shutdown
+		// sends them a GOAWAY, so its status stays SERVING meanwhile.
+		a.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 		// Ask keep-alive clients to reconnect (after their next response),
 		// so that they land on pods that are not going away.
 		a.httpSrv.SetKeepAlivesEnabled(false)
@@ -251,6 +255,7 @@ func (a *App) shutdown() {
 	a.log.Info("shutdown begun: listeners closed, waiting for in-flight work",
 		"in_flight", a.inFlight.Load(), "timeout", limit)
 
+	a.health.Shutdown() // every service NOT_SERVING from here on
 	done := make(chan struct{})
 	go func() {
 		var wg sync.WaitGroup

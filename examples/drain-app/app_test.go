@@ -262,10 +262,13 @@ func TestAdminDrain(t *testing.T) {
 	}()
 
 	eventually(t, "readiness to fail", func() bool { code, _ := ta.mustGet("/health/ready"); return code == 503 })
-	for _, svc := range []string{"", drainAppServiceName} {
-		if got := ta.grpcHealth(conn, svc); got != healthpb.HealthCheckResponse_NOT_SERVING {
-			t.Errorf("gRPC health %q = %v while draining, want NOT_SERVING", svc, got)
-		}
+	// The server's overall health ("") is the routing signal and fails at once;
+	// the service keeps serving the clients still connected until shutdown.
+	if got := ta.grpcHealth(conn, ""); got != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("gRPC health \"\" = %v while draining, want NOT_SERVING", got)
+	}
+	if got := ta.grpcHealth(conn, drainAppServiceName); got != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("gRPC health %q = %v during the drain delay, want SERVING", drainAppServiceName, got)
 	}
 	// Still serving work and liveness during the drain delay.
 	if code, _ := ta.mustGet("/"); code != 200 {
