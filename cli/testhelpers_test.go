@@ -1,0 +1,230 @@
+package cli
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// cmdResult is what one in-process run of the command tree produced.
+type cmdResult struct {
+	code           int
+	stdout, stderr string
+}
+
+// runCmd runs the real cobra tree with args and returns the exit code and output.
+// Unless args already name one, a kubeconfig is given that points at a closed
+// port, so no test ever reads the developer's kubeconfig or reaches a real cluster.
+func runCmd(t *testing.T, args ...string) cmdResult {
+	t.Helper()
+	if !hasFlag(args, "--kubeconfig") {
+		args = append(args, "--kubeconfig", writeKubeconfig(t, "https://127.0.0.1:1", nil))
+	}
+	if !hasFlag(args, "--cache-dir") {
+		args = append(args, "--cache-dir", t.TempDir())
+	}
+	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+	root := NewRootCmd(streams, BuildInfo{})
+	root.SetArgs(args)
+	code := Execute(root, streams)
+	return cmdResult{code: code, stdout: out.String(), stderr: errOut.String()}
+}
+
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// writeKubeconfig writes a kubeconfig for server whose context namespace is "default".
+func writeKubeconfig(t *testing.T, server string, caPEM []byte) string {
+	t.Helper()
+	cluster := "    server: " + server + "\n"
+	if caPEM != nil {
+		cluster += "    certificate-authority-data: " + base64.StdEncoding.EncodeToString(caPEM) + "\n"
+	} else {
+		cluster += "    insecure-skip-tls-verify: true\n"
+	}
+	cfg := "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n" + cluster +
+		"users:\n- name: test\n  user:\n    token: test-token\n" +
+		"contexts:\n- name: test\n  context:\n    cluster: test\n    user: test\n    namespace: default\n" +
+		"current-context: test\n"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// assertGolden compares got with testdata/preflight/<name>.golden; -update rewrites it.
+func assertGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "preflight", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading golden file (run go test ./cli/ -update to create it): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run go test ./cli/ -update if the change is intended)\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+// assertOneErrorLine checks the bad-input contract: exit 1, nothing on stdout,
+// exactly one "error: ..." line on stderr.
+func assertOneErrorLine(t *testing.T, r cmdResult) {
+	t.Helper()
+	if r.code != ExitError {
+		t.Errorf("exit code = %d, want %d", r.code, ExitError)
+	}
+	if r.stdout != "" {
+		t.Errorf("stdout = %q, want nothing", r.stdout)
+	}
+	if !strings.HasPrefix(r.stderr, "error: ") || !strings.HasSuffix(r.stderr, "\n") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("stderr = %q, want exactly one line starting with \"error: \"", r.stderr)
+	}
+}
+
+// fakeAPIServer is a TLS API server that knows just enough for the preflight
+// command: discovery for core/v1 and apps/v1, Deployments, and the lists the
+// cluster checks read in the "default" namespace.
+type fakeAPIServer struct {
+	*httptest.Server
+	Kubeconfig string
+
+	mu          sync.Mutex
+	deployments []appsv1.Deployment
+	lists       map[string]any // URL path -> list object
+	forbidden   map[string]bool
+	requests    []string
+}
+
+func newFakeAPIServer(t *testing.T) *fakeAPIServer {
+	t.Helper()
+	s := &fakeAPIServer{lists: map[string]any{}, forbidden: map[string]bool{}}
+	for path, kind := range map[string][2]string{
+		"/api/v1/namespaces/default/services":                         {"v1", "ServiceList"},
+		"/api/v1/namespaces/default/pods":                             {"v1", "PodList"},
+		"/apis/discovery.k8s.io/v1/namespaces/default/endpointslices": {"discovery.k8s.io/v1", "EndpointSliceList"},
+		"/apis/policy/v1/namespaces/default/poddisruptionbudgets":     {"policy/v1", "PodDisruptionBudgetList"},
+	} {
+		s.lists[path] = apiList(kind[0], kind[1])
+	}
+	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.Close)
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
+	s.Kubeconfig = writeKubeconfig(t, s.URL, ca)
+	return s
+}
+
+func apiList(apiVersion, kind string, items ...any) map[string]any {
+	if items == nil {
+		items = []any{}
+	}
+	return map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": map[string]any{}, "items": items}
+}
+
+const (
+	discoveryAPI  = `{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[{"clientCIDR":"0.0.0.0/0","serverAddress":"127.0.0.1"}]}`
+	discoveryAPIs = `{"kind":"APIGroupList","apiVersion":"v1","groups":[{"name":"apps","versions":[{"groupVersion":"apps/v1","version":"v1"}],"preferredVersion":{"groupVersion":"apps/v1","version":"v1"}}]}`
+	discoveryV1   = `{"kind":"APIResourceList","groupVersion":"v1","resources":[` +
+		`{"name":"services","singularName":"service","namespaced":true,"kind":"Service","verbs":["get","list"],"shortNames":["svc"]},` +
+		`{"name":"pods","singularName":"pod","namespaced":true,"kind":"Pod","verbs":["get","list"],"shortNames":["po"]}]}`
+	discoveryAppsV1 = `{"kind":"APIResourceList","apiVersion":"v1","groupVersion":"apps/v1","resources":[` +
+		`{"name":"deployments","singularName":"deployment","namespaced":true,"kind":"Deployment","verbs":["get","list"],"shortNames":["deploy"]}]}`
+)
+
+func (s *fakeAPIServer) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, r.Method+" "+r.URL.Path)
+	w.Header().Set("Content-Type", "application/json")
+	const deployPrefix = "/apis/apps/v1/namespaces/default/deployments"
+	switch p := r.URL.Path; {
+	case r.Method != http.MethodGet:
+		writeStatus(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "method not allowed")
+	case s.forbidden[p]:
+		writeStatus(w, http.StatusForbidden, "Forbidden", fmt.Sprintf(`%s is forbidden: User "test" cannot list it`, filepath.Base(p)))
+	case p == "/api":
+		_, _ = w.Write([]byte(discoveryAPI))
+	case p == "/apis":
+		_, _ = w.Write([]byte(discoveryAPIs))
+	case p == "/api/v1":
+		_, _ = w.Write([]byte(discoveryV1))
+	case p == "/apis/apps/v1":
+		_, _ = w.Write([]byte(discoveryAppsV1))
+	case p == deployPrefix:
+		sel, err := labels.Parse(r.URL.Query().Get("labelSelector"))
+		if err != nil {
+			writeStatus(w, http.StatusBadRequest, "BadRequest", err.Error())
+			return
+		}
+		var items []any
+		for _, d := range s.deployments {
+			if sel.Matches(labels.Set(d.Labels)) {
+				items = append(items, d)
+			}
+		}
+		_ = json.NewEncoder(w).Encode(apiList("apps/v1", "DeploymentList", items...))
+	case strings.HasPrefix(p, deployPrefix+"/"):
+		name := strings.TrimPrefix(p, deployPrefix+"/")
+		for _, d := range s.deployments {
+			if d.Name == name {
+				_ = json.NewEncoder(w).Encode(d)
+				return
+			}
+		}
+		writeStatus(w, http.StatusNotFound, "NotFound", fmt.Sprintf("deployments.apps %q not found", name))
+	default:
+		if l, ok := s.lists[p]; ok {
+			_ = json.NewEncoder(w).Encode(l)
+			return
+		}
+		writeStatus(w, http.StatusNotFound, "NotFound", "the server could not find the requested resource")
+	}
+}
+
+func writeStatus(w http.ResponseWriter, code int, reason, msg string) {
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(metav1.Status{
+		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status:   metav1.StatusFailure, Message: msg, Reason: metav1.StatusReason(reason), Code: int32(code),
+	})
+}
+
+// addDeployment stores d (TypeMeta filled in) as a live Deployment in "default".
+func (s *fakeAPIServer) addDeployment(d appsv1.Deployment) {
+	d.TypeMeta = metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}
+	d.Namespace = "default"
+	s.deployments = append(s.deployments, d)
+}
+
+func (s *fakeAPIServer) requestLog() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.requests...)
+}

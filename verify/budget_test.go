@@ -1,0 +1,166 @@
+package verify
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultBudget(t *testing.T) {
+	want := Budget{EndpointPropagation: 5 * time.Second, DrainDelay: 5 * time.Second, MaxRequest: 15 * time.Second, SafetyMargin: 5 * time.Second}
+	if got := DefaultBudget(); got != want {
+		t.Errorf("DefaultBudget() = %+v, want %+v", got, want)
+	}
+	if err := DefaultBudget().Validate(); err != nil {
+		t.Errorf("DefaultBudget().Validate() = %v", err)
+	}
+}
+
+func TestWithAnnotations(t *testing.T) {
+	tests := []struct {
+		name        string
+		annotations map[string]string
+		want        Budget
+		wantErr     string
+	}{
+		{name: "none", annotations: nil, want: DefaultBudget()},
+		{name: "unrelated annotations", annotations: map[string]string{"deployment.kubernetes.io/revision": "3"}, want: DefaultBudget()},
+		{name: "every input", annotations: map[string]string{
+			AnnotationEndpointPropagation: "2s", AnnotationDrainDelay: "8s", AnnotationMaxRequest: "1m", AnnotationSafetyMargin: "500ms",
+		}, want: Budget{EndpointPropagation: 2 * time.Second, DrainDelay: 8 * time.Second, MaxRequest: time.Minute, SafetyMargin: 500 * time.Millisecond}},
+		{name: "one input", annotations: map[string]string{AnnotationMaxRequest: "45s"},
+			want: Budget{EndpointPropagation: 5 * time.Second, DrainDelay: 5 * time.Second, MaxRequest: 45 * time.Second, SafetyMargin: 5 * time.Second}},
+		{name: "zero is allowed", annotations: map[string]string{AnnotationSafetyMargin: "0s"},
+			want: Budget{EndpointPropagation: 5 * time.Second, DrainDelay: 5 * time.Second, MaxRequest: 15 * time.Second}},
+		{name: "not a duration", annotations: map[string]string{AnnotationDrainDelay: "soon"},
+			wantErr: `annotation safe-rollout.io/drain-delay: "soon" is not a non-negative duration`},
+		{name: "no unit", annotations: map[string]string{AnnotationMaxRequest: "30"},
+			wantErr: `annotation safe-rollout.io/max-request: "30"`},
+		{name: "negative", annotations: map[string]string{AnnotationEndpointPropagation: "-1s"},
+			wantErr: `annotation safe-rollout.io/endpoint-propagation: "-1s"`},
+		{name: "empty", annotations: map[string]string{AnnotationSafetyMargin: ""},
+			wantErr: `annotation safe-rollout.io/safety-margin: ""`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := DefaultBudget().WithAnnotations(tc.annotations)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("WithAnnotations(%v) error = %v, want one containing %q", tc.annotations, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("WithAnnotations(%v) error = %v", tc.annotations, err)
+			}
+			if got != tc.want {
+				t.Errorf("WithAnnotations(%v) = %+v, want %+v", tc.annotations, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestWithAnnotationsStartsFromTheFlags(t *testing.T) {
+	flags := Budget{EndpointPropagation: time.Second, DrainDelay: 2 * time.Second, MaxRequest: 3 * time.Second, SafetyMargin: 4 * time.Second}
+	got, err := flags.WithAnnotations(map[string]string{AnnotationDrainDelay: "20s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := flags
+	want.DrainDelay = 20 * time.Second
+	if got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if flags.DrainDelay != 2*time.Second {
+		t.Errorf("WithAnnotations modified its receiver: %+v", flags)
+	}
+}
+
+// The annotations reach the checks: a Deployment that measured a long max request
+// needs a longer grace period.
+func TestAnnotationsOverrideTheBudgetInChecks(t *testing.T) {
+	d := deployment(withAnnotations(AnnotationMaxRequest, "40s", AnnotationDrainDelay, "1s"))
+	b, err := DefaultBudget().WithAnnotations(d.Annotations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := CheckDeployment(d, b, localEnv)
+	gb := findCheck(t, r, CheckGraceBudget, "")
+	if gb.Status != StatusFail || !strings.Contains(gb.Message, "< 51s = 5s endpoint propagation + 1s drain delay + 40s max request + 5s safety margin") {
+		t.Errorf("grace-budget = %s %q", gb.Status, gb.Message)
+	}
+	rr := findCheck(t, r, CheckReadinessReaction, "app")
+	if rr.Status != StatusWarn || !strings.Contains(rr.Message, "slower than the 1s drain delay") {
+		t.Errorf("readiness-reaction = %s %q", rr.Status, rr.Message)
+	}
+}
+
+func TestBudgetValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		b    Budget
+		want string
+	}{
+		{"endpoint propagation", Budget{EndpointPropagation: -time.Second}, "--endpoint-propagation must not be negative, got -1s"},
+		{"drain delay", Budget{DrainDelay: -time.Second}, "--drain-delay must not be negative"},
+		{"max request", Budget{MaxRequest: -time.Millisecond}, "--max-request must not be negative, got -1ms"},
+		{"safety margin", Budget{SafetyMargin: -time.Minute}, "--safety-margin must not be negative"},
+	} {
+		err := tc.b.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Validate() = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if err := (Budget{}).Validate(); err != nil {
+		t.Errorf("zero budget: Validate() = %v", err)
+	}
+}
+
+func TestRequire(t *testing.T) {
+	b := DefaultBudget()
+	tests := []struct {
+		name         string
+		sleep        time.Duration
+		wantDrain    time.Duration
+		wantTotal    time.Duration
+		wantSeconds  int64
+		wantFormular string
+	}{
+		{"no preStop sleep", 0, 5 * time.Second, 30 * time.Second, 30,
+			"5s endpoint propagation + 5s drain delay + 15s max request + 5s safety margin"},
+		{"shorter sleep keeps the drain delay", 3 * time.Second, 5 * time.Second, 30 * time.Second, 30,
+			"5s endpoint propagation + 5s drain delay + 15s max request + 5s safety margin"},
+		{"equal sleep", 5 * time.Second, 5 * time.Second, 30 * time.Second, 30,
+			"5s endpoint propagation + 5s drain delay + 15s max request + 5s safety margin"},
+		{"longer sleep replaces the drain delay", 12 * time.Second, 12 * time.Second, 37 * time.Second, 37,
+			"5s endpoint propagation + 12s drain delay + 15s max request + 5s safety margin"},
+		{"fractional sleep rounds up", 7500 * time.Millisecond, 7500 * time.Millisecond, 32500 * time.Millisecond, 33,
+			"5s endpoint propagation + 7.50s drain delay + 15s max request + 5s safety margin"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := b.Require(tc.sleep)
+			if r.EffectiveDrain != tc.wantDrain || r.Total != tc.wantTotal || r.Seconds() != tc.wantSeconds {
+				t.Errorf("Require(%s) = drain %s, total %s, seconds %d; want %s, %s, %d",
+					tc.sleep, r.EffectiveDrain, r.Total, r.Seconds(), tc.wantDrain, tc.wantTotal, tc.wantSeconds)
+			}
+			if got := r.Formula(); got != tc.wantFormular {
+				t.Errorf("Formula() = %q, want %q", got, tc.wantFormular)
+			}
+			if r.Budget != b {
+				t.Errorf("Requirement.Budget = %+v, want %+v", r.Budget, b)
+			}
+		})
+	}
+}
+
+func TestFormulaSubSecond(t *testing.T) {
+	r := Budget{EndpointPropagation: 1250 * time.Millisecond, DrainDelay: 0, MaxRequest: 2 * time.Minute, SafetyMargin: 100 * time.Millisecond}.Require(0)
+	want := "1.25s endpoint propagation + 0s drain delay + 120s max request + 0.10s safety margin"
+	if got := r.Formula(); got != want {
+		t.Errorf("Formula() = %q, want %q", got, want)
+	}
+	if got := r.Seconds(); got != 122 {
+		t.Errorf("Seconds() = %d, want 122", got)
+	}
+}
