@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout"
+	"github.com/safe-rollout/kubectl-safe-rollout/verify"
 )
 
 // GuardFlags are shared by restart and watch.
@@ -23,32 +25,118 @@ type GuardFlags struct {
 	Timeout         time.Duration
 	Progress        string
 	Output          string
+	OnBreach        string
 	MaxSIGKILLs     int
 	MaxUncleanExits int
+	MaxGraceUsage   float64
+	Strict          bool
+
+	Probes              []string
+	ProbeRate           float64
+	ProbeConcurrency    int
+	ProbeTimeout        time.Duration
+	ProbeNewConnections bool
+	ProbeTail           time.Duration
+	MaxProbeErrors      int
+	MaxProbeErrorRate   float64
+
+	PrometheusURL      string
+	PrometheusQuery    string
+	MaxQueryValue      float64
+	PrometheusInterval time.Duration
+
+	flags *pflag.FlagSet
 }
 
-func NewGuardFlags() GuardFlags {
-	return GuardFlags{Progress: progressAuto, MaxUncleanExits: -1}
+func NewGuardFlags(onBreach rollout.BreachAction) GuardFlags {
+	return GuardFlags{
+		Progress: progressAuto, OnBreach: string(onBreach), MaxUncleanExits: -1, MaxGraceUsage: 0.9,
+		ProbeRate: 20, ProbeConcurrency: 4, ProbeTimeout: 2 * time.Second, ProbeTail: 2 * time.Second,
+		MaxProbeErrorRate: -1, PrometheusInterval: 5 * time.Second,
+	}
 }
 
-func (f *GuardFlags) AddFlags(fs *pflag.FlagSet) {
-	fs.DurationVar(&f.Timeout, "timeout", 0, "Give up guarding after this long (outcome timeout, exit 5); 0 waits for the rollout's progress deadline")
+func (f *GuardFlags) AddFlags(fs *pflag.FlagSet, onBreachHelp string) {
+	f.flags = fs
+	fs.DurationVar(&f.Timeout, "timeout", 0, "Give up after this long (a progress breach: --on-breach applies; exit 5 with none); 0 waits for the progress deadline")
 	fs.StringVar(&f.Progress, "progress", f.Progress, "Progress on stderr: auto (spinner on a terminal), plain (timestamped lines) or none")
-	fs.IntVar(&f.MaxSIGKILLs, "max-sigkills", 0, "SIGKILLed containers allowed before the rollout counts as failed")
+	fs.StringVar(&f.OnBreach, "on-breach", f.OnBreach, onBreachHelp)
+	fs.IntVar(&f.MaxSIGKILLs, "max-sigkills", 0, "SIGKILLed containers allowed")
 	fs.IntVar(&f.MaxUncleanExits, "max-unclean-exits", -1, "Containers allowed to die on SIGTERM without draining (-1: unlimited, reported)")
+	fs.Float64Var(&f.MaxGraceUsage, "max-grace-usage", f.MaxGraceUsage, "Flag pods that used more than this fraction of their grace period (a budget with --strict)")
+	fs.BoolVar(&f.Strict, "strict", false, "Treat preflight warnings as failures and make --max-grace-usage a budget")
+	fs.StringArrayVar(&f.Probes, "probe", nil, "Send probe traffic during the rollout: http://HOST[:PORT]/PATH, https://… or grpc://HOST:PORT[/SERVICE] (repeatable)")
+	fs.Float64Var(&f.ProbeRate, "probe-rate", f.ProbeRate, "Probe requests per second, over all --probe targets")
+	fs.IntVar(&f.ProbeConcurrency, "probe-concurrency", f.ProbeConcurrency, "Probe requests in flight at most")
+	fs.DurationVar(&f.ProbeTimeout, "probe-timeout", f.ProbeTimeout, "A probe request taking longer is an error")
+	fs.BoolVar(&f.ProbeNewConnections, "probe-new-connections", false, "Dial a new connection per probe request (default: keep-alive, like real clients)")
+	fs.DurationVar(&f.ProbeTail, "probe-tail", f.ProbeTail, "Keep probing this long after the rollout completed")
+	fs.IntVar(&f.MaxProbeErrors, "max-probe-errors", 0, "Probe errors allowed")
+	fs.Float64Var(&f.MaxProbeErrorRate, "max-probe-error-rate", f.MaxProbeErrorRate, "Probe error rate allowed, 0..1 (replaces --max-probe-errors unless that is set too)")
+	fs.StringVar(&f.PrometheusURL, "prometheus-url", "", "Prometheus base URL for --prometheus-query")
+	fs.StringVar(&f.PrometheusQuery, "prometheus-query", "", "Instant query whose value must stay <= --max-query-value during the rollout")
+	fs.Float64Var(&f.MaxQueryValue, "max-query-value", 0, "Largest value --prometheus-query may return")
+	fs.DurationVar(&f.PrometheusInterval, "prometheus-interval", f.PrometheusInterval, "How often --prometheus-query is evaluated")
 }
 
 func (f *GuardFlags) Validate() error {
 	if err := validateOutput(f.Output); err != nil {
 		return err
 	}
-	if f.Timeout < 0 {
-		return fmt.Errorf("--timeout must not be negative, got %s", f.Timeout)
+	switch rollout.BreachAction(f.OnBreach) {
+	case rollout.ActionPause, rollout.ActionRollback, rollout.ActionNone, rollout.ActionAuto:
+	default:
+		return fmt.Errorf("invalid --on-breach %q: use pause, rollback or none", f.OnBreach)
 	}
-	if f.MaxSIGKILLs < 0 {
+	switch {
+	case f.Timeout < 0:
+		return fmt.Errorf("--timeout must not be negative, got %s", f.Timeout)
+	case f.MaxSIGKILLs < 0:
 		return fmt.Errorf("--max-sigkills must not be negative, got %d", f.MaxSIGKILLs)
+	case f.MaxGraceUsage < 0:
+		return fmt.Errorf("--max-grace-usage must not be negative, got %g", f.MaxGraceUsage)
+	case f.ProbeRate <= 0 || f.ProbeConcurrency <= 0 || f.ProbeTimeout <= 0:
+		return errors.New("--probe-rate, --probe-concurrency and --probe-timeout must be positive")
+	case f.MaxProbeErrorRate > 1:
+		return fmt.Errorf("--max-probe-error-rate is a fraction between 0 and 1, got %g", f.MaxProbeErrorRate)
+	case (f.PrometheusURL == "") != (f.PrometheusQuery == ""):
+		return errors.New("--prometheus-url and --prometheus-query go together")
+	case f.PrometheusInterval <= 0:
+		return fmt.Errorf("--prometheus-interval must be positive, got %s", f.PrometheusInterval)
+	}
+	if f.PrometheusURL != "" {
+		if u, err := url.Parse(f.PrometheusURL); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return fmt.Errorf("--prometheus-url %q: not an http(s) URL", f.PrometheusURL)
+		}
+	}
+	if len(f.Probes) > 0 {
+		if _, err := f.prober(); err != nil {
+			return err
+		}
 	}
 	return validateProgress(f.Progress)
+}
+
+func (f *GuardFlags) prober() (*verify.Prober, error) {
+	return verify.NewProber(verify.ProbeOptions{
+		Targets: f.Probes, Rate: f.ProbeRate, Concurrency: f.ProbeConcurrency,
+		Timeout: f.ProbeTimeout, NewConnections: f.ProbeNewConnections,
+	})
+}
+
+// budgets turns the flags into the guard's budgets. A rate budget replaces the
+// default count budget unless --max-probe-errors was given too.
+func (f *GuardFlags) budgets() rollout.Budgets {
+	b := rollout.Budgets{
+		MaxSIGKILLs: f.MaxSIGKILLs, MaxUncleanExits: f.MaxUncleanExits,
+		MaxGraceUsage: f.MaxGraceUsage, StrictGraceUsage: f.Strict,
+		MaxProbeErrors: f.MaxProbeErrors, MaxProbeErrorRate: f.MaxProbeErrorRate,
+		MaxQueryValue: f.MaxQueryValue,
+	}
+	if f.MaxProbeErrorRate >= 0 && (f.flags == nil || !f.flags.Changed("max-probe-errors")) {
+		b.MaxProbeErrors = -1
+	}
+	return b
 }
 
 // guardRun holds what restart and watch need to run a guard and report it.
@@ -69,12 +157,26 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, d *app
 	defer stop()
 	progress := newProgress(g.flags.Progress, o.Out, o.ErrOut, g.flags.Output != "", g.clock)
 	guard := &rollout.Guard{
-		Client:   g.client,
-		Clock:    g.clock,
-		Progress: progress,
-		Budget:   g.budget.Budget,
-		Budgets:  rollout.Budgets{MaxSIGKILLs: g.flags.MaxSIGKILLs, MaxUncleanExits: g.flags.MaxUncleanExits},
-		Timeout:  g.flags.Timeout,
+		Client:    g.client,
+		Clock:     g.clock,
+		Progress:  progress,
+		Budget:    g.budget.Budget,
+		Budgets:   g.flags.budgets(),
+		OnBreach:  rollout.BreachAction(g.flags.OnBreach),
+		Timeout:   g.flags.Timeout,
+		ProbeTail: g.flags.ProbeTail,
+	}
+	if len(g.flags.Probes) > 0 {
+		prober, err := g.flags.prober()
+		if err != nil {
+			progress.Stop()
+			return err
+		}
+		guard.Probe = prober
+	}
+	if g.flags.PrometheusURL != "" {
+		q := verify.PrometheusQuery{URL: g.flags.PrometheusURL, Query: g.flags.PrometheusQuery}
+		guard.Query = &rollout.MetricQuery{Name: g.flags.PrometheusQuery, Value: q.Value, Interval: g.flags.PrometheusInterval}
 	}
 	report, err := guard.Run(ctx, d, trigger)
 	progress.Stop()

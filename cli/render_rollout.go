@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 
 	"k8s.io/cli-runtime/pkg/printers"
 
@@ -61,10 +63,43 @@ func printRollout(w io.Writer, r *rollout.Report, format string, colour bool) er
 	if r.RecommendedGraceSeconds != nil {
 		fmt.Fprintf(w, "Recommended terminationGracePeriodSeconds: %d (%s)\n", *r.RecommendedGraceSeconds, r.RecommendationFormula)
 	}
+	if p := r.Probe; p != nil {
+		fmt.Fprintf(w, "Probe: %d requests, %d errors%s, latency p50 %.1fms p95 %.1fms p99 %.1fms\n",
+			p.Requests, p.Errors, describeClasses(p.ErrorsByClass), p.LatencyMs.P50, p.LatencyMs.P95, p.LatencyMs.P99)
+		for _, a := range p.Attribution {
+			fmt.Fprintf(w, "  %d errors while %s was terminating\n", a.Errors, a.Pod)
+		}
+		if p.UnattributedErrors > 0 {
+			fmt.Fprintf(w, "  %d errors while no old pod was terminating\n", p.UnattributedErrors)
+		}
+	}
+	for _, b := range r.Breaches {
+		latency := ""
+		if b.ActionLatencySeconds != nil && b.Action != "none" {
+			latency = fmt.Sprintf(" %.3fs after detection", *b.ActionLatencySeconds)
+		}
+		fmt.Fprintf(w, "Breach: %s: %s -> %s%s\n", b.Budget, b.Message, b.Action, latency)
+	}
 	if r.Outcome == rollout.OutcomeInterrupted {
 		fmt.Fprintln(w, "The rollout continues in the cluster: kubectl rollout status deployment/"+r.Deployment)
 	}
 	return nil
+}
+
+func describeClasses(byClass map[string]int) string {
+	if len(byClass) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(byClass))
+	for k := range byClass {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, byClass[k]))
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 func secs(v *float64) string {

@@ -34,7 +34,6 @@ type RestartOptions struct {
 	Budget        BudgetFlags
 	Guard         GuardFlags
 	SkipPreflight bool
-	Strict        bool
 	DryRun        string
 
 	args []string
@@ -42,7 +41,7 @@ type RestartOptions struct {
 }
 
 func NewRestartOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *RestartOptions {
-	return &RestartOptions{ConfigFlags: configFlags, Budget: NewBudgetFlags(), Guard: NewGuardFlags(), DryRun: string(rollout.DryRunNone), IOStreams: streams}
+	return &RestartOptions{ConfigFlags: configFlags, Budget: NewBudgetFlags(), Guard: NewGuardFlags(rollout.ActionPause), DryRun: string(rollout.DryRunNone), IOStreams: streams}
 }
 
 // NewCmdRestart restarts a Deployment as `kubectl rollout restart` does and guards the rollout.
@@ -65,10 +64,9 @@ func NewCmdRestart(configFlags *genericclioptions.ConfigFlags, streams genericio
 	}
 	o.Targets.AddFlags(cmd, false)
 	o.Budget.AddFlags(cmd.Flags())
-	o.Guard.AddFlags(cmd.Flags())
+	o.Guard.AddFlags(cmd.Flags(), "On a breached budget: pause (default: undoing a restart only restarts again), rollback or none")
 	addOutputFlag(cmd, &o.Guard.Output)
 	cmd.Flags().BoolVar(&o.SkipPreflight, "skip-preflight", false, "Restart even if preflight fails (the report says so)")
-	cmd.Flags().BoolVar(&o.Strict, "strict", false, "Treat preflight warnings as failures")
 	cmd.Flags().StringVar(&o.DryRun, "dry-run", o.DryRun, `Must be "none", "server", or "client": client and server only show the change`)
 	cmd.Flags().Lookup("dry-run").NoOptDefVal = string(rollout.DryRunClient)
 	return cmd
@@ -110,7 +108,7 @@ func (o *RestartOptions) Run(ctx context.Context) error {
 			return err
 		}
 		g.preflightVerdict = string(report.Verdict)
-		if report.Failed(o.Strict) {
+		if report.Failed(o.Guard.Strict) {
 			if err := printPreflight(o.Out, report, o.Guard.Output, isTerminal(o.Out)); err != nil {
 				return err
 			}

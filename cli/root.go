@@ -43,6 +43,7 @@ catches SIGKILLed pods and unclean exits.`,
 		NewCmdWatch(configFlags, streams),
 		NewCmdVersion(streams, build),
 	)
+	registerCompletions(root, configFlags)
 	root.CompletionOptions.HiddenDefaultCmd = true
 	return root
 }

@@ -7,6 +7,8 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/utils/clock"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout"
 )
 
 const watchExample = `  # Guard the rollout started by kubectl apply, helm upgrade or kubectl set image
@@ -27,7 +29,7 @@ type WatchOptions struct {
 }
 
 func NewWatchOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *WatchOptions {
-	return &WatchOptions{ConfigFlags: configFlags, Budget: NewBudgetFlags(), Guard: NewGuardFlags(), IOStreams: streams}
+	return &WatchOptions{ConfigFlags: configFlags, Budget: NewBudgetFlags(), Guard: NewGuardFlags(rollout.ActionAuto), IOStreams: streams}
 }
 
 // NewCmdWatch guards a rollout that is already in progress.
@@ -49,7 +51,7 @@ func NewCmdWatch(configFlags *genericclioptions.ConfigFlags, streams genericioop
 	}
 	o.Targets.AddFlags(cmd, false)
 	o.Budget.AddFlags(cmd.Flags())
-	o.Guard.AddFlags(cmd.Flags())
+	o.Guard.AddFlags(cmd.Flags(), "On a breached budget: pause, rollback or none; default auto: rollback when the rollout changed more than restartedAt (an image or config change), else pause")
 	addOutputFlag(cmd, &o.Guard.Output)
 	return cmd
 }

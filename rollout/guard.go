@@ -27,22 +27,38 @@ import (
 // it returns the Deployment as the trigger left it. Watch passes nil.
 type Trigger func(ctx context.Context) (*appsv1.Deployment, error)
 
-// Budgets are the limits whose breach marks the rollout as failed.
-type Budgets struct {
-	MaxSIGKILLs     int
-	MaxUncleanExits int // negative: unlimited, only reported
+// TrafficProbe is probe traffic sent through the Services during the rollout
+// (verify.Prober); the guard attributes its errors to terminating pods.
+type TrafficProbe interface {
+	Run(ctx context.Context)
+	Notify() <-chan struct{}
+	Snapshot() verify.ProbeReport
+	ErrorTimes() []time.Time
+	ErrorsAt(t time.Time) int
 }
 
-// Guard watches one Deployment's rollout and records every old pod's drain.
+// MetricQuery is an external signal checked every QueryInterval (Prometheus).
+type MetricQuery struct {
+	Name     string
+	Value    func(ctx context.Context) (float64, error)
+	Interval time.Duration
+}
+
+// Guard watches one Deployment's rollout, records every old pod's drain and acts
+// (OnBreach) when a budget is breached.
 type Guard struct {
 	Client   kubernetes.Interface
 	Clock    clock.Clock
 	Progress io.Writer
 	// Budget feeds the grace recommendation with the measured propagation.
-	Budget  verify.Budget
-	Budgets Budgets
-	// Timeout ends the guard with outcome timeout; 0 means no limit.
-	Timeout time.Duration
+	Budget   verify.Budget
+	Budgets  Budgets
+	OnBreach BreachAction // "" behaves as none
+	// Timeout ends the guard (a progress breach); 0 means no limit.
+	Timeout   time.Duration
+	Probe     TrafficProbe
+	ProbeTail time.Duration
+	Query     *MetricQuery
 }
 
 type eventKind int
@@ -69,6 +85,11 @@ type state struct {
 	timelines   map[string]*PodTimeline
 	slices      map[string]map[string]discoveryv1.EndpointConditions // slice -> pod -> conditions
 	lastStatus  string
+	// guarded is the pod template this rollout rolls out; rollback only replaces it.
+	guarded    *corev1.PodTemplateSpec
+	breached   map[string]bool
+	queryValue *float64
+	stopProbe  func()
 }
 
 // Run guards the rollout of d. With a trigger it starts the rollout itself once
@@ -96,6 +117,7 @@ func (g *Guard) Run(ctx context.Context, d *appsv1.Deployment, trigger Trigger) 
 		podHash:     map[string]string{},
 		timelines:   map[string]*PodTimeline{},
 		slices:      map[string]map[string]discoveryv1.EndpointConditions{},
+		breached:    map[string]bool{},
 	}
 
 	watchCtx, stopWatches := context.WithCancel(ctx)
@@ -132,81 +154,293 @@ func (g *Guard) Run(ctx context.Context, d *appsv1.Deployment, trigger Trigger) 
 	g.progressf("watching deployment %s/%s: ReplicaSets, pods, Events, EndpointSlices of %s", d.Namespace, d.Name, describeServices(serviceNames))
 
 	targetGeneration := st.deployment.Generation
+	st.guarded = st.deployment.Spec.Template.DeepCopy()
+	if trigger == nil {
+		if _, done, err := g.status(st, targetGeneration); done && err == nil {
+			report.Outcome, report.Message = OutcomeNoRollout, "no rollout in progress"
+			return g.finish(report, st), nil
+		}
+	}
+	// Probe traffic starts just before the rollout and ends after it plus a tail.
+	var probeNotify <-chan struct{}
+	if g.Probe != nil {
+		probeCtx, cancel := context.WithCancel(ctx)
+		stopped := make(chan struct{})
+		go func() { g.Probe.Run(probeCtx); close(stopped) }()
+		st.stopProbe = func() { cancel(); <-stopped }
+		probeNotify = g.Probe.Notify()
+	}
+	defer st.stopProbeOnce()
 	if trigger != nil {
 		out, err := trigger(ctx)
 		if err != nil {
 			return nil, err
 		}
 		targetGeneration = out.Generation
+		st.guarded = out.Spec.Template.DeepCopy()
 		g.progressf("restart requested (generation %d)", targetGeneration)
-	} else if _, done, err := g.status(st, targetGeneration); done && err == nil {
-		report.Outcome, report.Message = OutcomeNoRollout, "no rollout in progress"
-		return g.finish(report, st), nil
 	}
 
-	var timeout <-chan time.Time
+	var timeout, tail, queryDue <-chan time.Time
 	if g.Timeout > 0 {
 		timeout = g.Clock.After(g.Timeout)
 	}
+	if g.Query != nil {
+		queryDue = g.Clock.After(0)
+	}
+	completed := false
 	for {
-		msg, done, err := g.status(st, targetGeneration)
-		var deadline *ErrProgressDeadline
-		switch {
-		case errors.As(err, &deadline):
-			report.Outcome, report.Message = OutcomeTimeout, deadline.Error()
-			return g.finish(report, st), nil
-		case done:
-			report.Outcome, report.Message = OutcomeSucceeded, msg
-			g.judge(report, st)
-			return g.finish(report, st), nil
-		case msg != st.lastStatus:
-			st.lastStatus = msg
-			g.progressf("%s", msg)
+		if !completed {
+			msg, done, err := g.status(st, targetGeneration)
+			var deadline *ErrProgressDeadline
+			switch {
+			case errors.As(err, &deadline):
+				return g.progressBreach(ctx, st, report, deadline.Error()), nil
+			case done:
+				completed = true
+				report.Outcome, report.Message = OutcomeSucceeded, msg
+				if g.Probe == nil || g.ProbeTail <= 0 {
+					return g.complete(report, st), nil
+				}
+				g.progressf("%s; probing for %s more", msg, g.ProbeTail)
+				tail = g.Clock.After(g.ProbeTail)
+			case msg != st.lastStatus:
+				st.lastStatus = msg
+				g.progressf("%s", msg)
+			}
 		}
 		select {
 		case ev := <-events:
 			g.apply(st, ev, started)
+		case <-probeNotify:
+		case <-queryDue:
+			g.runQuery(ctx, st)
+			queryDue = g.Clock.After(g.Query.Interval)
+		case <-tail:
+			return g.complete(report, st), nil
 		case <-timeout:
-			report.Outcome, report.Message = OutcomeTimeout, fmt.Sprintf("not complete after %s: %s", g.Timeout, st.lastStatus)
-			return g.finish(report, st), nil
+			return g.progressBreach(ctx, st, report, fmt.Sprintf("not complete after %s: %s", g.Timeout, st.lastStatus)), nil
 		case <-ctx.Done():
 			report.Outcome, report.Message = OutcomeInterrupted, "stopped guarding; the rollout continues in the cluster"
 			return g.finish(report, st), nil
 		}
+		if g.checkBudgets(ctx, st, report) {
+			return g.finish(report, st), nil
+		}
 	}
 }
 
-// judge turns budget breaches into a failed outcome (reported; no action yet).
-func (g *Guard) judge(r *Report, st *state) {
-	var sigkills, unclean int
+// complete ends a rollout that finished: failed when a budget was breached with no action.
+func (g *Guard) complete(r *Report, st *state) *Report {
+	if len(r.Breaches) > 0 {
+		r.Outcome = OutcomeFailed
+		msgs := make([]string, 0, len(r.Breaches))
+		for _, b := range r.Breaches {
+			msgs = append(msgs, b.Message)
+		}
+		r.Message = "rollout complete, but " + strings.Join(msgs, "; ")
+	}
+	return g.finish(r, st)
+}
+
+// progressBreach handles a rollout that stopped progressing: a breach like the
+// others, and outcome timeout when no action is taken.
+func (g *Guard) progressBreach(ctx context.Context, st *state, r *Report, msg string) *Report {
+	b := Breach{Budget: BudgetProgress, At: g.Clock.Now(), Message: msg}
+	st.breached[BudgetProgress] = true
+	if !g.act(ctx, st, r, b) {
+		r.Outcome, r.Message = OutcomeTimeout, msg
+	}
+	return g.finish(r, st)
+}
+
+// observe gathers what the budgets are checked against.
+func (g *Guard) observe(st *state) Observations {
+	var obs Observations
 	for _, t := range g.oldTimelines(st) {
-		if exit, ok := t.Exit(); ok {
-			switch exit.Class {
-			case ExitSIGKILL:
-				sigkills++
-			case ExitUnclean:
-				unclean++
+		exit, ok := t.Exit()
+		if !ok {
+			continue
+		}
+		switch exit.Class {
+		case ExitSIGKILL:
+			obs.SIGKILLs++
+			obs.LastSIGKILLPod = t.Name
+		case ExitUnclean:
+			obs.UncleanExits++
+			obs.LastUncleanPod = t.Name
+		}
+		if u := t.GraceUsage(); u > obs.GraceUsage {
+			obs.GraceUsage, obs.GraceUsagePod = u, t.Name
+		}
+	}
+	if g.Probe != nil {
+		snap := g.Probe.Snapshot()
+		obs.ProbeRunning, obs.ProbeRequests, obs.ProbeErrors = true, snap.Requests, snap.Errors
+		obs.ProbeErrorRateMinSample = probeErrorRateMinSample
+	}
+	if g.Query != nil {
+		obs.QueryValue, obs.QueryName = st.queryValue, g.Query.Name
+	}
+	return obs
+}
+
+// probeErrorRateMinSample keeps the first unlucky request from breaching a rate budget.
+const probeErrorRateMinSample = 20
+
+// checkBudgets acts on new breaches; it returns true when the guard must stop.
+func (g *Guard) checkBudgets(ctx context.Context, st *state, r *Report) bool {
+	for _, b := range g.Budgets.Evaluate(g.observe(st), st.breached, g.Clock.Now()) {
+		st.breached[b.Budget] = true
+		if g.act(ctx, st, r, b) {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *Guard) runQuery(ctx context.Context, st *state) {
+	qctx, cancel := context.WithTimeout(ctx, max(g.Query.Interval, time.Second))
+	defer cancel()
+	v, err := g.Query.Value(qctx)
+	if err != nil {
+		g.progressf("warning: %s: %v", g.Query.Name, err)
+		return
+	}
+	st.queryValue = &v
+}
+
+// act carries out --on-breach for b and records it; it returns true when the
+// guard stops (the Deployment was paused, rolled back, or the action failed).
+func (g *Guard) act(ctx context.Context, st *state, r *Report, b Breach) bool {
+	action := g.OnBreach
+	var previous *appsv1.ReplicaSet
+	if action == ActionRollback || action == ActionAuto {
+		previous, _ = PreviousReplicaSet(st.deployment, st.replicaSetList())
+		if action == ActionAuto {
+			action = ActionPause
+			if previous != nil && !OnlyRestarted(&st.deployment.Spec.Template, &previous.Spec.Template) {
+				action = ActionRollback
 			}
 		}
 	}
-	var breaches []string
-	if sigkills > g.Budgets.MaxSIGKILLs {
-		breaches = append(breaches, fmt.Sprintf("%d SIGKILLed (budget %d)", sigkills, g.Budgets.MaxSIGKILLs))
+	g.progressf("budget breached: %s", b.Message)
+	record := func(what string) {
+		latency := g.Clock.Since(b.At).Seconds()
+		b.Action, b.ActionLatencySeconds = what, &latency
+		r.Breaches = append(r.Breaches, b)
 	}
-	if g.Budgets.MaxUncleanExits >= 0 && unclean > g.Budgets.MaxUncleanExits {
-		breaches = append(breaches, fmt.Sprintf("%d died without draining (budget %d)", unclean, g.Budgets.MaxUncleanExits))
+	name, ns := st.deployment.Name, st.deployment.Namespace
+	switch action {
+	case ActionPause:
+		if err := Pause(ctx, g.Client, ns, name); err != nil {
+			record("failed: " + err.Error())
+			r.Outcome, r.Message = OutcomeFailed, b.Message+"; pausing failed: "+err.Error()
+			return true
+		}
+		record("paused")
+		r.Outcome = OutcomePaused
+		r.Message = fmt.Sprintf("%s; paused the rollout (resume: kubectl rollout resume deployment/%s -n %s)", b.Message, name, ns)
+		g.progressf("paused deployment %s/%s", ns, name)
+		return true
+	case ActionRollback:
+		err := errors.New("no previous revision to roll back to")
+		if previous != nil {
+			err = Rollback(ctx, g.Client, st.deployment, previous, st.guarded)
+		}
+		switch {
+		case errors.Is(err, ErrRollbackRefused):
+			record("rollback-refused")
+			r.Outcome, r.Message = OutcomeFailed, b.Message+"; "+err.Error()+": nothing was changed"
+		case err != nil:
+			record("failed: " + err.Error())
+			r.Outcome, r.Message = OutcomeFailed, b.Message+"; rollback failed: "+err.Error()
+		default:
+			record("rolled-back")
+			r.Outcome = OutcomeRolledBack
+			r.Message = fmt.Sprintf("%s; rolled back to the template of revision %s (kubectl rollout history deployment/%s -n %s)",
+				b.Message, previous.Annotations[RevisionAnnotation], name, ns)
+			g.progressf("rolled back deployment %s/%s to revision %s", ns, name, previous.Annotations[RevisionAnnotation])
+		}
+		return true
 	}
-	if len(breaches) > 0 {
-		r.Outcome = OutcomeFailed
-		r.Message = "rollout complete, but " + strings.Join(breaches, ", ")
+	record("none")
+	return false
+}
+
+func (st *state) replicaSetList() []*appsv1.ReplicaSet {
+	out := make([]*appsv1.ReplicaSet, 0, len(st.replicaSets))
+	for _, rs := range st.replicaSets {
+		out = append(out, rs)
+	}
+	return out
+}
+
+func (st *state) stopProbeOnce() {
+	if st.stopProbe != nil {
+		st.stopProbe()
+		st.stopProbe = nil
 	}
 }
 
 func (g *Guard) finish(r *Report, st *state) *Report {
+	st.stopProbeOnce()
 	r.FinishedAt = g.Clock.Now()
 	r.ToRevision = st.deployment.Annotations[RevisionAnnotation]
-	r.Summarise(g.oldTimelines(st), g.Budget)
+	r.OnBreach = string(g.OnBreach)
+	if r.Breaches == nil {
+		r.Breaches = []Breach{}
+	}
+	timelines := g.oldTimelines(st)
+	r.Summarise(timelines, g.Budget)
+	for i := range r.Pods {
+		if u := r.Pods[i].GraceUsage; u != nil && g.Budgets.MaxGraceUsage > 0 && *u > g.Budgets.MaxGraceUsage {
+			r.Pods[i].GraceUsageExceeded = true
+		}
+	}
+	if g.Probe != nil {
+		r.Probe = attributeProbeErrors(g.Probe, timelines, r)
+	}
 	return r
+}
+
+// attributeTail extends a pod's window a little past its exit: clients notice a
+// closed connection only on their next request.
+const attributeTail = time.Second
+
+// attributeProbeErrors blames each probe error on the pods that were terminating
+// when its request started.
+func attributeProbeErrors(p TrafficProbe, timelines []*PodTimeline, r *Report) *ProbeSection {
+	sec := &ProbeSection{ProbeReport: p.Snapshot()}
+	byPod := map[string]int{}
+	for _, at := range p.ErrorTimes() {
+		n := p.ErrorsAt(at)
+		blamed := false
+		for _, t := range timelines {
+			if t.DeletionObserved.IsZero() {
+				continue
+			}
+			end := t.Gone
+			if end.IsZero() {
+				end = r.FinishedAt
+			}
+			// Buckets are 100 ms wide: count one that overlaps the window.
+			if !at.Add(100*time.Millisecond).Before(t.DeletionObserved) && !at.After(end.Add(attributeTail)) {
+				byPod[t.Name] += n
+				blamed = true
+			}
+		}
+		if !blamed {
+			sec.UnattributedErrors += n
+		}
+	}
+	for i := range r.Pods {
+		if n := byPod[r.Pods[i].Name]; n > 0 {
+			r.Pods[i].ProbeErrors = n
+			sec.Attribution = append(sec.Attribution, PodErrors{Pod: r.Pods[i].Name, Errors: n})
+		}
+	}
+	return sec
 }
 
 // newHash is the pod-template-hash of the ReplicaSet of the Deployment's current revision.

@@ -42,6 +42,24 @@ type Report struct {
 	RecommendedGraceSeconds *int64      `json:"recommendedGraceSeconds"`
 	RecommendationFormula   string      `json:"recommendationFormula,omitempty"`
 	Summary                 Summary     `json:"summary"`
+
+	OnBreach string        `json:"onBreach,omitempty"`
+	Breaches []Breach      `json:"breaches"`
+	Probe    *ProbeSection `json:"probe,omitempty"`
+}
+
+// ProbeSection is the probe traffic's outcome, with errors blamed on the pods
+// that were terminating when they happened.
+type ProbeSection struct {
+	verify.ProbeReport
+	Attribution        []PodErrors `json:"attribution"`
+	UnattributedErrors int         `json:"unattributedErrors"`
+}
+
+// PodErrors counts the probe errors that happened while one pod was terminating.
+type PodErrors struct {
+	Pod    string `json:"pod"`
+	Errors int    `json:"errors"`
 }
 
 // Summary counts the pods by how they ended.
@@ -70,6 +88,8 @@ type PodReport struct {
 	SecondsToGone            *float64        `json:"secondsToGone"`
 	GraceSeconds             float64         `json:"graceSeconds"`
 	GraceUsage               *float64        `json:"graceUsage"`
+	GraceUsageExceeded       bool            `json:"graceUsageExceeded,omitempty"`
+	ProbeErrors              int             `json:"probeErrors,omitempty"`
 	Verdict                  string          `json:"verdict"`
 	Containers               []ContainerExit `json:"containers,omitempty"`
 	Events                   []PodEvent      `json:"events,omitempty"`

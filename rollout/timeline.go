@@ -129,6 +129,15 @@ func (t *PodTimeline) ObserveEvent(reason, message string, at time.Time) {
 	}
 }
 
+// GraceUsage is the fraction of the grace period the pod used before its first
+// container exited; 0 before that.
+func (t *PodTimeline) GraceUsage() float64 {
+	if t.ContainerExited.IsZero() || t.Grace <= 0 {
+		return 0
+	}
+	return t.ContainerExited.Sub(t.DeletionObserved).Seconds() / t.Grace.Seconds()
+}
+
 // HasEvent tells whether an Event with this reason was already recorded.
 func (t *PodTimeline) HasEvent(reason string) bool {
 	for _, e := range t.Events {

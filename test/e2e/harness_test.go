@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -259,4 +260,27 @@ func (l *lab) revisions(t *testing.T, ns string, d *appsv1.Deployment) map[strin
 		out[rs.Annotations["deployment.kubernetes.io/revision"]] = rs
 	}
 	return out
+}
+
+// waitAnswering waits until a Service answers from the host: kube-proxy programs
+// a new Service's rules a little after its EndpointSlices are ready.
+func (l *lab) waitAnswering(t *testing.T, url string) {
+	t.Helper()
+	client := &http.Client{Timeout: time.Second}
+	ok := 0
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+		}
+		if err != nil || resp.StatusCode != http.StatusOK {
+			ok = 0
+			return false, nil
+		}
+		ok++
+		return ok >= 5, nil
+	})
+	if err != nil {
+		t.Fatalf("%s does not answer: %v", url, err)
+	}
 }

@@ -1,0 +1,224 @@
+package cli
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Shell completion. cobra's hidden `__complete` command serves it; the repository's
+// kubectl_complete-safe_rollout script hands kubectl's plugin completion (kubectl ≥ 1.26)
+// to it. Deployment names come from the cluster in the namespace the flags select
+// (-n, --kubeconfig, --context), as kubectl completes them.
+
+// completionTimeout bounds every cluster call made while completing: a TAB must not hang.
+const completionTimeout = 5 * time.Second
+
+// completionClient returns the client completion lists objects with; tests replace it.
+var completionClient = func(f *genericclioptions.ConfigFlags) (kubernetes.Interface, error) {
+	cfg, err := f.ToRESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = completionTimeout
+	}
+	return kubernetes.NewForConfig(cfg)
+}
+
+// deploymentAliases are the type spellings kubectl accepts for Deployments.
+var deploymentAliases = []string{"deployment", "deployments", "deploy", "deployment.apps", "deployments.apps"}
+
+const rootExample = `  # Check a Deployment's termination contract
+  kubectl safe-rollout preflight deploy/web
+
+  # Restart it as kubectl rollout restart does, and guard the rollout
+  kubectl safe-rollout restart deploy/web
+
+  # Guard a rollout started by kubectl apply, helm upgrade or kubectl set image
+  kubectl safe-rollout watch deploy/web`
+
+// registerCompletions wires completion for Deployment names and flag values.
+func registerCompletions(root *cobra.Command, configFlags *genericclioptions.ConfigFlags) {
+	if root.Example == "" {
+		root.Example = rootExample
+	}
+	for _, cmd := range root.Commands() {
+		switch cmd.Name() {
+		case "preflight":
+			cmd.ValidArgsFunction = deploymentArgs(configFlags, true)
+		case "restart", "watch":
+			cmd.ValidArgsFunction = deploymentArgs(configFlags, false)
+		case "version":
+			cmd.ValidArgsFunction = cobra.NoFileCompletions
+		}
+		fixed(cmd, "output", "json", "yaml")
+		fixed(cmd, "progress", "auto", "plain", "none")
+		fixed(cmd, "dry-run", "none", "client", "server")
+	}
+	// Connection flags are persistent flags of the root: registered once, they
+	// complete under every subcommand.
+	if root.PersistentFlags().Lookup("namespace") != nil {
+		_ = root.RegisterFlagCompletionFunc("namespace", namespaceValues(configFlags))
+	}
+	for _, name := range []string{"context", "cluster", "user"} {
+		if root.PersistentFlags().Lookup(name) != nil {
+			_ = root.RegisterFlagCompletionFunc(name, kubeconfigValues(configFlags, name))
+		}
+	}
+}
+
+// fixed completes a flag with a fixed set of values, when cmd has the flag.
+func fixed(cmd *cobra.Command, flag string, values ...string) {
+	if cmd.Flags().Lookup(flag) == nil {
+		return
+	}
+	_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// deploymentArgs completes the target arguments the way kubectl does:
+// `deployment/NAME` for a first word without a type (or a prefix of one), `TYPE/NAME`
+// once a type and a slash are typed, and plain names after `deployment `. many is
+// false for commands that take one Deployment.
+func deploymentArgs(configFlags *genericclioptions.ConfigFlags, many bool) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		const directive = cobra.ShellCompDirectiveNoFileComp
+		if f := cmd.Flags().Lookup("filename"); f != nil && f.Changed {
+			return nil, directive // -f and names exclude each other
+		}
+		if f := cmd.Flags().Lookup("selector"); f != nil && f.Changed {
+			return nil, directive
+		}
+		switch {
+		case len(args) == 0:
+		case isDeploymentType(args[0]):
+			// `deployment NAME`: plain names.
+			if len(args) > 1 && !many {
+				return nil, directive
+			}
+			names := listDeployments(cmd.Context(), configFlags)
+			return matching(names, "", toComplete, args[1:]), directive
+		case !many || !strings.Contains(args[0], "/"):
+			return nil, directive
+		}
+		// `TYPE/NAME` (several for preflight: skip those already typed).
+		prefix := "deployment/"
+		if typ, _, ok := strings.Cut(toComplete, "/"); ok {
+			if !isDeploymentType(typ) {
+				return nil, directive
+			}
+			prefix = typ + "/"
+		} else if !strings.HasPrefix(prefix, toComplete) && !strings.HasPrefix("deploy/", toComplete) {
+			return nil, directive
+		}
+		names := listDeployments(cmd.Context(), configFlags)
+		return matching(names, prefix, toComplete, args), directive
+	}
+}
+
+// matching returns prefix+name for the names that complete toComplete and are not in exclude.
+func matching(names []string, prefix, toComplete string, exclude []string) []string {
+	var out []string
+	for _, n := range names {
+		c := prefix + n
+		if strings.HasPrefix(c, toComplete) && !slices.Contains(exclude, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func isDeploymentType(s string) bool {
+	return slices.Contains(deploymentAliases, strings.ToLower(s))
+}
+
+// listDeployments lists the Deployment names in the namespace the flags select; nil on
+// any error (completion offers nothing rather than an error).
+func listDeployments(ctx context.Context, configFlags *genericclioptions.ConfigFlags) []string {
+	ns, _, err := configFlags.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return nil
+	}
+	client, err := completionClient(configFlags)
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := completionContext(ctx)
+	defer cancel()
+	list, err := client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		cobra.CompDebugln("listing deployments: "+err.Error(), false)
+		return nil
+	}
+	names := make([]string, 0, len(list.Items))
+	for _, d := range list.Items {
+		names = append(names, d.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func namespaceValues(configFlags *genericclioptions.ConfigFlags) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		client, err := completionClient(configFlags)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		ctx, cancel := completionContext(cmd.Context())
+		defer cancel()
+		list, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			cobra.CompDebugln("listing namespaces: "+err.Error(), false)
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []string
+		for _, n := range list.Items {
+			if strings.HasPrefix(n.Name, toComplete) {
+				out = append(out, n.Name)
+			}
+		}
+		sort.Strings(out)
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// kubeconfigValues completes --context, --cluster and --user from the kubeconfig.
+func kubeconfigValues(configFlags *genericclioptions.ConfigFlags, flag string) cobra.CompletionFunc {
+	return func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		raw, err := configFlags.ToRawKubeConfigLoader().RawConfig()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var names []string
+		switch flag {
+		case "context":
+			for n := range raw.Contexts {
+				names = append(names, n)
+			}
+		case "cluster":
+			for n := range raw.Clusters {
+				names = append(names, n)
+			}
+		case "user":
+			for n := range raw.AuthInfos {
+				names = append(names, n)
+			}
+		}
+		sort.Strings(names)
+		return matching(names, "", toComplete, nil), cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+func completionContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return context.WithTimeout(ctx, completionTimeout)
+}

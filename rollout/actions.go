@@ -1,0 +1,117 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+)
+
+// BreachAction is what --on-breach asks for.
+type BreachAction string
+
+const (
+	ActionPause    BreachAction = "pause"
+	ActionRollback BreachAction = "rollback"
+	ActionNone     BreachAction = "none"
+	// ActionAuto rolls back a rollout that changed more than restartedAt, and
+	// pauses a restart (undoing a restart only restarts again).
+	ActionAuto BreachAction = "auto"
+)
+
+// ErrRollbackRefused means the Deployment no longer runs the template this rollout
+// produced: someone else changed it, and undoing would overwrite their change.
+var ErrRollbackRefused = errors.New("rollback refused: the Deployment's template changed since the guard started (someone else updated it)")
+
+const fieldManager = "kubectl-safe-rollout"
+
+// Pause sets spec.paused, which stops the Deployment controller from going on with the rollout.
+func Pause(ctx context.Context, client kubernetes.Interface, namespace, name string) error {
+	_, err := client.AppsV1().Deployments(namespace).Patch(ctx, name, types.MergePatchType,
+		[]byte(`{"spec":{"paused":true}}`), metav1.PatchOptions{FieldManager: fieldManager})
+	if err != nil {
+		return fmt.Errorf("pausing deployment %s/%s: %w", namespace, name, err)
+	}
+	return nil
+}
+
+// PreviousReplicaSet returns the ReplicaSet of the revision before current, as
+// `kubectl rollout undo` picks it: the highest revision below the current one.
+func PreviousReplicaSet(d *appsv1.Deployment, replicaSets []*appsv1.ReplicaSet) (*appsv1.ReplicaSet, error) {
+	current, _ := strconv.ParseInt(d.Annotations[RevisionAnnotation], 10, 64)
+	var candidates []*appsv1.ReplicaSet
+	for _, rs := range replicaSets {
+		if !metav1.IsControlledBy(rs, d) {
+			continue
+		}
+		rev, err := strconv.ParseInt(rs.Annotations[RevisionAnnotation], 10, 64)
+		if err == nil && rev < current {
+			candidates = append(candidates, rs)
+		}
+	}
+	if len(candidates) == 0 {
+		return nil, fmt.Errorf("deployment %s/%s has no previous revision to roll back to", d.Namespace, d.Name)
+	}
+	sort.Slice(candidates, func(i, j int) bool {
+		ri, _ := strconv.ParseInt(candidates[i].Annotations[RevisionAnnotation], 10, 64)
+		rj, _ := strconv.ParseInt(candidates[j].Annotations[RevisionAnnotation], 10, 64)
+		return ri > rj
+	})
+	return candidates[0], nil
+}
+
+// templateOf returns a ReplicaSet's pod template as a Deployment would carry it.
+func templateOf(rs *appsv1.ReplicaSet) corev1.PodTemplateSpec {
+	t := *rs.Spec.Template.DeepCopy()
+	delete(t.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
+	return t
+}
+
+// OnlyRestarted tells whether two templates differ by nothing but the restartedAt annotation.
+func OnlyRestarted(a, b *corev1.PodTemplateSpec) bool {
+	strip := func(t *corev1.PodTemplateSpec) *corev1.PodTemplateSpec {
+		c := t.DeepCopy()
+		delete(c.Annotations, RestartedAtAnnotation)
+		delete(c.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
+		if len(c.Annotations) == 0 {
+			c.Annotations = nil
+		}
+		return c
+	}
+	return equality.Semantic.DeepEqual(strip(a), strip(b))
+}
+
+// Rollback restores the previous revision's pod template as `kubectl rollout undo`
+// does, but only while the Deployment still carries guarded, the template this
+// rollout produced. A conflict re-reads the Deployment and decides again.
+func Rollback(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment, previous *appsv1.ReplicaSet, guarded *corev1.PodTemplateSpec) error {
+	deployments := client.AppsV1().Deployments(d.Namespace)
+	current := d
+	for attempt := 0; attempt < 5; attempt++ {
+		if !equality.Semantic.DeepEqual(&current.Spec.Template, guarded) {
+			return ErrRollbackRefused
+		}
+		next := current.DeepCopy()
+		next.Spec.Template = templateOf(previous)
+		if _, err := deployments.Update(ctx, next, metav1.UpdateOptions{FieldManager: fieldManager}); err == nil {
+			return nil
+		} else if !apierrors.IsConflict(err) {
+			return fmt.Errorf("rolling back deployment %s/%s: %w", d.Namespace, d.Name, err)
+		}
+		fresh, err := deployments.Get(ctx, d.Name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("re-reading deployment %s/%s: %w", d.Namespace, d.Name, err)
+		}
+		current = fresh
+	}
+	return fmt.Errorf("rolling back deployment %s/%s: still conflicting after 5 attempts", d.Namespace, d.Name)
+}

@@ -1,0 +1,102 @@
+package rollout
+
+import (
+	"fmt"
+	"time"
+)
+
+// Budget names, stable keys of the report's breaches[].budget.
+const (
+	BudgetSIGKILLs       = "sigkills"
+	BudgetUncleanExits   = "unclean-exits"
+	BudgetGraceUsage     = "grace-usage"
+	BudgetProbeErrors    = "probe-errors"
+	BudgetProbeErrorRate = "probe-error-rate"
+	BudgetPrometheus     = "prometheus"
+	BudgetProgress       = "progress"
+)
+
+// Budgets are the limits whose breach triggers --on-breach.
+type Budgets struct {
+	MaxSIGKILLs     int
+	MaxUncleanExits int // negative: unlimited, only reported
+	// MaxGraceUsage flags pods that used more than this fraction of their grace
+	// period; it is a breach only with StrictGraceUsage.
+	MaxGraceUsage    float64
+	StrictGraceUsage bool
+	// Probe budgets apply when a probe runs; negative disables one.
+	MaxProbeErrors    int
+	MaxProbeErrorRate float64
+	// MaxQueryValue bounds the Prometheus query's value when a query is set.
+	MaxQueryValue float64
+}
+
+// Breach is one budget that was exceeded, and what the guard did about it.
+type Breach struct {
+	Budget   string    `json:"budget"`
+	Observed float64   `json:"observed"`
+	Limit    float64   `json:"limit"`
+	Pod      string    `json:"pod,omitempty"`
+	At       time.Time `json:"at"`
+	Message  string    `json:"message"`
+	// Action is paused, rolled-back, rollback-refused, none, or failed: ERROR.
+	Action               string   `json:"action"`
+	ActionLatencySeconds *float64 `json:"actionLatencySeconds"`
+}
+
+// Observations are the figures the budgets are checked against.
+type Observations struct {
+	SIGKILLs, UncleanExits int
+	LastSIGKILLPod         string
+	LastUncleanPod         string
+	// GraceUsage is the largest fraction of its grace period an exited pod used.
+	GraceUsage    float64
+	GraceUsagePod string
+
+	ProbeRunning            bool
+	ProbeRequests           int
+	ProbeErrors             int
+	QueryValue              *float64
+	QueryName               string
+	ProbeErrorRateMinSample int
+}
+
+// Evaluate returns the budgets that obs exceeds, skipping those in already.
+func (b Budgets) Evaluate(obs Observations, already map[string]bool, at time.Time) []Breach {
+	var out []Breach
+	add := func(budget string, observed, limit float64, pod, msg string) {
+		if !already[budget] {
+			out = append(out, Breach{Budget: budget, Observed: observed, Limit: limit, Pod: pod, At: at, Message: msg})
+		}
+	}
+	if obs.SIGKILLs > b.MaxSIGKILLs {
+		add(BudgetSIGKILLs, float64(obs.SIGKILLs), float64(b.MaxSIGKILLs), obs.LastSIGKILLPod,
+			fmt.Sprintf("%d containers SIGKILLed at the grace deadline (budget %d)", obs.SIGKILLs, b.MaxSIGKILLs))
+	}
+	if b.MaxUncleanExits >= 0 && obs.UncleanExits > b.MaxUncleanExits {
+		add(BudgetUncleanExits, float64(obs.UncleanExits), float64(b.MaxUncleanExits), obs.LastUncleanPod,
+			fmt.Sprintf("%d containers died on SIGTERM without draining (budget %d)", obs.UncleanExits, b.MaxUncleanExits))
+	}
+	if b.StrictGraceUsage && b.MaxGraceUsage > 0 && obs.GraceUsage > b.MaxGraceUsage {
+		add(BudgetGraceUsage, obs.GraceUsage, b.MaxGraceUsage, obs.GraceUsagePod,
+			fmt.Sprintf("a pod used %.0f%% of its grace period (budget %.0f%%)", obs.GraceUsage*100, b.MaxGraceUsage*100))
+	}
+	if obs.ProbeRunning {
+		if b.MaxProbeErrors >= 0 && obs.ProbeErrors > b.MaxProbeErrors {
+			add(BudgetProbeErrors, float64(obs.ProbeErrors), float64(b.MaxProbeErrors), "",
+				fmt.Sprintf("%d probe errors in %d requests (budget %d)", obs.ProbeErrors, obs.ProbeRequests, b.MaxProbeErrors))
+		}
+		if b.MaxProbeErrorRate >= 0 && obs.ProbeRequests > 0 {
+			rate := float64(obs.ProbeErrors) / float64(obs.ProbeRequests)
+			if rate > b.MaxProbeErrorRate && obs.ProbeRequests >= obs.ProbeErrorRateMinSample {
+				add(BudgetProbeErrorRate, rate, b.MaxProbeErrorRate, "",
+					fmt.Sprintf("probe error rate %.3f (%d of %d) above %.3f", rate, obs.ProbeErrors, obs.ProbeRequests, b.MaxProbeErrorRate))
+			}
+		}
+	}
+	if obs.QueryValue != nil && *obs.QueryValue > b.MaxQueryValue {
+		add(BudgetPrometheus, *obs.QueryValue, b.MaxQueryValue, "",
+			fmt.Sprintf("Prometheus query %s = %g, above %g", obs.QueryName, *obs.QueryValue, b.MaxQueryValue))
+	}
+	return out
+}

@@ -1,0 +1,273 @@
+package rollout
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/verify"
+)
+
+func fp(v float64) *float64 { return &v }
+
+func TestNewPercentiles(t *testing.T) {
+	tests := []struct {
+		name          string
+		samples       []float64
+		p50, p95, max *float64
+	}{
+		{"empty", nil, nil, nil, nil},
+		{"empty slice", []float64{}, nil, nil, nil},
+		{"one", []float64{1.23456}, fp(1.235), fp(1.235), fp(1.235)},
+		{"two", []float64{2, 1}, fp(1), fp(2), fp(2)},
+		{"five unsorted", []float64{5, 1, 4, 2, 3}, fp(3), fp(5), fp(5)},
+		{"twenty", seq(1, 20, 1), fp(10), fp(19), fp(20)},
+		{"twenty-one with an outlier", append(seq(0.1, 20, 0.1), 9), fp(1.1), fp(2), fp(9)},
+		{"hundred", seq(1, 100, 1), fp(50), fp(95), fp(100)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := append([]float64(nil), tc.samples...)
+			p := NewPercentiles(tc.samples)
+			if p.Samples != len(tc.samples) {
+				t.Errorf("Samples = %d, want %d", p.Samples, len(tc.samples))
+			}
+			for _, c := range []struct {
+				name      string
+				got, want *float64
+			}{{"p50", p.P50, tc.p50}, {"p95", p.P95, tc.p95}, {"max", p.Max, tc.max}} {
+				if (c.got == nil) != (c.want == nil) || c.got != nil && *c.got != *c.want {
+					t.Errorf("%s = %s, want %s", c.name, fmtPtr(c.got), fmtPtr(c.want))
+				}
+			}
+			if !slices.Equal(in, tc.samples) {
+				t.Errorf("NewPercentiles reordered its input: %v", tc.samples)
+			}
+		})
+	}
+}
+
+// seq returns n samples start, start+step, ...
+func seq(start float64, n int, step float64) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = round3(start + float64(i)*step)
+	}
+	return out
+}
+
+func fmtPtr(v *float64) string {
+	if v == nil {
+		return "nil"
+	}
+	return fmt.Sprint(*v)
+}
+
+// drained builds a deleted pod's timeline: offsets in seconds from its deletion (negative: never).
+func drained(name string, deletion time.Time, notReady, notServing, removed, exitAfter float64, code int32, reason string) *PodTimeline {
+	rel := func(s float64) time.Time {
+		if s < 0 {
+			return time.Time{}
+		}
+		return deletion.Add(time.Duration(s * float64(time.Second)))
+	}
+	tl := &PodTimeline{
+		Name: name, DeletionObserved: deletion, DeletionRequested: deletion, Grace: 30 * time.Second,
+		NotReady: rel(notReady), NotServing: rel(notServing), EndpointRemoved: rel(removed), seenEndpoint: notReady >= 0,
+	}
+	if exitAfter >= 0 {
+		finished := rel(exitAfter)
+		tl.ContainerExited = finished
+		tl.Gone = finished.Add(time.Second)
+		tl.Containers = []ContainerExit{{Name: "app", ExitCode: code, Reason: reason, FinishedAt: finished,
+			Class: classify(code, reason, finished, deletion, tl.Grace)}}
+	}
+	return tl
+}
+
+func classify(code int32, reason string, finished, deletion time.Time, grace time.Duration) ExitClass {
+	return ClassifyExit(termState(code, reason, finished), deletion, grace)
+}
+
+func TestNewPodReportVerdicts(t *testing.T) {
+	tests := []struct {
+		name         string
+		tl           *PodTimeline
+		verdict      string
+		class        ExitClass
+		code         *int32
+		sigkill      bool
+		drainedFirst bool
+	}{
+		{"not deleted", &PodTimeline{Name: "p"}, VerdictNotTerminated, "", nil, false, false},
+		{"still terminating", drained("p", t0, 1, 2, -1, -1, 0, ""), VerdictStillPresent, "", nil, false, true},
+		{"clean after draining", drained("p", t0, 1, 2, 3, 5, 0, "Completed"), VerdictOK, ExitClean, ptr32(0), false, true},
+		{"clean without any endpoint", drained("p", t0, -1, -1, -1, 1, 0, "Completed"), VerdictOK, ExitClean, ptr32(0), false, false},
+		{"clean before not serving", drained("p", t0, 1, 4, 5, 2, 0, "Completed"), VerdictNoDrain, ExitClean, ptr32(0), false, false},
+		{"clean, never not serving", drained("p", t0, 1, -1, 3, 2, 0, "Completed"), VerdictNoDrain, ExitClean, ptr32(0), false, false},
+		{"143 early", drained("p", t0, 1, 2, 3, 4, 143, "Error"), VerdictUnclean, ExitUnclean, ptr32(143), false, true},
+		{"137 SIGKILL", drained("p", t0, 1, 2, 3, 30, 137, "Error"), VerdictSIGKILL, ExitSIGKILL, ptr32(137), true, true},
+		{"1 at the deadline", drained("p", t0, 1, 2, 3, 30, 1, "Error"), VerdictSIGKILL, ExitSIGKILL, ptr32(1), true, true},
+		{"OOMKilled", drained("p", t0, 1, 2, 3, 4, 137, "OOMKilled"), VerdictOOMKilled, ExitOOMKilled, ptr32(137), false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewPodReport(tc.tl)
+			if r.Verdict != tc.verdict || r.Class != tc.class || r.SIGKILL != tc.sigkill || r.DrainedBeforeExit != tc.drainedFirst {
+				t.Errorf("report = verdict %q class %q sigkill %v drained %v; want %q %q %v %v",
+					r.Verdict, r.Class, r.SIGKILL, r.DrainedBeforeExit, tc.verdict, tc.class, tc.sigkill, tc.drainedFirst)
+			}
+			if (r.ExitCode == nil) != (tc.code == nil) || r.ExitCode != nil && *r.ExitCode != *tc.code {
+				t.Errorf("ExitCode = %v, want %v", r.ExitCode, tc.code)
+			}
+			if r.Name != "p" {
+				t.Errorf("Name = %q", r.Name)
+			}
+		})
+	}
+}
+
+func ptr32(v int32) *int32 { return &v }
+
+func TestReportSummarise(t *testing.T) {
+	budget := verify.Budget{EndpointPropagation: 99 * time.Second, DrainDelay: 3 * time.Second, MaxRequest: 10 * time.Second, SafetyMargin: 2 * time.Second}
+	timelines := []*PodTimeline{
+		{Name: "z-never-deleted"},
+		drained("b-sigkill", t0.Add(2*time.Second), 2.5, 3, 4, 30, 137, "Error"),
+		drained("c-unclean", t0.Add(1*time.Second), 0.5, 1, 2, 3, 143, "Error"),
+		drained("a-clean", t0, 1, 2, 3, 10, 0, "Completed"),
+		drained("a-naive", t0, -1, 2, 3, 1, 0, "Completed"), // endpoint never seen not ready
+		drained("d-oom", t0.Add(3*time.Second), 1.5, 2, 3, 4, 137, "OOMKilled"),
+	}
+	timelines[4].seenEndpoint = true
+	r := &Report{StartedAt: t0.Add(-time.Second), FinishedAt: t0.Add(41500 * time.Millisecond)}
+	r.Summarise(timelines, budget)
+
+	var names []string
+	for _, p := range r.Pods {
+		names = append(names, p.Name)
+	}
+	if want := []string{"a-clean", "a-naive", "c-unclean", "b-sigkill", "d-oom", "z-never-deleted"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("pods in order %v, want %v (by deletion, then name, never deleted last)", names, want)
+	}
+	want := Summary{OldPods: 6, Gone: 5, Clean: 2, SIGKILLs: 1, OOMKills: 1, UncleanExits: 1, NotDrainedBefore: 1}
+	if r.Summary != want {
+		t.Errorf("Summary = %+v, want %+v", r.Summary, want)
+	}
+	if r.Propagation.Samples != 4 || *r.Propagation.P50 != 1 || *r.Propagation.P95 != 2.5 || *r.Propagation.Max != 2.5 {
+		t.Errorf("Propagation = %d samples, p50 %s p95 %s max %s; want 4, 1, 2.5, 2.5",
+			r.Propagation.Samples, fmtPtr(r.Propagation.P50), fmtPtr(r.Propagation.P95), fmtPtr(r.Propagation.Max))
+	}
+	// 2.5 s measured + 3 s drain + 10 s request + 2 s margin = 17.5 s, rounded up.
+	if r.RecommendedGraceSeconds == nil || *r.RecommendedGraceSeconds != 18 {
+		t.Errorf("RecommendedGraceSeconds = %v, want 18", r.RecommendedGraceSeconds)
+	}
+	measured := budget
+	measured.EndpointPropagation = 2500 * time.Millisecond
+	if wantFormula := measured.Require(0).Formula(); r.RecommendationFormula != wantFormula {
+		t.Errorf("formula = %q, want %q", r.RecommendationFormula, wantFormula)
+	}
+	if !strings.HasSuffix(r.RecommendationFormula, "endpoint propagation + 3s drain delay + 10s max request + 2s safety margin") || strings.Contains(r.RecommendationFormula, "99s") {
+		t.Errorf("formula = %q does not use the measured propagation", r.RecommendationFormula)
+	}
+	if r.DurationSeconds != 42.5 {
+		t.Errorf("DurationSeconds = %v, want 42.5", r.DurationSeconds)
+	}
+}
+
+func TestReportSummariseUsesMaxNotP95(t *testing.T) {
+	var timelines []*PodTimeline
+	for i := range 20 {
+		timelines = append(timelines, drained(fmt.Sprintf("p%02d", i), t0.Add(time.Duration(i)*time.Second), float64(i+1)/10, 3, 4, 10, 0, "Completed"))
+	}
+	timelines = append(timelines, drained("slow", t0.Add(time.Minute), 9, 9.5, 10, 20, 0, "Completed"))
+	r := &Report{}
+	r.Summarise(timelines, verify.DefaultBudget())
+	if *r.Propagation.P95 != 2 || *r.Propagation.Max != 9 || r.Propagation.Samples != 21 {
+		t.Fatalf("Propagation = p95 %s max %s", fmtPtr(r.Propagation.P95), fmtPtr(r.Propagation.Max))
+	}
+	// 9 s measured + 5 s drain + 15 s request + 5 s margin.
+	if r.RecommendedGraceSeconds == nil || *r.RecommendedGraceSeconds != 33 {
+		t.Errorf("RecommendedGraceSeconds = %v, want 34", r.RecommendedGraceSeconds)
+	}
+	if want := "9s endpoint propagation + 5s drain delay + 15s max request + 5s safety margin"; r.RecommendationFormula != want {
+		t.Errorf("formula = %q, want %q", r.RecommendationFormula, want)
+	}
+}
+
+func TestReportSummariseWithoutMeasurements(t *testing.T) {
+	r := &Report{}
+	r.Summarise([]*PodTimeline{{Name: "never-deleted"}, drained("no-endpoint", t0, -1, -1, -1, 1, 0, "Completed")}, verify.DefaultBudget())
+	if r.Propagation.Samples != 0 || r.Propagation.Max != nil {
+		t.Errorf("Propagation = %+v, want no samples", r.Propagation)
+	}
+	if len(r.Pods) != 2 || r.Summary.OldPods != 2 || r.Summary.Clean != 1 {
+		t.Errorf("pods %d, summary %+v", len(r.Pods), r.Summary)
+	}
+	if r.RecommendedGraceSeconds != nil || r.RecommendationFormula != "" {
+		t.Errorf("recommendation %v %q without any measured propagation", r.RecommendedGraceSeconds, r.RecommendationFormula)
+	}
+
+	empty := &Report{}
+	empty.Summarise(nil, verify.DefaultBudget())
+	out, err := json.Marshal(empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `"pods":[]`) || !strings.Contains(string(out), `"recommendedGraceSeconds":null`) {
+		t.Errorf("empty report JSON = %s", out)
+	}
+}
+
+func TestReportJSONFields(t *testing.T) {
+	r := &Report{Namespace: "shop", Deployment: "web", Outcome: OutcomeSucceeded, StartedAt: t0, FinishedAt: t0.Add(10 * time.Second)}
+	r.Summarise([]*PodTimeline{
+		drained("web-1", t0, 1, 2, 3, 30, 137, "Error"),
+		drained("web-2", t0.Add(time.Second), 1, -1, 3, 2, 0, "Completed"),
+	}, verify.DefaultBudget())
+	raw, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc["outcome"] != "succeeded" {
+		t.Errorf("outcome = %v", doc["outcome"])
+	}
+	if doc["recommendedGraceSeconds"] != float64(26) {
+		t.Errorf("recommendedGraceSeconds = %v, want 26", doc["recommendedGraceSeconds"])
+	}
+	prop, _ := doc["propagation"].(map[string]any)
+	for _, k := range []string{"p50", "p95", "max"} {
+		if prop[k] != float64(1) {
+			t.Errorf("propagation.%s = %v, want 1", k, prop[k])
+		}
+	}
+	pods, _ := doc["pods"].([]any)
+	if len(pods) != 2 {
+		t.Fatalf("pods = %v", doc["pods"])
+	}
+	first, _ := pods[0].(map[string]any)
+	wantFirst := map[string]any{
+		"name": "web-1", "exitCode": float64(137), "reason": "Error", "sigkill": true,
+		"secondsToNotServing": float64(2), "secondsToEndpointRemoval": float64(3), "terminationSeconds": float64(30), "graceSeconds": float64(30),
+	}
+	for k, v := range wantFirst {
+		if first[k] != v {
+			t.Errorf("pods[0].%s = %#v, want %#v", k, first[k], v)
+		}
+	}
+	second, _ := pods[1].(map[string]any)
+	if v, ok := second["secondsToNotServing"]; !ok || v != nil {
+		t.Errorf("pods[1].secondsToNotServing = %#v (present %v), want null", v, ok)
+	}
+	if second["sigkill"] != false || second["exitCode"] != float64(0) {
+		t.Errorf("pods[1] = %v", second)
+	}
+}

@@ -1,0 +1,429 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"k8s.io/utils/clock"
+)
+
+// Probe error classes, stable keys of the report's errorsByClass.
+const (
+	ErrClassHTTP5xx         = "http-5xx"
+	ErrClassRefused         = "connection-refused"
+	ErrClassReset           = "connection-reset"
+	ErrClassEOF             = "eof"
+	ErrClassTimeout         = "timeout"
+	ErrClassGRPCUnavailable = "grpc-unavailable"
+	ErrClassGRPCDeadline    = "grpc-deadline-exceeded"
+	ErrClassGRPCCancelled   = "grpc-cancelled"
+	ErrClassGRPCNotServing  = "grpc-not-serving"
+	ErrClassOther           = "other"
+	errorBucket             = 100 * time.Millisecond
+	maxErrorBuckets         = 100000 // ~2.7 hours of 100 ms buckets with errors
+	latencyBucketsPerDecade = 40
+	latencyMinMicros        = 10.0
+	latencyBuckets          = 7 * latencyBucketsPerDecade // 10 µs .. 100 s
+	defaultProbeRate        = 20
+	defaultProbeConcurrency = 4
+	defaultProbeTimeout     = 2 * time.Second
+	probeUserAgent          = "kubectl-safe-rollout-probe"
+	grpcScheme              = "grpc"
+	httpScheme, httpsScheme = "http", "https"
+)
+
+// ProbeOptions configure the probe traffic sent during a rollout.
+type ProbeOptions struct {
+	Targets []string
+	// Rate is the total number of requests per second over all targets.
+	Rate        float64
+	Concurrency int
+	Timeout     time.Duration
+	// NewConnections dials per request instead of keeping connections alive.
+	NewConnections bool
+	Clock          clock.WithTicker
+}
+
+// Prober sends steady probe traffic and counts what fails, in bounded memory.
+type Prober struct {
+	opts    ProbeOptions
+	targets []probeTarget
+	notify  chan struct{}
+
+	mu           sync.Mutex
+	requests     int
+	skipped      int
+	errors       int
+	byClass      map[string]int
+	latency      [latencyBuckets + 1]int
+	errorBuckets map[int64]int
+}
+
+type probeTarget interface {
+	do(ctx context.Context) (errClass string)
+	close()
+	String() string
+}
+
+// NewProber validates the targets; nothing is sent before Run.
+func NewProber(opts ProbeOptions) (*Prober, error) {
+	if opts.Rate <= 0 {
+		opts.Rate = defaultProbeRate
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = defaultProbeConcurrency
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = defaultProbeTimeout
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	p := &Prober{opts: opts, notify: make(chan struct{}, 1), byClass: map[string]int{}, errorBuckets: map[int64]int{}}
+	for _, raw := range opts.Targets {
+		t, err := newProbeTarget(raw, opts)
+		if err != nil {
+			return nil, err
+		}
+		p.targets = append(p.targets, t)
+	}
+	if len(p.targets) == 0 {
+		return nil, errors.New("no probe targets")
+	}
+	return p, nil
+}
+
+func newProbeTarget(raw string, opts ProbeOptions) (probeTarget, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("--probe %q: not a URL such as http://10.96.0.10/ or grpc://10.96.0.10:9090", raw)
+	}
+	switch u.Scheme {
+	case httpScheme, httpsScheme:
+		return newHTTPTarget(u, opts), nil
+	case grpcScheme:
+		if u.Port() == "" {
+			return nil, fmt.Errorf("--probe %q: grpc:// needs a port", raw)
+		}
+		return newGRPCTarget(u, opts)
+	}
+	return nil, fmt.Errorf("--probe %q: scheme must be http, https or grpc", raw)
+}
+
+// Notify receives a signal after new errors were counted.
+func (p *Prober) Notify() <-chan struct{} { return p.notify }
+
+// Run sends requests at the configured rate until ctx is done. Requests that find
+// every worker busy are counted as skipped rather than queued, so a slow target
+// cannot build up an unbounded backlog.
+func (p *Prober) Run(ctx context.Context) {
+	jobs := make(chan probeTarget, p.opts.Concurrency)
+	var wg sync.WaitGroup
+	for range p.opts.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := range jobs {
+				p.once(ctx, t)
+			}
+		}()
+	}
+	interval := time.Duration(float64(time.Second) / p.opts.Rate)
+	ticker := p.opts.Clock.NewTicker(interval)
+	next := 0
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-ticker.C():
+			t := p.targets[next%len(p.targets)]
+			next++
+			select {
+			case jobs <- t:
+			default:
+				p.mu.Lock()
+				p.skipped++
+				p.mu.Unlock()
+			}
+		}
+	}
+	ticker.Stop()
+	close(jobs)
+	wg.Wait()
+	for _, t := range p.targets {
+		t.close()
+	}
+}
+
+func (p *Prober) once(ctx context.Context, t probeTarget) {
+	start := p.opts.Clock.Now()
+	reqCtx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
+	class := t.do(reqCtx)
+	cancel()
+	if ctx.Err() != nil && class != "" {
+		return // stopping: a request cut short by our own cancellation is not the app's error
+	}
+	elapsed := p.opts.Clock.Since(start)
+	p.mu.Lock()
+	p.requests++
+	p.latency[latencyBucket(elapsed)]++
+	if class != "" {
+		p.errors++
+		p.byClass[class]++
+		key := start.UnixNano() / int64(errorBucket)
+		if _, ok := p.errorBuckets[key]; ok || len(p.errorBuckets) < maxErrorBuckets {
+			p.errorBuckets[key]++
+		}
+	}
+	p.mu.Unlock()
+	if class != "" {
+		select {
+		case p.notify <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// ProbeReport is the probe traffic's summary in the rollout report.
+type ProbeReport struct {
+	Targets       []string       `json:"targets"`
+	Requests      int            `json:"requests"`
+	Skipped       int            `json:"skipped,omitempty"`
+	Errors        int            `json:"errors"`
+	ErrorsByClass map[string]int `json:"errorsByClass"`
+	LatencyMs     LatencyMs      `json:"latencyMs"`
+}
+
+// LatencyMs are latency percentiles in milliseconds (bucketed, ±3 %).
+type LatencyMs struct {
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+}
+
+// Snapshot returns the counters so far.
+func (p *Prober) Snapshot() ProbeReport {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := ProbeReport{Requests: p.requests, Skipped: p.skipped, Errors: p.errors, ErrorsByClass: map[string]int{}}
+	for _, t := range p.targets {
+		r.Targets = append(r.Targets, t.String())
+	}
+	for k, v := range p.byClass {
+		r.ErrorsByClass[k] = v
+	}
+	r.LatencyMs = LatencyMs{P50: p.percentile(0.50), P95: p.percentile(0.95), P99: p.percentile(0.99)}
+	return r
+}
+
+// ErrorsBetween counts the errors of requests started in [from, to] (100 ms resolution).
+func (p *Prober) ErrorsBetween(from, to time.Time) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	lo, hi := from.UnixNano()/int64(errorBucket), to.UnixNano()/int64(errorBucket)
+	n := 0
+	for k, v := range p.errorBuckets {
+		if k >= lo && k <= hi {
+			n += v
+		}
+	}
+	return n
+}
+
+// ErrorTimes lists the 100 ms buckets that hold errors, oldest first.
+func (p *Prober) ErrorTimes() []time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	keys := make([]int64, 0, len(p.errorBuckets))
+	for k := range p.errorBuckets {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	out := make([]time.Time, len(keys))
+	for i, k := range keys {
+		out[i] = time.Unix(0, k*int64(errorBucket))
+	}
+	return out
+}
+
+// ErrorsAt returns the errors counted in the bucket starting at t.
+func (p *Prober) ErrorsAt(t time.Time) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.errorBuckets[t.UnixNano()/int64(errorBucket)]
+}
+
+func (p *Prober) percentile(q float64) float64 {
+	total := 0
+	for _, n := range p.latency {
+		total += n
+	}
+	if total == 0 {
+		return 0
+	}
+	rank := int(math.Ceil(q * float64(total)))
+	seen := 0
+	for i, n := range p.latency {
+		seen += n
+		if seen >= rank {
+			return math.Round(bucketUpperMicros(i)/10) / 100 // µs -> ms, 2 decimals
+		}
+	}
+	return 0
+}
+
+// latencyBucket maps a duration to a log-scale bucket: memory stays fixed
+// however many requests are made.
+func latencyBucket(d time.Duration) int {
+	us := float64(d.Microseconds())
+	if us <= latencyMinMicros {
+		return 0
+	}
+	i := int(math.Ceil(math.Log10(us/latencyMinMicros) * latencyBucketsPerDecade))
+	return min(i, latencyBuckets)
+}
+
+func bucketUpperMicros(i int) float64 {
+	return latencyMinMicros * math.Pow(10, float64(i)/latencyBucketsPerDecade)
+}
+
+// classifyNetError names a transport failure.
+func classifyNetError(err error) string {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return ErrClassRefused
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return ErrClassReset
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return ErrClassEOF
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return ErrClassTimeout
+	case strings.Contains(err.Error(), "connection reset"):
+		return ErrClassReset
+	case strings.Contains(err.Error(), "EOF"):
+		return ErrClassEOF
+	}
+	return ErrClassOther
+}
+
+type httpTarget struct {
+	url    string
+	client *http.Client
+}
+
+func newHTTPTarget(u *url.URL, opts ProbeOptions) *httpTarget {
+	transport := &http.Transport{
+		DisableKeepAlives:   opts.NewConnections,
+		MaxIdleConnsPerHost: opts.Concurrency,
+		Proxy:               nil, // probe the target itself, never through a proxy
+		DialContext:         (&net.Dialer{Timeout: opts.Timeout}).DialContext,
+	}
+	return &httpTarget{url: u.String(), client: &http.Client{Transport: transport}}
+}
+
+func (t *httpTarget) String() string { return t.url }
+
+func (t *httpTarget) do(ctx context.Context) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url, nil)
+	if err != nil {
+		return ErrClassOther
+	}
+	req.Header.Set("User-Agent", probeUserAgent)
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return classifyNetError(err)
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode >= 500:
+		return ErrClassHTTP5xx
+	case err != nil:
+		return classifyNetError(err)
+	}
+	return ""
+}
+
+func (t *httpTarget) close() { t.client.CloseIdleConnections() }
+
+type grpcTarget struct {
+	raw     string
+	address string
+	service string
+	newConn bool
+	conn    *grpc.ClientConn // shared unless newConn
+}
+
+func newGRPCTarget(u *url.URL, opts ProbeOptions) (*grpcTarget, error) {
+	t := &grpcTarget{raw: u.String(), address: u.Host, service: strings.TrimPrefix(u.Path, "/"), newConn: opts.NewConnections}
+	if !t.newConn {
+		conn, err := t.dial()
+		if err != nil {
+			return nil, err
+		}
+		t.conn = conn
+	}
+	return t, nil
+}
+
+func (t *grpcTarget) dial() (*grpc.ClientConn, error) {
+	conn, err := grpc.NewClient("passthrough:///"+t.address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("--probe %s: %w", t.raw, err)
+	}
+	return conn, nil
+}
+
+func (t *grpcTarget) String() string { return t.raw }
+
+func (t *grpcTarget) do(ctx context.Context) string {
+	conn := t.conn
+	if t.newConn {
+		c, err := t.dial()
+		if err != nil {
+			return ErrClassOther
+		}
+		defer c.Close()
+		conn = c
+	}
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: t.service})
+	if err != nil {
+		switch status.Code(err) {
+		case codes.Unavailable:
+			return ErrClassGRPCUnavailable
+		case codes.DeadlineExceeded:
+			return ErrClassGRPCDeadline
+		case codes.Canceled:
+			return ErrClassGRPCCancelled
+		}
+		return ErrClassOther
+	}
+	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		return ErrClassGRPCNotServing
+	}
+	return ""
+}
+
+func (t *grpcTarget) close() {
+	if t.conn != nil {
+		t.conn.Close()
+	}
+}
