@@ -32,7 +32,7 @@ func TestClassifyExit(t *testing.T) {
 		{"OOMKilled at the deadline", term(137, "OOMKilled", deadline), deletion, grace, ExitOOMKilled},
 		{"0 early", term(0, "Completed", early), deletion, grace, ExitClean},
 		{"0 at the deadline is still clean", term(0, "Completed", deadline), deletion, grace, ExitClean},
-		{"143 early: died on SIGTERM", term(143, "Error", early), deletion, grace, ExitClean},
+		{"143 early: died on SIGTERM", term(143, "Error", early), deletion, grace, ExitUnclean},
 		{"2 early: Go PID 1 died on SIGTERM", term(2, "Error", early), deletion, grace, ExitUnclean},
 		{"1 early", term(1, "Error", early), deletion, grace, ExitUnclean},
 		{"1 at the deadline", term(1, "Error", deadline), deletion, grace, ExitSIGKILL},

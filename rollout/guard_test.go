@@ -421,7 +421,7 @@ func TestGuardRestart(t *testing.T) {
 			assertSeconds(t, "web-aaa-1 TerminationSeconds", p1.TerminationSeconds, 5)
 			assertSeconds(t, "web-aaa-1 SecondsToGone", p1.SecondsToGone, 6)
 
-			if p2.Class != ExitSIGKILL || !p2.SIGKILL || p2.ExitCode == nil || *p2.ExitCode != 137 || p2.Reason != "Error" || p2.Verdict != VerdictOK || p2.GraceSeconds != 30 {
+			if p2.Class != ExitSIGKILL || !p2.SIGKILL || p2.ExitCode == nil || *p2.ExitCode != 137 || p2.Reason != "Error" || p2.Verdict != VerdictSIGKILL || p2.GraceSeconds != 30 {
 				t.Errorf("web-aaa-2 = %+v", p2)
 			}
 			assertSeconds(t, "web-aaa-2 SecondsToNotReady", p2.SecondsToNotReady, 0)

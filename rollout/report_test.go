@@ -191,7 +191,7 @@ func TestReportSummariseUsesMaxNotP95(t *testing.T) {
 		t.Fatalf("Propagation = p95 %s max %s", fmtPtr(r.Propagation.P95), fmtPtr(r.Propagation.Max))
 	}
 	// 9 s measured + 5 s drain + 15 s request + 5 s margin.
-	if r.RecommendedGraceSeconds == nil || *r.RecommendedGraceSeconds != 33 {
+	if r.RecommendedGraceSeconds == nil || *r.RecommendedGraceSeconds != 34 {
 		t.Errorf("RecommendedGraceSeconds = %v, want 34", r.RecommendedGraceSeconds)
 	}
 	if want := "9s endpoint propagation + 5s drain delay + 15s max request + 5s safety margin"; r.RecommendationFormula != want {
