@@ -203,6 +203,7 @@ func printPreflight(w io.Writer, r verify.Report, format string, colour bool) er
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // findings say ">=": keep them greppable
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }

@@ -371,7 +371,6 @@ func TestPreflightLiveErrors(t *testing.T) {
 
 // The YAML error should name the line in the file, not in the document.
 func TestPreflightMalformedLineCountsFromTheFileStart(t *testing.T) {
-	t.Skip("BUG (cli/targets.go resolveFiles): the YAML line number counts from the start of the failing document, not of the file")
 	r := runCmd(t, "preflight", "--local", "-f", td+"malformed-second.yaml")
 	assertOneErrorLine(t, r)
 	if !strings.Contains(r.stderr, "line 14") {

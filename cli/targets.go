@@ -4,6 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
@@ -14,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/resource"
+	"sigs.k8s.io/yaml"
 )
 
 var deploymentsGR = schema.GroupResource{Group: "apps", Resource: "deployments"}
@@ -126,7 +131,7 @@ func (o *TargetOptions) resolveFiles() (*Targets, error) {
 		Do()
 	infos, err := r.Infos()
 	if err != nil {
-		return nil, err
+		return nil, withFileLine(err)
 	}
 	t := &Targets{FromFiles: true}
 	for _, info := range infos {
@@ -159,6 +164,40 @@ func (o *TargetOptions) resolveFiles() (*Targets, error) {
 		return nil, fmt.Errorf("no Deployment (apps/v1) found in %v", o.Filenames)
 	}
 	return t, nil
+}
+
+var yamlLineError = regexp.MustCompile(`^error parsing (.+?): error converting YAML to JSON: yaml: line (\d+): (.*)$`)
+
+// withFileLine rewrites a YAML parse error of a multi-document file so that its
+// line counts from the start of the file, not of the failing document.
+func withFileLine(err error) error {
+	m := yamlLineError.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	data, readErr := os.ReadFile(m[1])
+	if readErr != nil {
+		return err
+	}
+	offset := 0
+	lines := strings.SplitAfter(string(data), "\n")
+	start := 0
+	for i := 0; i <= len(lines); i++ {
+		if i < len(lines) && !strings.HasPrefix(strings.TrimRight(lines[i], " \r\n"), "---") {
+			continue
+		}
+		if i < len(lines) && strings.TrimRight(lines[i], " \r\n") != "---" {
+			continue
+		}
+		doc := strings.Join(lines[start:i], "")
+		if _, perr := yaml.YAMLToJSON([]byte(doc)); perr != nil {
+			offset = start
+			break
+		}
+		start = i + 1
+	}
+	line, _ := strconv.Atoi(m[2])
+	return fmt.Errorf("error parsing %s: line %d: %s", m[1], line+offset, m[3])
 }
 
 func fromUnstructured(obj runtime.Object, into any) error {

@@ -133,7 +133,7 @@ func checkReadinessReaction(c *corev1.Container, serving bool, drain time.Durati
 	case int64(total) >= grace:
 		ch.Status = StatusFail
 		ch.Message = fmt.Sprintf("readiness notices draining after up to %s, not before terminationGracePeriodSeconds %ds ends: the pod stays serving until it is killed", formula, grace)
-		ch.Fix = fix
+		ch.Fix = fmt.Sprintf("make readiness react faster (e.g. periodSeconds: 1, failureThreshold: 1) so that it notices draining within the %s drain delay", seconds(drain))
 	case float64(total) > drainSeconds:
 		ch.Status = StatusWarn
 		ch.Message = fmt.Sprintf("readiness notices draining after up to %s, slower than the %s drain delay: traffic keeps arriving after the app stops accepting", formula, seconds(drain))

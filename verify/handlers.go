@@ -3,7 +3,7 @@ package verify
 import (
 	"fmt"
 	"path"
-	"regexp"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -41,9 +41,9 @@ func handlerKey(c *corev1.Container, h *corev1.ProbeHandler) string {
 		if p == "" {
 			p = "/"
 		}
-		return fmt.Sprintf("http|%s|%s|%d|%s", scheme, h.HTTPGet.Host, resolvePort(c, h.HTTPGet.Port), path.Clean(p))
+		return fmt.Sprintf("http|%s|%s|%s|%s", scheme, h.HTTPGet.Host, resolvePort(c, h.HTTPGet.Port), path.Clean(p))
 	case h.TCPSocket != nil:
-		return fmt.Sprintf("tcp|%s|%d", h.TCPSocket.Host, resolvePort(c, h.TCPSocket.Port))
+		return fmt.Sprintf("tcp|%s|%s", h.TCPSocket.Host, resolvePort(c, h.TCPSocket.Port))
 	case h.GRPC != nil:
 		svc := ""
 		if h.GRPC.Service != nil {
@@ -56,16 +56,18 @@ func handlerKey(c *corev1.Container, h *corev1.ProbeHandler) string {
 	return "none"
 }
 
-func resolvePort(c *corev1.Container, port intstr.IntOrString) int32 {
+// resolvePort names a probe's port by number when the container declares it;
+// an unknown name stays a name, so two different unknown names never compare equal.
+func resolvePort(c *corev1.Container, port intstr.IntOrString) string {
 	if port.Type == intstr.Int {
-		return port.IntVal
+		return strconv.Itoa(int(port.IntVal))
 	}
 	for _, p := range c.Ports {
 		if p.Name == port.StrVal {
-			return p.ContainerPort
+			return strconv.Itoa(int(p.ContainerPort))
 		}
 	}
-	return -1
+	return "name:" + port.StrVal
 }
 
 type preStopKind int
@@ -120,38 +122,78 @@ func longestPreStopSleep(spec *corev1.PodSpec) time.Duration {
 	return longest
 }
 
-var sleepScript = regexp.MustCompile(`^\s*(?:exec\s+)?(?:/usr)?(?:/bin/)?sleep\s+([0-9.]+[smhd]?)\s*;?\s*$`)
-
 // sleepOnly recognises an exec command that does nothing but sleep: `sleep N`,
-// `/bin/sleep N`, or a shell running just that (`sh -c "sleep N"`).
+// `/bin/sleep N`, `sleep infinity`, or a shell running just that
+// (`sh -c "sleep N"`, `bash -lc 'exec sleep N;'`).
 func sleepOnly(cmd []string) (time.Duration, bool) {
 	if len(cmd) == 0 {
 		return 0, false
 	}
+	if len(cmd) == 1 && strings.ContainsAny(cmd[0], " \t") {
+		return sleepScript(cmd[0]) // written as one string: read it as the shell would
+	}
 	base := path.Base(cmd[0])
+	args := cmd[1:]
+	if base == "busybox" && len(args) > 0 {
+		base, args = path.Base(args[0]), args[1:]
+	}
 	if shells[base] {
-		args := cmd[1:]
-		if base == "busybox" && len(args) > 0 && shells[args[0]] {
+		// Options before the script: -c alone or combined (-ec, -lc, -xc).
+		for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+			opt := args[0]
 			args = args[1:]
-		}
-		if len(args) >= 2 && args[0] == "-c" {
-			return sleepOnly([]string{strings.Join(args[1:], " ")})
-		}
-		if len(args) >= 1 && args[0] == "sleep" {
-			return sleepOnly(args)
+			if strings.Contains(opt, "c") && len(args) > 0 {
+				// Arguments after the script are $0, $1...: not commands.
+				return sleepScript(args[0])
+			}
 		}
 		return 0, false
 	}
-	script := strings.Join(cmd, " ")
-	m := sleepScript.FindStringSubmatch(script)
-	if m == nil {
+	if base != "sleep" {
 		return 0, false
 	}
-	return parseSleep(m[1])
+	return sleepArgs(args)
 }
 
-// parseSleep reads a sleep(1) argument: a number with an optional s/m/h/d suffix.
+// sleepScript reads a shell script that only sleeps.
+func sleepScript(script string) (time.Duration, bool) {
+	script = strings.TrimSpace(script)
+	script = strings.TrimSpace(strings.TrimSuffix(script, ";"))
+	fields := strings.Fields(script)
+	if len(fields) > 0 && fields[0] == "exec" {
+		fields = fields[1:]
+	}
+	if len(fields) == 0 {
+		return 0, false
+	}
+	return sleepOnly(fields)
+}
+
+// sleepArgs reads sleep(1) arguments: numbers with an optional s/m/h/d suffix,
+// summed, or "infinity".
+func sleepArgs(args []string) (time.Duration, bool) {
+	if len(args) == 0 {
+		return 0, false
+	}
+	var total time.Duration
+	for _, a := range args {
+		if a == "infinity" || a == "inf" {
+			return time.Duration(math.MaxInt64), true
+		}
+		d, ok := parseSleep(a)
+		if !ok {
+			return 0, false
+		}
+		total += d
+	}
+	return total, true
+}
+
+// parseSleep reads one sleep(1) argument.
 func parseSleep(arg string) (time.Duration, bool) {
+	if arg == "" {
+		return 0, false
+	}
 	unit := time.Second
 	switch arg[len(arg)-1] {
 	case 's':
@@ -164,7 +206,7 @@ func parseSleep(arg string) (time.Duration, bool) {
 		unit, arg = 24*time.Hour, arg[:len(arg)-1]
 	}
 	n, err := strconv.ParseFloat(arg, 64)
-	if err != nil {
+	if err != nil || n < 0 || math.IsInf(n, 0) || math.IsNaN(n) {
 		return 0, false
 	}
 	return time.Duration(n * float64(unit)), true

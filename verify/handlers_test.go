@@ -148,7 +148,6 @@ func TestDescribeHandler(t *testing.T) {
 // classified as draining hooks, so prestop-hook passes them. Remove the Skip once
 // handlers.go handles them.
 func TestSleepOnlyKnownGaps(t *testing.T) {
-	t.Skip("BUG (verify/handlers.go sleepOnly): `sleep infinity` and shell flags combined with -c (sh -ec, bash -lc) are not recognised as sleep-only")
 	tests := []struct {
 		cmd  []string
 		want time.Duration
