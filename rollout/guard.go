@@ -465,8 +465,8 @@ func (g *Guard) oldTimelines(st *state) []*PodTimeline {
 		if h, ok := st.podHash[name]; ok && h == newHash && newHash != "" {
 			continue
 		}
-		if _, known := st.podHash[name]; !known && !t.Deleting() {
-			continue // only an Event or endpoint mentioned it
+		if _, known := st.podHash[name]; !known {
+			continue // only an Event or an endpoint mentioned it: not this Deployment's pod
 		}
 		out = append(out, t)
 	}

@@ -70,6 +70,7 @@ type Summary struct {
 	SIGKILLs         int `json:"sigkills"`
 	OOMKills         int `json:"oomKills"`
 	UncleanExits     int `json:"uncleanExits"`
+	UnknownExits     int `json:"unknownExits"`
 	NotDrainedBefore int `json:"exitedBeforeNotServing"`
 }
 
@@ -110,6 +111,7 @@ const (
 	VerdictUnclean       = "died-without-drain"
 	VerdictOOMKilled     = "oom-killed"
 	VerdictSIGKILL       = "sigkilled"
+	VerdictExitUnknown   = "exit-unknown"
 	VerdictStillPresent  = "still-terminating"
 	VerdictNotTerminated = "not-terminated"
 )
@@ -154,6 +156,8 @@ func NewPodReport(t *PodTimeline) PodReport {
 		r.Verdict = VerdictOOMKilled
 	case ExitUnclean:
 		r.Verdict = VerdictUnclean
+	case ExitUnknown:
+		r.Verdict = VerdictExitUnknown
 	default:
 		r.Verdict = VerdictOK
 		if !r.DrainedBeforeExit && t.seenEndpoint {
@@ -194,6 +198,8 @@ func (r *Report) Summarise(timelines []*PodTimeline, budget verify.Budget) {
 			r.Summary.OOMKills++
 		case ExitUnclean:
 			r.Summary.UncleanExits++
+		case ExitUnknown:
+			r.Summary.UnknownExits++
 		}
 		if p.Verdict == VerdictNoDrain {
 			r.Summary.NotDrainedBefore++
@@ -203,6 +209,7 @@ func (r *Report) Summarise(timelines []*PodTimeline, budget verify.Budget) {
 		}
 	}
 	r.Propagation = NewPercentiles(notReady)
+	r.RecommendedGraceSeconds, r.RecommendationFormula = nil, ""
 	if r.Propagation.Max != nil {
 		measured := budget
 		measured.EndpointPropagation = time.Duration(*r.Propagation.Max * float64(time.Second))

@@ -34,18 +34,18 @@ type PodTimeline struct {
 
 // ContainerExit is a container's final state.
 type ContainerExit struct {
-	Name       string
-	ExitCode   int32
-	Reason     string
-	FinishedAt time.Time
-	Class      ExitClass
+	Name       string    `json:"name"`
+	ExitCode   int32     `json:"exitCode"`
+	Reason     string    `json:"reason"`
+	FinishedAt time.Time `json:"finishedAt"`
+	Class      ExitClass `json:"exit"`
 }
 
 // PodEvent is a Kubernetes Event about the pod (Killing, Unhealthy, FailedPreStopHook, ...).
 type PodEvent struct {
-	At      time.Time
-	Reason  string
-	Message string
+	At      time.Time `json:"at"`
+	Reason  string    `json:"reason"`
+	Message string    `json:"message"`
 }
 
 // Deleting tells whether the pod's deletion has been observed.
@@ -64,19 +64,36 @@ func (t *PodTimeline) ObservePod(pod *corev1.Pod, at time.Time, deleted bool) {
 			t.DeletionObserved = at
 		}
 	}
+	if deleted && t.DeletionObserved.IsZero() {
+		t.DeletionObserved = at // force-deleted without a grace period
+	}
 	for _, cs := range pod.Status.ContainerStatuses {
 		term := cs.State.Terminated
 		if term == nil || !t.Deleting() {
 			continue
 		}
-		t.recordExit(cs.Name, term, at)
+		seen := at
+		if deleted {
+			// Only the final object told us: the exit happened earlier. Estimate when
+			// from the server's own timestamps (1 s precision) on our clock.
+			if est := t.estimateLocal(term.FinishedAt.Time); !est.IsZero() && est.Before(seen) {
+				seen = est
+			}
+		}
+		t.recordExit(cs.Name, term, seen)
 	}
 	if deleted && t.Gone.IsZero() {
 		t.Gone = at
-		if t.DeletionObserved.IsZero() {
-			t.DeletionObserved = at
-		}
 	}
+}
+
+// estimateLocal maps a server timestamp of this pod's termination onto the
+// guard's clock, using the deletion as the common reference.
+func (t *PodTimeline) estimateLocal(server time.Time) time.Time {
+	if server.IsZero() || t.DeletionRequested.IsZero() || t.DeletionObserved.IsZero() || server.Before(t.DeletionRequested) {
+		return time.Time{}
+	}
+	return t.DeletionObserved.Add(server.Sub(t.DeletionRequested))
 }
 
 func (t *PodTimeline) recordExit(container string, term *corev1.ContainerStateTerminated, at time.Time) {
@@ -92,7 +109,7 @@ func (t *PodTimeline) recordExit(container string, term *corev1.ContainerStateTe
 		FinishedAt: term.FinishedAt.Time,
 		Class:      ClassifyExit(term, t.DeletionRequested, t.Grace),
 	})
-	if t.ContainerExited.IsZero() {
+	if t.ContainerExited.IsZero() || at.Before(t.ContainerExited) {
 		t.ContainerExited = at
 	}
 }
