@@ -81,7 +81,7 @@ func printRollout(w io.Writer, r *rollout.Report, format string, colour bool) er
 		fmt.Fprintf(w, "Breach: %s: %s -> %s%s\n", b.Budget, b.Message, b.Action, latency)
 	}
 	if r.Outcome == rollout.OutcomeInterrupted {
-		fmt.Fprintln(w, "The rollout continues in the cluster: kubectl rollout status deployment/"+r.Deployment)
+		fmt.Fprintf(w, "The rollout continues in the cluster: kubectl rollout status deployment/%s -n %s\n", r.Deployment, r.Namespace)
 	}
 	return nil
 }
