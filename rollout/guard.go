@@ -531,7 +531,7 @@ func (g *Guard) apply(st *state, ev guardEvent, started time.Time) {
 		g.applySlice(st, slice, ev.deleted, now)
 	case kubeEvent:
 		e, ok := ev.obj.(*corev1.Event)
-		if !ok || ev.deleted || !interestingEvent[e.Reason] || eventTime(e).Before(started.Add(-time.Second)) {
+		if !ok || ev.deleted || !interestingEvent(e.Reason) || eventTime(e).Before(started.Add(-time.Second)) {
 			return
 		}
 		if t, ok := st.timelines[e.InvolvedObject.Name]; ok && t.Deleting() {
@@ -543,7 +543,14 @@ func (g *Guard) apply(st *state, ev guardEvent, started time.Time) {
 	}
 }
 
-var interestingEvent = map[string]bool{"Killing": true, "Unhealthy": true, "FailedPreStopHook": true, "FailedKillPod": true, "ExceededGracePeriod": true}
+// interestingEvent tells which pod Events belong in a drain timeline.
+func interestingEvent(reason string) bool {
+	switch reason {
+	case "Killing", "Unhealthy", "FailedPreStopHook", "FailedKillPod", "ExceededGracePeriod":
+		return true
+	}
+	return false
+}
 
 func eventTime(e *corev1.Event) time.Time {
 	switch {

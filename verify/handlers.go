@@ -85,7 +85,13 @@ type preStopHook struct {
 	description string
 }
 
-var shells = map[string]bool{"sh": true, "bash": true, "ash": true, "dash": true, "zsh": true, "busybox": true}
+func isShell(name string) bool {
+	switch name {
+	case "sh", "bash", "ash", "dash", "zsh", "ksh":
+		return true
+	}
+	return false
+}
 
 // classifyPreStop tells whether a container's preStop hook triggers draining or only sleeps.
 func classifyPreStop(c *corev1.Container) preStopHook {
@@ -137,7 +143,7 @@ func sleepOnly(cmd []string) (time.Duration, bool) {
 	if base == "busybox" && len(args) > 0 {
 		base, args = path.Base(args[0]), args[1:]
 	}
-	if shells[base] {
+	if isShell(base) {
 		// Options before the script: -c alone or combined (-ec, -lc, -xc).
 		for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 			opt := args[0]
