@@ -57,8 +57,8 @@ func printRollout(w io.Writer, r *rollout.Report, format string, colour bool) er
 	fmt.Fprintf(w, "Old pods: %d, gone %d: %d clean, %d SIGKILLed, %d OOMKilled, %d died without draining, %d exited before not serving\n",
 		s.OldPods, s.Gone, s.Clean, s.SIGKILLs, s.OOMKills, s.UncleanExits, s.NotDrainedBefore)
 	if r.Propagation.Samples > 0 {
-		fmt.Fprintf(w, "Propagation (deletion to endpoint not ready): p50 %s, p95 %s, max %s over %d pods\n",
-			secs(r.Propagation.P50), secs(r.Propagation.P95), secs(r.Propagation.Max), r.Propagation.Samples)
+		fmt.Fprintf(w, "Propagation (deletion to endpoint not ready): p50 %.3fs, p95 %.3fs, max %.3fs over %d pods\n",
+			*r.Propagation.P50, *r.Propagation.P95, *r.Propagation.Max, r.Propagation.Samples)
 	}
 	if r.RecommendedGraceSeconds != nil {
 		fmt.Fprintf(w, "Recommended terminationGracePeriodSeconds: %d (%s)\n", *r.RecommendedGraceSeconds, r.RecommendationFormula)
