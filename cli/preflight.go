@@ -54,15 +54,7 @@ func NewCmdPreflight(configFlags *genericclioptions.ConfigFlags, streams generic
 		Use:     "preflight (TYPE/NAME | TYPE NAME | -l SELECTOR | -f FILENAME)",
 		Short:   "Check Deployments' termination contract before a rollout",
 		Example: preflightExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runE(o),
 	}
 	o.Targets.AddFlags(cmd, true)
 	o.Budget.AddFlags(cmd.Flags())

@@ -52,15 +52,7 @@ func NewCmdRestart(configFlags *genericclioptions.ConfigFlags, streams genericio
 		Short:   "Restart a Deployment and guard the rollout",
 		Long:    "Runs preflight, restarts the Deployment exactly as `kubectl rollout restart` does, then guards the rollout until the new pods are available and every old pod is gone, recording each old pod's drain.",
 		Example: restartExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runE(o),
 	}
 	o.Targets.AddFlags(cmd, false)
 	o.Budget.AddFlags(cmd.Flags())

@@ -3,6 +3,8 @@
 package cli
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -46,6 +48,26 @@ catches SIGKILLed pods and unclean exits.`,
 	registerCompletions(root, configFlags)
 	root.CompletionOptions.HiddenDefaultCmd = true
 	return root
+}
+
+// options is the kubectl command pattern: Complete fills in from flags, args and
+// kubeconfig; Validate rejects bad input before anything is read or changed; Run works.
+type options interface {
+	Complete(args []string) error
+	Validate() error
+	Run(ctx context.Context) error
+}
+
+func runE(o options) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := o.Complete(args); err != nil {
+			return err
+		}
+		if err := o.Validate(); err != nil {
+			return err
+		}
+		return o.Run(cmd.Context())
+	}
 }
 
 // Execute runs the command tree and returns the process exit code.

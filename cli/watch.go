@@ -39,15 +39,7 @@ func NewCmdWatch(configFlags *genericclioptions.ConfigFlags, streams genericioop
 		Use:     "watch (TYPE/NAME | TYPE NAME | -l SELECTOR)",
 		Short:   "Guard a rollout already in progress, without starting one",
 		Example: watchExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runE(o),
 	}
 	o.Targets.AddFlags(cmd, false)
 	o.Budget.AddFlags(cmd.Flags())
