@@ -8,6 +8,7 @@ LDFLAGS    := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.
 GO_SOURCES := $(shell find cli cmd rollout verify -name '*.go' -not -name '*_test.go') go.mod go.sum
 
 include lab/lab.mk
+include release.mk
 
 .PHONY: build test unit e2e demo clean
 
