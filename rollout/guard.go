@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -123,7 +124,8 @@ func (g *Guard) Run(ctx context.Context, d *appsv1.Deployment, trigger Trigger) 
 	watchCtx, stopWatches := context.WithCancel(ctx)
 	defer stopWatches()
 	events := make(chan guardEvent, 256)
-	synced, err := g.startWatches(watchCtx, d, selector, serviceNames, events)
+	watchFailed := make(chan error, 1)
+	synced, err := g.startWatches(watchCtx, d, selector, serviceNames, events, watchFailed)
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +143,8 @@ func (g *Guard) Run(ctx context.Context, d *appsv1.Deployment, trigger Trigger) 
 				return nil, fmt.Errorf("watches did not sync: %w", context.Cause(ctx))
 			}
 			waiting = false
+		case err := <-watchFailed:
+			return nil, err
 		}
 	}
 	for drained := false; !drained; {
@@ -223,6 +227,8 @@ func (g *Guard) Run(ctx context.Context, d *appsv1.Deployment, trigger Trigger) 
 		case <-ctx.Done():
 			report.Outcome, report.Message = OutcomeInterrupted, "stopped guarding; the rollout continues in the cluster"
 			return g.finish(report, st), nil
+		case err := <-watchFailed:
+			return nil, err
 		}
 		if g.checkBudgets(ctx, st, report) {
 			return g.finish(report, st), nil
@@ -644,7 +650,7 @@ func describeServices(names []string) string {
 }
 
 // startWatches starts the informers and returns their HasSynced functions.
-func (g *Guard) startWatches(ctx context.Context, d *appsv1.Deployment, selector labels.Selector, services []string, events chan<- guardEvent) ([]cache.InformerSynced, error) {
+func (g *Guard) startWatches(ctx context.Context, d *appsv1.Deployment, selector labels.Selector, services []string, events chan<- guardEvent, failed chan<- error) ([]cache.InformerSynced, error) {
 	ns := d.Namespace
 	send := func(kind eventKind) cache.ResourceEventHandlerFuncs {
 		push := func(obj any, deleted bool) {
@@ -692,6 +698,20 @@ func (g *Guard) startWatches(ctx context.Context, d *appsv1.Deployment, selector
 	}
 	synced := make([]cache.InformerSynced, 0, len(informersToSync))
 	for i, inf := range informersToSync {
+		// A missing permission never heals: fail with the API's message instead of
+		// retrying forever. Other errors are retried by the reflector.
+		if err := inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
+			if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+				select {
+				case failed <- fmt.Errorf("watching: %w (the guard needs list and watch on it)", err):
+				default:
+				}
+				return
+			}
+			g.progressf("warning: watch: %v (retrying)", err)
+		}); err != nil {
+			return nil, fmt.Errorf("watching: %w", err)
+		}
 		reg, err := inf.AddEventHandler(send(kinds[i]))
 		if err != nil {
 			return nil, fmt.Errorf("watching: %w", err)

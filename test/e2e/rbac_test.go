@@ -124,6 +124,37 @@ func TestRBAC(t *testing.T) {
 		t.Errorf("deployment changed without patch: generation %d -> %d, resourceVersion %s -> %s",
 			before.Generation, after.Generation, before.ResourceVersion, after.ResourceVersion)
 	}
+
+	// Without watch on pods the guard cannot follow the drain: it says so at once,
+	// before restarting anything, instead of retrying forever.
+	if role, err = l.client.RbacV1().Roles(ns).Get(ctx, role.Name, metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for i, rule := range role.Rules {
+		switch {
+		case slices.Contains(rule.Resources, "deployments"):
+			role.Rules[i].Verbs = append(role.Rules[i].Verbs, "patch")
+		case slices.Contains(rule.Resources, "pods"):
+			role.Rules[i].Verbs = slices.DeleteFunc(rule.Verbs, func(v string) bool { return v == "watch" })
+		}
+	}
+	if role, err = l.client.RbacV1().Roles(ns).Update(ctx, role, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	l.waitAllowed(t, user, ns, "patch", true)
+	r = l.runWith(t, kubeconfig, "restart", "deploy/rbac", "-o", "json", "--progress=plain", "--timeout=1m")
+	lines = strings.Split(strings.TrimSpace(r.stderr), "\n")
+	last = lines[len(lines)-1]
+	if r.code != 1 || !strings.HasPrefix(last, "error: ") || !strings.Contains(last, `resource "pods"`) || !strings.Contains(last, "forbidden") {
+		t.Errorf("restart without watch on pods: exit %d, last stderr line %q; want exit 1 and one error naming pods", r.code, last)
+	}
+	again, err := l.client.AppsV1().Deployments(ns).Get(ctx, "rbac", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Generation != before.Generation {
+		t.Errorf("deployment restarted although the guard could not watch pods: generation %d -> %d", before.Generation, again.Generation)
+	}
 }
 
 // forbidden returns the stderr lines that report a forbidden request.
