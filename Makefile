@@ -17,8 +17,8 @@ build: $(BIN)
 $(BIN): $(GO_SOURCES)
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./cmd/kubectl-safe-rollout
 
-# Unit tests (fakes, golden files), then the end-to-end suite on the lab.
-test: unit e2e
+# Unit tests (fakes, golden files), the release files' checks, then the end-to-end suite on the lab.
+test: unit release-check manifest-test e2e
 
 unit:
 	go vet ./...
