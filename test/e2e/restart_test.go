@@ -71,7 +71,8 @@ func TestRestartIgnoreSIGTERMIsSIGKILLed(t *testing.T) {
 	ns := l.namespace(t)
 	l.deploy(t, ns, app{name: "stubborn", grace: 5, args: []string{"--mode=ignore-sigterm"}})
 
-	r := l.run(t, "-n", ns, "restart", "deploy/stubborn", "--skip-preflight", "-o", "json", "--progress=plain", "--timeout=3m")
+	// --on-breach=none: observe every pod being killed (the default pauses at the first).
+	r := l.run(t, "-n", ns, "restart", "deploy/stubborn", "--skip-preflight", "--on-breach=none", "-o", "json", "--progress=plain", "--timeout=3m")
 	rep := decodeReport(t, r)
 	if len(rep.Pods) != 3 {
 		t.Fatalf("report has %d pods, want 3: %s", len(rep.Pods), r.stdout)
@@ -82,7 +83,7 @@ func TestRestartIgnoreSIGTERMIsSIGKILLed(t *testing.T) {
 		}
 	}
 	if r.code != 3 || rep.Outcome != "failed" {
-		t.Errorf("exit %d outcome %q, want 3 and failed (SIGKILL budget 0)", r.code, rep.Outcome)
+		t.Errorf("exit %d outcome %q, want 3 and failed (SIGKILL budget 0, no action)", r.code, rep.Outcome)
 	}
 }
 
