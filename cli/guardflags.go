@@ -86,7 +86,7 @@ func (f *GuardFlags) Validate() error {
 	switch rollout.BreachAction(f.OnBreach) {
 	case rollout.ActionPause, rollout.ActionRollback, rollout.ActionNone, rollout.ActionAuto:
 	default:
-		return fmt.Errorf("invalid --on-breach %q: use pause, rollback or none", f.OnBreach)
+		return fmt.Errorf("invalid --on-breach %q: use pause, rollback, none or auto", f.OnBreach)
 	}
 	switch {
 	case f.Timeout < 0:
@@ -110,9 +110,11 @@ func (f *GuardFlags) Validate() error {
 		}
 	}
 	if len(f.Probes) > 0 {
-		if _, err := f.prober(); err != nil {
+		p, err := f.prober()
+		if err != nil {
 			return err
 		}
+		p.Close()
 	}
 	return validateProgress(f.Progress)
 }

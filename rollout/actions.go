@@ -69,6 +69,39 @@ func PreviousReplicaSet(d *appsv1.Deployment, replicaSets []*appsv1.ReplicaSet) 
 	return candidates[0], nil
 }
 
+// RollbackTarget is the ReplicaSet to roll back to from the rollout to guarded:
+// the newest revision whose template is not guarded. Unlike the revision
+// annotation, this holds also before the controller created the new ReplicaSet.
+func RollbackTarget(d *appsv1.Deployment, replicaSets []*appsv1.ReplicaSet, guarded *corev1.PodTemplateSpec) *appsv1.ReplicaSet {
+	// Once the controller has caught up, its revision annotation names the current
+	// ReplicaSet: only older ones are candidates.
+	current := int64(-1)
+	if d.Status.ObservedGeneration >= d.Generation {
+		if rev, err := strconv.ParseInt(d.Annotations[RevisionAnnotation], 10, 64); err == nil {
+			current = rev
+		}
+	}
+	var best *appsv1.ReplicaSet
+	var bestRev int64
+	for _, rs := range replicaSets {
+		if !metav1.IsControlledBy(rs, d) {
+			continue
+		}
+		rev, err := strconv.ParseInt(rs.Annotations[RevisionAnnotation], 10, 64)
+		if err != nil || (current >= 0 && rev >= current) {
+			continue
+		}
+		t := templateOf(rs)
+		if equality.Semantic.DeepEqual(&t, guarded) {
+			continue
+		}
+		if best == nil || rev > bestRev {
+			best, bestRev = rs, rev
+		}
+	}
+	return best
+}
+
 // templateOf returns a ReplicaSet's pod template as a Deployment would carry it.
 func templateOf(rs *appsv1.ReplicaSet) corev1.PodTemplateSpec {
 	t := *rs.Spec.Template.DeepCopy()

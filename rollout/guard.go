@@ -182,6 +182,8 @@ func (g *Guard) Run(ctx context.Context, d *appsv1.Deployment, trigger Trigger) 
 		}
 		targetGeneration = out.Generation
 		st.guarded = out.Spec.Template.DeepCopy()
+		// The watch may deliver this update later than a breach: act on it now.
+		st.deployment = out
 		g.progressf("restart requested (generation %d)", targetGeneration)
 	}
 
@@ -322,7 +324,7 @@ func (g *Guard) act(ctx context.Context, st *state, r *Report, b Breach) bool {
 	action := g.OnBreach
 	var previous *appsv1.ReplicaSet
 	if action == ActionRollback || action == ActionAuto {
-		previous, _ = PreviousReplicaSet(st.deployment, st.replicaSetList())
+		previous = RollbackTarget(st.deployment, st.replicaSetList(), st.guarded)
 		if action == ActionAuto {
 			action = ActionPause
 			if previous != nil && !OnlyRestarted(&st.deployment.Spec.Template, &previous.Spec.Template) {

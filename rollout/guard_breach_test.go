@@ -524,7 +524,6 @@ func TestGuardProbeErrorRateMinimumSample(t *testing.T) {
 // breaches within milliseconds of the trigger, so the race is realistic.
 // Remove the Skip once act uses the trigger's Deployment (or re-reads).
 func TestGuardBreachRightAfterTriggerKnownBug(t *testing.T) {
-	t.Skip("BUG rollout/guard.go act: decides rollback on a stale informer Deployment right after the trigger")
 	d := webDeployment(1, 1, "1", completeStatus())
 	d.Spec.Template = podTemplate("web:1", nil)
 	c := newCluster(t, d, templatedReplicaSet("aaa", "1", podTemplate("web:1", nil)), webPod("web-aaa-1", "aaa"), webService())

@@ -2,8 +2,8 @@ package verify
 
 import (
 	"fmt"
-	"path"
 	"math"
+	"path"
 	"strconv"
 	"strings"
 	"time"

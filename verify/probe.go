@@ -49,6 +49,12 @@ const (
 	httpScheme, httpsScheme = "http", "https"
 )
 
+// Probe rates the prober accepts, requests per second.
+const (
+	MinProbeRate = 0.01
+	MaxProbeRate = 100000.0
+)
+
 // ProbeOptions configure the probe traffic sent during a rollout.
 type ProbeOptions struct {
 	Targets []string
@@ -87,6 +93,9 @@ func NewProber(opts ProbeOptions) (*Prober, error) {
 	if opts.Rate <= 0 {
 		opts.Rate = defaultProbeRate
 	}
+	if opts.Rate < MinProbeRate || opts.Rate > MaxProbeRate {
+		return nil, fmt.Errorf("--probe-rate %g: must be between %g and %g requests per second", opts.Rate, MinProbeRate, MaxProbeRate)
+	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = defaultProbeConcurrency
 	}
@@ -100,6 +109,7 @@ func NewProber(opts ProbeOptions) (*Prober, error) {
 	for _, raw := range opts.Targets {
 		t, err := newProbeTarget(raw, opts)
 		if err != nil {
+			p.Close()
 			return nil, err
 		}
 		p.targets = append(p.targets, t)
@@ -125,6 +135,13 @@ func newProbeTarget(raw string, opts ProbeOptions) (probeTarget, error) {
 		return newGRPCTarget(u, opts)
 	}
 	return nil, fmt.Errorf("--probe %q: scheme must be http, https or grpc", raw)
+}
+
+// Close releases the targets' connections of a Prober that will not Run.
+func (p *Prober) Close() {
+	for _, t := range p.targets {
+		t.close()
+	}
 }
 
 // Notify receives a signal after new errors were counted.
@@ -283,7 +300,7 @@ func (p *Prober) percentile(q float64) float64 {
 	for i, n := range p.latency {
 		seen += n
 		if seen >= rank {
-			return math.Round(bucketUpperMicros(i)/10) / 100 // µs -> ms, 2 decimals
+			return math.Round(bucketMiddleMicros(i)) / 1000 // µs -> ms
 		}
 	}
 	return 0
@@ -300,8 +317,15 @@ func latencyBucket(d time.Duration) int {
 	return min(i, latencyBuckets)
 }
 
-func bucketUpperMicros(i int) float64 {
-	return latencyMinMicros * math.Pow(10, float64(i)/latencyBucketsPerDecade)
+// bucketMiddleMicros is a bucket's geometric middle: within ±3 % of any value in it.
+func bucketMiddleMicros(i int) float64 {
+	switch i {
+	case 0:
+		return latencyMinMicros
+	case latencyBuckets: // everything slower lands here: say the cap
+		return latencyMinMicros * math.Pow(10, float64(i)/latencyBucketsPerDecade)
+	}
+	return latencyMinMicros * math.Pow(10, (float64(i)-0.5)/latencyBucketsPerDecade)
 }
 
 // classifyNetError names a transport failure.
