@@ -190,11 +190,26 @@ type result struct {
 	stderr string
 }
 
+// run runs the plugin as the lab's admin.
 func (l *lab) run(t *testing.T, args ...string) result {
+	t.Helper()
+	return l.runWithEnv(t, l.kubeconfig, nil, args...)
+}
+
+// runWith runs the plugin with the given kubeconfig instead of the lab's admin one.
+func (l *lab) runWith(t *testing.T, kubeconfig string, args ...string) result {
+	t.Helper()
+	return l.runWithEnv(t, kubeconfig, nil, args...)
+}
+
+// runWithEnv is runWith with extra environment variables.
+func (l *lab) runWithEnv(t *testing.T, kubeconfig string, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, l.plugin, append([]string{"--kubeconfig", l.kubeconfig}, args...)...)
+	cmd := exec.CommandContext(ctx, l.plugin, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	// No discovery cache shared with other runs: each run discovers as this user.
+	cmd.Env = append(append(os.Environ(), "HOME="+t.TempDir()), env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -204,7 +219,7 @@ func (l *lab) run(t *testing.T, args ...string) result {
 	} else if err != nil {
 		t.Fatalf("running plugin: %v", err)
 	}
-	t.Logf("kubectl safe-rollout %s -> exit %d\nstderr:\n%s", strings.Join(args, " "), r.code, r.stderr)
+	t.Logf("%s kubectl safe-rollout %s (--kubeconfig %s) -> exit %d\nstderr:\n%s", strings.Join(env, " "), strings.Join(args, " "), kubeconfig, r.code, r.stderr)
 	return r
 }
 

@@ -3,10 +3,8 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -248,31 +246,4 @@ func (l *lab) serviceAccountKubeconfig(t *testing.T, ns, sa string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// runWith runs the plugin with the given kubeconfig instead of the lab's admin one.
-func (l *lab) runWith(t *testing.T, kubeconfig string, args ...string) result {
-	t.Helper()
-	return l.runWithEnv(t, kubeconfig, nil, args...)
-}
-
-// runWithEnv is runWith with extra environment variables.
-func (l *lab) runWithEnv(t *testing.T, kubeconfig string, env []string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, l.plugin, append([]string{"--kubeconfig", kubeconfig}, args...)...)
-	// No discovery cache shared with other runs: each run discovers as this user.
-	cmd.Env = append(append(os.Environ(), "HOME="+t.TempDir()), env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errOut.String()}
-	if exitErr, ok := err.(*exec.ExitError); ok {
-		r.code = exitErr.ExitCode()
-	} else if err != nil {
-		t.Fatalf("running plugin: %v", err)
-	}
-	t.Logf("%s kubectl safe-rollout %s (--kubeconfig %s) -> exit %d\nstderr:\n%s", strings.Join(env, " "), strings.Join(args, " "), kubeconfig, r.code, r.stderr)
-	return r
 }
