@@ -21,20 +21,10 @@ import (
 // completionTimeout bounds every cluster call made while completing: a TAB must not hang.
 const completionTimeout = 5 * time.Second
 
-// completionClient returns the client completion lists objects with; tests replace it.
-var completionClient = func(f *genericclioptions.ConfigFlags) (kubernetes.Interface, error) {
-	cfg, err := f.ToRESTConfig()
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = completionTimeout
-	}
-	return kubernetes.NewForConfig(cfg)
-}
+// clientFactory builds a client from the connection flags; timeout 0 keeps the
+// flags' own. Completion tests pass a fake.
+type clientFactory func(f *genericclioptions.ConfigFlags, timeout time.Duration) (kubernetes.Interface, error)
 
-// deploymentAliases are the type spellings kubectl accepts for Deployments.
-var deploymentAliases = []string{"deployment", "deployments", "deploy", "deployment.apps", "deployments.apps"}
 
 const rootExample = `  # Check a Deployment's termination contract
   kubectl safe-rollout preflight deploy/web
@@ -46,16 +36,17 @@ const rootExample = `  # Check a Deployment's termination contract
   kubectl safe-rollout watch deploy/web`
 
 // registerCompletions wires completion for Deployment names and flag values.
-func registerCompletions(root *cobra.Command, configFlags *genericclioptions.ConfigFlags) {
+func registerCompletions(root *cobra.Command, configFlags *genericclioptions.ConfigFlags, clients clientFactory) {
+	c := completer{flags: configFlags, clients: clients}
 	if root.Example == "" {
 		root.Example = rootExample
 	}
 	for _, cmd := range root.Commands() {
 		switch cmd.Name() {
 		case "preflight":
-			cmd.ValidArgsFunction = deploymentArgs(configFlags, true)
+			cmd.ValidArgsFunction = c.deploymentArgs(true)
 		case "restart", "watch":
-			cmd.ValidArgsFunction = deploymentArgs(configFlags, false)
+			cmd.ValidArgsFunction = c.deploymentArgs(false)
 		case "version":
 			cmd.ValidArgsFunction = cobra.NoFileCompletions
 		}
@@ -66,13 +57,19 @@ func registerCompletions(root *cobra.Command, configFlags *genericclioptions.Con
 	// Connection flags are persistent flags of the root: registered once, they
 	// complete under every subcommand.
 	if root.PersistentFlags().Lookup("namespace") != nil {
-		_ = root.RegisterFlagCompletionFunc("namespace", namespaceValues(configFlags))
+		_ = root.RegisterFlagCompletionFunc("namespace", c.namespaceValues())
 	}
 	for _, name := range []string{"context", "cluster", "user"} {
 		if root.PersistentFlags().Lookup(name) != nil {
 			_ = root.RegisterFlagCompletionFunc(name, kubeconfigValues(configFlags, name))
 		}
 	}
+}
+
+// completer lists cluster objects for completion.
+type completer struct {
+	flags   *genericclioptions.ConfigFlags
+	clients clientFactory
 }
 
 // fixed completes a flag with a fixed set of values, when cmd has the flag.
@@ -87,7 +84,7 @@ func fixed(cmd *cobra.Command, flag string, values ...string) {
 // `deployment/NAME` for a first word without a type (or a prefix of one), `TYPE/NAME`
 // once a type and a slash are typed, and plain names after `deployment `. many is
 // false for commands that take one Deployment.
-func deploymentArgs(configFlags *genericclioptions.ConfigFlags, many bool) cobra.CompletionFunc {
+func (c completer) deploymentArgs(many bool) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		const directive = cobra.ShellCompDirectiveNoFileComp
 		if f := cmd.Flags().Lookup("filename"); f != nil && f.Changed {
@@ -103,7 +100,7 @@ func deploymentArgs(configFlags *genericclioptions.ConfigFlags, many bool) cobra
 			if len(args) > 1 && !many {
 				return nil, directive
 			}
-			names := listDeployments(cmd.Context(), configFlags)
+			names := c.listDeployments(cmd.Context())
 			return matching(names, "", toComplete, args[1:]), directive
 		case !many || !strings.Contains(args[0], "/"):
 			return nil, directive
@@ -118,7 +115,7 @@ func deploymentArgs(configFlags *genericclioptions.ConfigFlags, many bool) cobra
 		} else if !strings.HasPrefix(prefix, toComplete) && !strings.HasPrefix("deploy/", toComplete) {
 			return nil, directive
 		}
-		names := listDeployments(cmd.Context(), configFlags)
+		names := c.listDeployments(cmd.Context())
 		return matching(names, prefix, toComplete, args), directive
 	}
 }
@@ -136,17 +133,21 @@ func matching(names []string, prefix, toComplete string, exclude []string) []str
 }
 
 func isDeploymentType(s string) bool {
-	return slices.Contains(deploymentAliases, strings.ToLower(s))
+	switch strings.ToLower(s) { // the spellings kubectl accepts for Deployments
+	case "deployment", "deployments", "deploy", "deployment.apps", "deployments.apps":
+		return true
+	}
+	return false
 }
 
 // listDeployments lists the Deployment names in the namespace the flags select; nil on
 // any error (completion offers nothing rather than an error).
-func listDeployments(ctx context.Context, configFlags *genericclioptions.ConfigFlags) []string {
-	ns, _, err := configFlags.ToRawKubeConfigLoader().Namespace()
+func (c completer) listDeployments(ctx context.Context) []string {
+	ns, _, err := c.flags.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
 		return nil
 	}
-	client, err := completionClient(configFlags)
+	client, err := c.clients(c.flags, completionTimeout)
 	if err != nil {
 		return nil
 	}
@@ -165,9 +166,9 @@ func listDeployments(ctx context.Context, configFlags *genericclioptions.ConfigF
 	return names
 }
 
-func namespaceValues(configFlags *genericclioptions.ConfigFlags) cobra.CompletionFunc {
+func (c completer) namespaceValues() cobra.CompletionFunc {
 	return func(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		client, err := completionClient(configFlags)
+		client, err := c.clients(c.flags, completionTimeout)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}

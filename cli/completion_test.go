@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -53,13 +54,11 @@ func complete(t *testing.T, args ...string) ([]string, string) {
 		dep("shop", "web"), dep("shop", "api"), dep("shop", "worker"), dep("other", "batch"),
 		nsObj("shop"), nsObj("other"), nsObj("kube-system"),
 	)
-	saved := completionClient
-	completionClient = func(*genericclioptions.ConfigFlags) (kubernetes.Interface, error) { return client, nil }
-	t.Cleanup(func() { completionClient = saved })
+	fakeClients := func(*genericclioptions.ConfigFlags, time.Duration) (kubernetes.Interface, error) { return client, nil }
 
 	var out, errOut bytes.Buffer
 	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
-	root := NewRootCmd(streams, BuildInfo{})
+	root := newRootCmd(streams, BuildInfo{}, fakeClients)
 	root.SetArgs(append([]string{"__complete"}, args...))
 	if err := root.Execute(); err != nil {
 		t.Fatalf("__complete %q: %v\n%s", args, err, errOut.String())

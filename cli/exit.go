@@ -18,7 +18,7 @@ const (
 	ExitInterrupted     = 130
 )
 
-// ExitError carries a specific exit code out of a command. Err may be nil when the
+// ExitCodeError carries a specific exit code out of a command. Err may be nil when the
 // report already said everything.
 type ExitCodeError struct {
 	Code int
@@ -37,8 +37,8 @@ func (e *ExitCodeError) Unwrap() error { return e.Err }
 // withCode wraps err (possibly nil) so that the process exits with code.
 func withCode(code int, err error) error { return &ExitCodeError{Code: code, Err: err} }
 
-// report prints err as kubectl does (one "error: ..." line) and returns the exit code.
-func report(err error, errOut io.Writer) int {
+// exitCode prints err as kubectl does (one "error: ..." line) and returns the exit code.
+func exitCode(err error, errOut io.Writer) int {
 	if err == nil {
 		return ExitOK
 	}

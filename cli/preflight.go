@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -100,7 +101,7 @@ func (o *PreflightOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if !o.Local {
-		if o.client, err = newClient(o.ConfigFlags); err != nil {
+		if o.client, err = newClient(o.ConfigFlags, 0); err != nil {
 			return err
 		}
 	}
@@ -132,11 +133,12 @@ func runPreflight(ctx context.Context, client kubernetes.Interface, t *Targets, 
 		}
 		env := fromFiles
 		if reader != nil {
-			if env, err = reader.Environment(ctx, d, fromFiles); err != nil {
-				return verify.Report{}, err
-			}
+			known := fromFiles
 			if !t.FromFiles {
-				env.Live = d
+				known.Live = d // resolved from the cluster a moment ago
+			}
+			if env, err = reader.Environment(ctx, d, known); err != nil {
+				return verify.Report{}, err
 			}
 		}
 		objects = append(objects, verify.CheckDeployment(d, b, env))
@@ -144,10 +146,14 @@ func runPreflight(ctx context.Context, client kubernetes.Interface, t *Targets, 
 	return verify.NewReport(objects), nil
 }
 
-func newClient(f *genericclioptions.ConfigFlags) (kubernetes.Interface, error) {
+// newClient is the clientFactory of the real commands.
+func newClient(f *genericclioptions.ConfigFlags, timeout time.Duration) (kubernetes.Interface, error) {
 	cfg, err := f.ToRESTConfig()
 	if err != nil {
 		return nil, err
+	}
+	if timeout > 0 && cfg.Timeout == 0 {
+		cfg.Timeout = timeout
 	}
 	return kubernetes.NewForConfig(cfg)
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -89,7 +90,7 @@ func (o *RestartOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	client, err := newClient(o.ConfigFlags)
+	client, err := newClient(o.ConfigFlags, 0)
 	if err != nil {
 		return err
 	}
@@ -141,7 +142,7 @@ func resolveOne(t *TargetOptions, args []string, verb string) (*appsv1.Deploymen
 }
 
 // warnPreflight lists preflight warnings on stderr; they do not stop a restart.
-func warnPreflight(w interface{ Write([]byte) (int, error) }, r verify.Report) {
+func warnPreflight(w io.Writer, r verify.Report) {
 	for _, obj := range r.Objects {
 		for _, c := range obj.Checks {
 			if c.Status != verify.StatusWarn {

@@ -18,6 +18,11 @@ type BuildInfo struct {
 
 // NewRootCmd builds the command tree.
 func NewRootCmd(streams genericiooptions.IOStreams, build BuildInfo) *cobra.Command {
+	return newRootCmd(streams, build, newClient)
+}
+
+// newRootCmd is NewRootCmd with the client factory that completion lists objects with.
+func newRootCmd(streams genericiooptions.IOStreams, build BuildInfo, clients clientFactory) *cobra.Command {
 	configFlags := genericclioptions.NewConfigFlags(true)
 	root := &cobra.Command{
 		Use:   "safe-rollout",
@@ -45,7 +50,7 @@ catches SIGKILLed pods and unclean exits.`,
 		NewCmdWatch(configFlags, streams),
 		NewCmdVersion(streams, build),
 	)
-	registerCompletions(root, configFlags)
+	registerCompletions(root, configFlags, clients)
 	root.CompletionOptions.HiddenDefaultCmd = true
 	return root
 }
@@ -72,5 +77,5 @@ func runE(o options) func(*cobra.Command, []string) error {
 
 // Execute runs the command tree and returns the process exit code.
 func Execute(root *cobra.Command, streams genericiooptions.IOStreams) int {
-	return report(root.Execute(), streams.ErrOut)
+	return exitCode(root.Execute(), streams.ErrOut)
 }

@@ -179,15 +179,11 @@ func withFileLine(err error) error {
 	if readErr != nil {
 		return err
 	}
-	offset := 0
+	offset, start := 0, 0
 	lines := strings.SplitAfter(string(data), "\n")
-	start := 0
 	for i := 0; i <= len(lines); i++ {
-		if i < len(lines) && !strings.HasPrefix(strings.TrimRight(lines[i], " \r\n"), "---") {
-			continue
-		}
 		if i < len(lines) && strings.TrimRight(lines[i], " \r\n") != "---" {
-			continue
+			continue // not a document separator
 		}
 		doc := strings.Join(lines[start:i], "")
 		if _, perr := yaml.YAMLToJSON([]byte(doc)); perr != nil {

@@ -68,7 +68,7 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	client, err := newClient(o.ConfigFlags)
+	client, err := newClient(o.ConfigFlags, 0)
 	if err != nil {
 		return err
 	}

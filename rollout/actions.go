@@ -44,62 +44,55 @@ func Pause(ctx context.Context, client kubernetes.Interface, namespace, name str
 	return nil
 }
 
+// revisionedReplicaSet is a ReplicaSet of the Deployment with its parsed revision.
+type revisionedReplicaSet struct {
+	rs       *appsv1.ReplicaSet
+	revision int64
+}
+
+// byRevision lists the Deployment's own ReplicaSets, newest revision first;
+// ReplicaSets without a numeric revision are left out.
+func byRevision(d *appsv1.Deployment, replicaSets []*appsv1.ReplicaSet) []revisionedReplicaSet {
+	var out []revisionedReplicaSet
+	for _, rs := range replicaSets {
+		if !metav1.IsControlledBy(rs, d) {
+			continue
+		}
+		if rev, err := strconv.ParseInt(rs.Annotations[RevisionAnnotation], 10, 64); err == nil {
+			out = append(out, revisionedReplicaSet{rs: rs, revision: rev})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].revision > out[j].revision })
+	return out
+}
+
 // PreviousReplicaSet returns the ReplicaSet of the revision before current, as
 // `kubectl rollout undo` picks it: the highest revision below the current one.
 func PreviousReplicaSet(d *appsv1.Deployment, replicaSets []*appsv1.ReplicaSet) (*appsv1.ReplicaSet, error) {
 	current, _ := strconv.ParseInt(d.Annotations[RevisionAnnotation], 10, 64)
-	var candidates []*appsv1.ReplicaSet
-	for _, rs := range replicaSets {
-		if !metav1.IsControlledBy(rs, d) {
-			continue
-		}
-		rev, err := strconv.ParseInt(rs.Annotations[RevisionAnnotation], 10, 64)
-		if err == nil && rev < current {
-			candidates = append(candidates, rs)
+	for _, r := range byRevision(d, replicaSets) {
+		if r.revision < current {
+			return r.rs, nil
 		}
 	}
-	if len(candidates) == 0 {
-		return nil, fmt.Errorf("deployment %s/%s has no previous revision to roll back to", d.Namespace, d.Name)
-	}
-	sort.Slice(candidates, func(i, j int) bool {
-		ri, _ := strconv.ParseInt(candidates[i].Annotations[RevisionAnnotation], 10, 64)
-		rj, _ := strconv.ParseInt(candidates[j].Annotations[RevisionAnnotation], 10, 64)
-		return ri > rj
-	})
-	return candidates[0], nil
+	return nil, fmt.Errorf("deployment %s/%s has no previous revision to roll back to", d.Namespace, d.Name)
 }
 
-// RollbackTarget is the ReplicaSet to roll back to from the rollout to guarded:
-// the newest revision whose template is not guarded. Unlike the revision
-// annotation, this holds also before the controller created the new ReplicaSet.
+// RollbackTarget is the ReplicaSet to roll back to from the rollout to guarded.
+// Once the controller has caught up, that is the previous revision, as for
+// `kubectl rollout undo`; before (right after a restart) the revision annotation
+// is stale, so it is the newest revision whose template is not guarded.
 func RollbackTarget(d *appsv1.Deployment, replicaSets []*appsv1.ReplicaSet, guarded *corev1.PodTemplateSpec) *appsv1.ReplicaSet {
-	// Once the controller has caught up, its revision annotation names the current
-	// ReplicaSet: only older ones are candidates.
-	current := int64(-1)
-	if d.Status.ObservedGeneration >= d.Generation {
-		if rev, err := strconv.ParseInt(d.Annotations[RevisionAnnotation], 10, 64); err == nil {
-			current = rev
+	if d.Status.ObservedGeneration >= d.Generation && d.Annotations[RevisionAnnotation] != "" {
+		previous, _ := PreviousReplicaSet(d, replicaSets)
+		return previous
+	}
+	for _, r := range byRevision(d, replicaSets) {
+		if t := templateOf(r.rs); !equality.Semantic.DeepEqual(&t, guarded) {
+			return r.rs
 		}
 	}
-	var best *appsv1.ReplicaSet
-	var bestRev int64
-	for _, rs := range replicaSets {
-		if !metav1.IsControlledBy(rs, d) {
-			continue
-		}
-		rev, err := strconv.ParseInt(rs.Annotations[RevisionAnnotation], 10, 64)
-		if err != nil || (current >= 0 && rev >= current) {
-			continue
-		}
-		t := templateOf(rs)
-		if equality.Semantic.DeepEqual(&t, guarded) {
-			continue
-		}
-		if best == nil || rev > bestRev {
-			best, bestRev = rs, rev
-		}
-	}
-	return best
+	return nil
 }
 
 // templateOf returns a ReplicaSet's pod template as a Deployment would carry it.

@@ -42,7 +42,7 @@ func ClassifyExit(term *corev1.ContainerStateTerminated, deletionRequested time.
 	}
 }
 
-// worse orders exit classes by how bad they are for a rollout.
+// rank orders exit classes by how bad they are for a rollout.
 func (c ExitClass) rank() int {
 	switch c {
 	case ExitClean:

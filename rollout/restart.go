@@ -42,12 +42,7 @@ func RestartPatch(d *appsv1.Deployment, now time.Time) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding deployment: %w", err)
 	}
-	after := d.DeepCopy()
-	if after.Spec.Template.Annotations == nil {
-		after.Spec.Template.Annotations = map[string]string{}
-	}
-	after.Spec.Template.Annotations[RestartedAtAnnotation] = now.Format(time.RFC3339)
-	afterJSON, err := json.Marshal(after)
+	afterJSON, err := json.Marshal(restarted(d, now))
 	if err != nil {
 		return nil, fmt.Errorf("encoding deployment: %w", err)
 	}
@@ -58,6 +53,16 @@ func RestartPatch(d *appsv1.Deployment, now time.Time) ([]byte, error) {
 	return patch, nil
 }
 
+// restarted returns a copy of d with the pod template stamped restartedAt now.
+func restarted(d *appsv1.Deployment, now time.Time) *appsv1.Deployment {
+	out := d.DeepCopy()
+	if out.Spec.Template.Annotations == nil {
+		out.Spec.Template.Annotations = map[string]string{}
+	}
+	out.Spec.Template.Annotations[RestartedAtAnnotation] = now.Format(time.RFC3339)
+	return out
+}
+
 // Restart patches the Deployment as `kubectl rollout restart` does and returns the
 // Deployment as the server (or, for a client dry run, the patch) left it.
 func Restart(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment, now time.Time, dryRun DryRun) (*appsv1.Deployment, error) {
@@ -66,12 +71,7 @@ func Restart(ctx context.Context, client kubernetes.Interface, d *appsv1.Deploym
 		return nil, err
 	}
 	if dryRun == DryRunClient {
-		out := d.DeepCopy()
-		if out.Spec.Template.Annotations == nil {
-			out.Spec.Template.Annotations = map[string]string{}
-		}
-		out.Spec.Template.Annotations[RestartedAtAnnotation] = now.Format(time.RFC3339)
-		return out, nil
+		return restarted(d, now), nil
 	}
 	opts := metav1.PatchOptions{FieldManager: "kubectl-safe-rollout"}
 	if dryRun == DryRunServer {

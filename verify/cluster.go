@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -33,18 +34,22 @@ func NewClusterReader(client kubernetes.Interface) *ClusterReader {
 }
 
 // Environment returns what the cluster knows around d. Manifest-side Services and
-// PDBs (from -f) are added to the cluster's when the cluster has no object of that name.
-func (r *ClusterReader) Environment(ctx context.Context, d *appsv1.Deployment, fromFiles Environment) (Environment, error) {
+// PDBs (from -f) are added to the cluster's when the cluster has no object of that
+// name. A live Deployment already read (known.Live) is not read again.
+func (r *ClusterReader) Environment(ctx context.Context, d *appsv1.Deployment, known Environment) (Environment, error) {
 	objs, err := r.namespace(ctx, d.Namespace)
 	if err != nil {
 		return Environment{}, err
 	}
-	live, err := r.client.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		live = nil
-	case err != nil:
-		return Environment{}, fmt.Errorf("reading deployment %s/%s: %w", d.Namespace, d.Name, err)
+	live := known.Live
+	if live == nil {
+		live, err = r.client.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			live = nil
+		case err != nil:
+			return Environment{}, fmt.Errorf("reading deployment %s/%s: %w", d.Namespace, d.Name, err)
+		}
 	}
 	env := Environment{
 		Live:           live,
@@ -53,13 +58,13 @@ func (r *ClusterReader) Environment(ctx context.Context, d *appsv1.Deployment, f
 		Pods:           objs.pods,
 		PDBs:           objs.pdbs,
 	}
-	for _, s := range fromFiles.Services {
-		if !hasService(env.Services, s.Name) {
+	for _, s := range known.Services {
+		if !slices.ContainsFunc(env.Services, func(c corev1.Service) bool { return c.Name == s.Name }) {
 			env.Services = append(env.Services, s)
 		}
 	}
-	for _, p := range fromFiles.PDBs {
-		if !hasPDB(env.PDBs, p.Name) {
+	for _, p := range known.PDBs {
+		if !slices.ContainsFunc(env.PDBs, func(c policyv1.PodDisruptionBudget) bool { return c.Name == p.Name }) {
 			env.PDBs = append(env.PDBs, p)
 		}
 	}
@@ -93,22 +98,4 @@ func (r *ClusterReader) namespace(ctx context.Context, ns string) (*namespaceObj
 	objs.pdbs = pdbs.Items
 	r.namespaces[ns] = objs
 	return objs, nil
-}
-
-func hasService(list []corev1.Service, name string) bool {
-	for _, s := range list {
-		if s.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
-func hasPDB(list []policyv1.PodDisruptionBudget, name string) bool {
-	for _, p := range list {
-		if p.Name == name {
-			return true
-		}
-	}
-	return false
 }

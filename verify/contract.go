@@ -2,6 +2,7 @@ package verify
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -299,7 +300,7 @@ func checkService(d *appsv1.Deployment, env Environment) Check {
 	listed := map[string]bool{}
 	for _, slice := range env.EndpointSlices {
 		svcName := slice.Labels[discoveryv1.LabelServiceName]
-		if !contains(names, svcName) {
+		if !slices.Contains(names, svcName) {
 			continue
 		}
 		for _, ep := range slice.Endpoints {
@@ -331,15 +332,6 @@ func podNames(pods []corev1.Pod, d *appsv1.Deployment) map[string]bool {
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func checkPaused(d *appsv1.Deployment, env Environment) Check {

@@ -36,6 +36,9 @@ const (
 	ErrClassGRPCCancelled   = "grpc-cancelled"
 	ErrClassGRPCNotServing  = "grpc-not-serving"
 	ErrClassOther           = "other"
+)
+
+const (
 	errorBucket             = 100 * time.Millisecond
 	maxErrorBuckets         = 100000 // ~2.7 hours of 100 ms buckets with errors
 	latencyBucketsPerDecade = 40
