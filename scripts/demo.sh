@@ -29,7 +29,8 @@ for app in contract-app naive-app; do
   code=0
   kubectl safe-rollout -n $NS restart deploy/$app --progress=plain || code=$?
   wait $hey_pid || true
-  summary+=("$(printf '%-13s restart exit %d; hey: %s requests, %s errors (%s)' "$app" "$code" "$(hey_total "$out")" "$(hey_errors "$out")" "$out")")
+  read -r requests errors < <(hey_counts "$out")
+  summary+=("$(printf '%-13s restart exit %d; hey: %s requests, %s errors (%s)' "$app" "$code" "$requests" "$errors" "$out")")
 done
 
 cat <<MSG

@@ -3,16 +3,13 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export KUBECONFIG=$ROOT/.lab/kubeconfig
 export PATH=$ROOT/bin:$ROOT/.lab/bin:$PATH
 
-# hey_errors FILE: requests that did not get a 2xx (non-2xx answers + transport errors).
-hey_errors() {
+# hey_counts FILE: "REQUESTS ERRORS" of a hey report; an error is a request that did not
+# get a 2xx (a non-2xx answer or a transport error from hey's error distribution).
+hey_counts() {
   awk '/^Status code distribution:/{s=1;next} /^Error distribution:/{s=0;e=1;next}
-       s && /\[[0-9]+\]/ {code=$1; gsub(/[\[\]]/,"",code); if (code !~ /^2/) n+=$2}
-       e && /\[[0-9]+\]/ {v=$1; gsub(/[\[\]]/,"",v); n+=v}
-       END{print n+0}' "$1"
-}
-hey_total() {
-  awk '/^Status code distribution:/{s=1;next} /^Error distribution:/{s=0;e=1;next}
-       s && /\[[0-9]+\]/ {n+=$2} e && /\[[0-9]+\]/ {v=$1; gsub(/[\[\]]/,"",v); n+=v} END{print n+0}' "$1"
+       s && /\[[0-9]+\]/ {code=$1; gsub(/[\[\]]/,"",code); n+=$2; if (code !~ /^2/) bad+=$2}
+       e && /\[[0-9]+\]/ {v=$1; gsub(/[\[\]]/,"",v); n+=v; bad+=v}
+       END{print n+0, bad+0}' "$1"
 }
 
 # wait_answering URL: a new Service's iptables rules lag its EndpointSlices (kube-proxy

@@ -64,7 +64,8 @@ for mode in "${modes[@]}"; do
   t1=$(now_ms)
   wait $hey_pid || true
   codes=$(grep -o '"exitCode": [0-9a-z]*' "$out.json" | awk '{printf "%s ", $2}')
-  printf '%-15s %-9s %-9s %-8s %s\n' "$mode" "$(hey_total "$out.hey")" "$(hey_errors "$out.hey")" "$(awk -v ms=$((t1 - t0)) 'BEGIN{printf "%.1fs", ms/1000}')" "$codes"
+  read -r requests errors < <(hey_counts "$out.hey")
+  printf '%-15s %-9s %-9s %-8s %s\n' "$mode" "$requests" "$errors" "$(awk -v ms=$((t1 - t0)) 'BEGIN{printf "%.1fs", ms/1000}')" "$codes"
   kubectl -n $NS delete deploy/$name svc/$name --wait=false >/dev/null
 done
 kubectl delete namespace $NS --wait=false >/dev/null
