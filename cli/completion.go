@@ -25,7 +25,6 @@ const completionTimeout = 5 * time.Second
 // flags' own. Completion tests pass a fake.
 type clientFactory func(f *genericclioptions.ConfigFlags, timeout time.Duration) (kubernetes.Interface, error)
 
-
 const rootExample = `  # Check a Deployment's termination contract
   kubectl safe-rollout preflight deploy/web
 
