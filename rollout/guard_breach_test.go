@@ -19,22 +19,27 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/safe-rollout/kubectl-safe-rollout/verify"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/policy"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/report"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/rollouttest"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
+	"github.com/safe-rollout/kubectl-safe-rollout/verify/traffic"
 )
 
 // breachBudgets break on the first SIGKILL and on nothing else.
-func breachBudgets() Budgets {
-	return Budgets{MaxSIGKILLs: 0, MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: -1, MaxProbeErrorRate: -1}
+func breachBudgets() policy.BreachLimits {
+	return policy.BreachLimits{MaxSIGKILLs: 0, MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: -1, MaxProbeErrorRate: -1}
 }
 
 // templatedRollout is a rollout in progress from revision 1 (prev) to revision 2
 // (next): web-aaa-* are old pods, web-bbb-1 is new.
 func templatedRollout(t *testing.T, next, prev corev1.PodTemplateSpec) (*cluster, *appsv1.Deployment) {
-	d := webDeployment(2, 2, "2", appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 1, ReadyReplicas: 2, AvailableReplicas: 2})
+	d := rollouttest.WebDeployment(2, 2, "2", appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 1, ReadyReplicas: 2, AvailableReplicas: 2})
 	d.Spec.Template = next
-	c := newCluster(t, d, templatedReplicaSet("aaa", "1", prev), templatedReplicaSet("bbb", "2", next),
-		webPod("web-aaa-1", "aaa"), webPod("web-aaa-2", "aaa"), webPod("web-bbb-1", "bbb"), webService(),
-		webSlice(endpoint{"web-aaa-1", true, true, false}, endpoint{"web-aaa-2", true, true, false}))
+	c := newCluster(t, d, rollouttest.TemplatedReplicaSet("aaa", "1", prev), rollouttest.TemplatedReplicaSet("bbb", "2", next),
+		rollouttest.WebPod("web-aaa-1", "aaa"), rollouttest.WebPod("web-aaa-2", "aaa"), rollouttest.WebPod("web-bbb-1", "bbb"), rollouttest.WebService(),
+		rollouttest.WebSlice(rollouttest.EP("web-aaa-1", true, true, false), rollouttest.EP("web-aaa-2", true, true, false)))
 	return c, d
 }
 
@@ -43,21 +48,21 @@ func (c *cluster) sigkill(pod string) {
 	c.t.Helper()
 	c.step(time.Second)
 	c.deletePodGracefully(pod, 30)
-	c.log.waitFor(c.t, "pod "+pod+": deletion requested (grace 30s)")
+	c.log.waitFor(c.t, progress.PodDeleted{Pod: pod, Grace: 30 * time.Second})
 	c.step(30 * time.Second)
 	c.terminateContainer(pod, 137, "Error")
 }
 
 func (c *cluster) deploymentActions(verb string) []k8stesting.Action {
-	return deploymentActions(c.client, verb)
+	return rollouttest.DeploymentActions(c.client, verb)
 }
 
 func (c *cluster) stored() *appsv1.Deployment {
 	c.t.Helper()
-	return storedDeployment(c.t, c.client)
+	return rollouttest.StoredDeployment(c.t, c.client)
 }
 
-func checkOneBreach(t *testing.T, r *Report, budget, action string) Breach {
+func checkOneBreach(t *testing.T, r *report.Rollout, budget, action string) policy.Breach {
 	t.Helper()
 	if len(r.Breaches) != 1 {
 		t.Fatalf("breaches = %+v, want one %s breach", r.Breaches, budget)
@@ -90,54 +95,62 @@ func checkPausePatch(t *testing.T, c *cluster) {
 func TestGuardSIGKILLPauses(t *testing.T) {
 	c, d := inProgress(t)
 	g := c.guard(breachBudgets(), 0)
-	g.OnBreach = ActionPause
+	g.OnBreach = policy.ActionPause
 	done := c.run(g, context.Background(), d, nil)
-	c.log.waitFor(t, "1 of 2 new pods updated")
+	c.log.waitFor(t, status("1 of 2 new pods updated"))
 	c.sigkill("web-aaa-1")
 	r := c.result(done)
 
-	if r.Outcome != OutcomePaused || !strings.Contains(r.Message, "paused the rollout (resume: kubectl rollout resume deployment/web -n shop)") || !strings.Contains(r.Message, "SIGKILL") {
-		t.Errorf("outcome %q (%s), want %q", r.Outcome, r.Message, OutcomePaused)
+	if r.Outcome != report.OutcomePaused || !strings.Contains(r.Message, "paused the rollout (resume: kubectl rollout resume deployment/web -n shop)") || !strings.Contains(r.Message, "SIGKILL") {
+		t.Errorf("outcome %q (%s), want %q", r.Outcome, r.Message, report.OutcomePaused)
 	}
-	b := checkOneBreach(t, r, BudgetSIGKILLs, "paused")
-	if b.Pod != "web-aaa-1" || b.Observed != 1 || b.Limit != 0 || !b.At.Equal(at(31)) || *b.ActionLatencySeconds != 0 {
+	b := checkOneBreach(t, r, policy.BudgetSIGKILLs, "paused")
+	if b.Pod != "web-aaa-1" || b.Observed != 1 || b.Limit != 0 || !b.At.Equal(rollouttest.At(31)) || *b.ActionLatencySeconds != 0 {
 		t.Errorf("breach = %+v, want web-aaa-1's SIGKILL at +31s, acted on at once", b)
 	}
-	if r.OnBreach != string(ActionPause) {
+	if r.OnBreach != string(policy.ActionPause) {
 		t.Errorf("report onBreach = %q", r.OnBreach)
 	}
 	checkPausePatch(t, c)
-	if !strings.Contains(c.log.String(), "budget breached: 1 containers SIGKILLed") || !strings.Contains(c.log.String(), "paused deployment shop/web") {
+	_, breached := c.log.find(func(e progress.Event) bool {
+		b, ok := e.(progress.BreachDetected)
+		return ok && b.Budget == policy.BudgetSIGKILLs
+	})
+	_, paused := c.log.find(func(e progress.Event) bool {
+		a, ok := e.(progress.ActionTaken)
+		return ok && a.Action == progress.ActionPaused
+	})
+	if !breached || !paused {
 		t.Errorf("progress does not tell the breach and the pause:\n%s", c.log.String())
 	}
 	// The report is complete: the pods as far as they got.
-	if len(r.Pods) != 2 || r.Pods[0].Name != "web-aaa-1" || r.Pods[0].Verdict != VerdictSIGKILL || r.Pods[1].Verdict != VerdictNotTerminated {
+	if len(r.Pods) != 2 || r.Pods[0].Name != "web-aaa-1" || r.Pods[0].Verdict != report.VerdictSIGKILL || r.Pods[1].Verdict != report.VerdictNotTerminated {
 		t.Errorf("pods = %+v", r.Pods)
 	}
 }
 
 func TestGuardBreachActions(t *testing.T) {
 	restartedAt := func(stamp string) corev1.PodTemplateSpec {
-		return podTemplate("web:1", map[string]string{RestartedAtAnnotation: stamp})
+		return rollouttest.PodTemplate("web:1", map[string]string{workload.RestartedAtAnnotation: stamp})
 	}
-	imageChange := [2]corev1.PodTemplateSpec{podTemplate("web:2", nil), podTemplate("web:1", nil)}
-	restartOnly := [2]corev1.PodTemplateSpec{restartedAt("2025-03-04T10:00:00Z"), podTemplate("web:1", nil)}
+	imageChange := [2]corev1.PodTemplateSpec{rollouttest.PodTemplate("web:2", nil), rollouttest.PodTemplate("web:1", nil)}
+	restartOnly := [2]corev1.PodTemplateSpec{restartedAt("2025-03-04T10:00:00Z"), rollouttest.PodTemplate("web:1", nil)}
 	restartAgain := [2]corev1.PodTemplateSpec{restartedAt("2025-03-04T10:00:00Z"), restartedAt("2025-03-01T08:00:00Z")}
 	tests := []struct {
 		name        string
-		onBreach    BreachAction
+		onBreach    policy.Action
 		templates   [2]corev1.PodTemplateSpec // next, previous
-		wantOutcome Outcome
+		wantOutcome report.Outcome
 		wantAction  string
 	}{
-		{"rollback of an image change", ActionRollback, imageChange, OutcomeRolledBack, "rolled-back"},
-		{"rollback of a restart, asked for", ActionRollback, restartOnly, OutcomeRolledBack, "rolled-back"},
-		{"auto rolls back an image change", ActionAuto, imageChange, OutcomeRolledBack, "rolled-back"},
-		{"auto pauses a restart", ActionAuto, restartOnly, OutcomePaused, "paused"},
-		{"auto pauses a second restart", ActionAuto, restartAgain, OutcomePaused, "paused"},
-		{"pause of an image change", ActionPause, imageChange, OutcomePaused, "paused"},
-		{"none", ActionNone, imageChange, OutcomeFailed, "none"},
-		{"empty behaves as none", "", imageChange, OutcomeFailed, "none"},
+		{"rollback of an image change", policy.ActionRollback, imageChange, report.OutcomeRolledBack, "rolled-back"},
+		{"rollback of a restart, asked for", policy.ActionRollback, restartOnly, report.OutcomeRolledBack, "rolled-back"},
+		{"auto rolls back an image change", policy.ActionAuto, imageChange, report.OutcomeRolledBack, "rolled-back"},
+		{"auto pauses a restart", policy.ActionAuto, restartOnly, report.OutcomePaused, "paused"},
+		{"auto pauses a second restart", policy.ActionAuto, restartAgain, report.OutcomePaused, "paused"},
+		{"pause of an image change", policy.ActionPause, imageChange, report.OutcomePaused, "paused"},
+		{"none", policy.ActionNone, imageChange, report.OutcomeFailed, "none"},
+		{"empty behaves as none", "", imageChange, report.OutcomeFailed, "none"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -145,11 +158,11 @@ func TestGuardBreachActions(t *testing.T) {
 			g := c.guard(breachBudgets(), 0)
 			g.OnBreach = tc.onBreach
 			done := c.run(g, context.Background(), d, nil)
-			c.log.waitFor(t, "1 of 2 new pods updated")
+			c.log.waitFor(t, status("1 of 2 new pods updated"))
 			c.sigkill("web-aaa-1")
 			if tc.wantAction == "none" {
 				// The guard goes on: finish the rollout.
-				c.log.waitFor(t, "budget breached")
+				c.log.waitUntil(t, "a breach", isType[progress.BreachDetected])
 				c.step(time.Second)
 				c.removePod("web-aaa-1")
 				c.removePod("web-aaa-2")
@@ -159,7 +172,7 @@ func TestGuardBreachActions(t *testing.T) {
 			if r.Outcome != tc.wantOutcome {
 				t.Fatalf("outcome %q (%s), want %q", r.Outcome, r.Message, tc.wantOutcome)
 			}
-			checkOneBreach(t, r, BudgetSIGKILLs, tc.wantAction)
+			checkOneBreach(t, r, policy.BudgetSIGKILLs, tc.wantAction)
 			updates := c.deploymentActions("update")
 			switch tc.wantAction {
 			case "rolled-back":
@@ -169,7 +182,7 @@ func TestGuardBreachActions(t *testing.T) {
 				sent := updates[0].(k8stesting.UpdateAction).GetObject().(*appsv1.Deployment)
 				want := tc.templates[1]
 				if sent.Spec.Template.Spec.Containers[0].Image != want.Spec.Containers[0].Image ||
-					sent.Spec.Template.Annotations[RestartedAtAnnotation] != want.Annotations[RestartedAtAnnotation] ||
+					sent.Spec.Template.Annotations[workload.RestartedAtAnnotation] != want.Annotations[workload.RestartedAtAnnotation] ||
 					sent.Spec.Template.Labels[appsv1.DefaultDeploymentUniqueLabelKey] != "" {
 					t.Errorf("rollback sent template %+v, want revision 1's %+v", sent.Spec.Template, want)
 				}
@@ -192,13 +205,13 @@ func TestGuardBreachActions(t *testing.T) {
 
 // Someone else changes the template during the rollout: rollback must not overwrite it.
 func TestGuardRollbackRefused(t *testing.T) {
-	c, d := templatedRollout(t, podTemplate("web:2", nil), podTemplate("web:1", nil))
+	c, d := templatedRollout(t, rollouttest.PodTemplate("web:2", nil), rollouttest.PodTemplate("web:1", nil))
 	g := c.guard(breachBudgets(), 0)
-	g.OnBreach = ActionRollback
+	g.OnBreach = policy.ActionRollback
 	done := c.run(g, context.Background(), d, nil)
-	c.log.waitFor(t, "1 of 2 new pods updated")
+	c.log.waitFor(t, status("1 of 2 new pods updated"))
 
-	deployments := c.client.AppsV1().Deployments(guardNS)
+	deployments := c.client.AppsV1().Deployments(rollouttest.NS)
 	theirs := c.stored()
 	theirs.Spec.Template.Spec.Containers[0].Image = "web:3"
 	theirs, err := deployments.Update(c.ctx, theirs, metav1.UpdateOptions{})
@@ -209,14 +222,14 @@ func TestGuardRollbackRefused(t *testing.T) {
 	if _, err := deployments.UpdateStatus(c.ctx, theirs, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	c.log.waitFor(t, "0 of 2 new pods updated") // the guard saw the change
+	c.log.waitFor(t, status("0 of 2 new pods updated")) // the guard saw the change
 	c.sigkill("web-aaa-1")
 	r := c.result(done)
 
-	if r.Outcome != OutcomeFailed || !strings.Contains(r.Message, "rollback refused") || !strings.Contains(r.Message, "nothing was changed") {
+	if r.Outcome != report.OutcomeFailed || !strings.Contains(r.Message, "rollback refused") || !strings.Contains(r.Message, "nothing was changed") {
 		t.Errorf("outcome %q (%s), want failed with the refusal", r.Outcome, r.Message)
 	}
-	checkOneBreach(t, r, BudgetSIGKILLs, "rollback-refused")
+	checkOneBreach(t, r, policy.BudgetSIGKILLs, "rollback-refused")
 	if n := len(c.deploymentActions("update")); n != 1 {
 		t.Errorf("%d Deployment updates, want only the other writer's", n)
 	}
@@ -227,19 +240,19 @@ func TestGuardRollbackRefused(t *testing.T) {
 
 func TestGuardRollbackWithoutPreviousRevision(t *testing.T) {
 	c, d := inProgress(t)
-	if err := c.client.AppsV1().ReplicaSets(guardNS).Delete(c.ctx, "web-aaa", metav1.DeleteOptions{}); err != nil {
+	if err := c.client.AppsV1().ReplicaSets(rollouttest.NS).Delete(c.ctx, "web-aaa", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	g := c.guard(breachBudgets(), 0)
-	g.OnBreach = ActionRollback
+	g.OnBreach = policy.ActionRollback
 	done := c.run(g, context.Background(), d, nil)
-	c.log.waitFor(t, "1 of 2 new pods updated")
+	c.log.waitFor(t, status("1 of 2 new pods updated"))
 	c.sigkill("web-aaa-1")
 	r := c.result(done)
-	if r.Outcome != OutcomeFailed || !strings.Contains(r.Message, "no previous revision") {
+	if r.Outcome != report.OutcomeFailed || !strings.Contains(r.Message, "no previous revision") {
 		t.Errorf("outcome %q (%s), want failed: no previous revision", r.Outcome, r.Message)
 	}
-	checkOneBreach(t, r, BudgetSIGKILLs, "failed: no previous revision to roll back to")
+	checkOneBreach(t, r, policy.BudgetSIGKILLs, "failed: no previous revision to roll back to")
 	if n := len(c.deploymentActions("update")) + len(c.deploymentActions("patch")); n != 0 {
 		t.Errorf("%d Deployment writes, want none", n)
 	}
@@ -251,38 +264,38 @@ func TestGuardPauseFails(t *testing.T) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "web", errors.New("no patch for you"))
 	})
 	g := c.guard(breachBudgets(), 0)
-	g.OnBreach = ActionPause
+	g.OnBreach = policy.ActionPause
 	done := c.run(g, context.Background(), d, nil)
-	c.log.waitFor(t, "1 of 2 new pods updated")
+	c.log.waitFor(t, status("1 of 2 new pods updated"))
 	c.sigkill("web-aaa-1")
 	r := c.result(done)
-	if r.Outcome != OutcomeFailed || !strings.Contains(r.Message, "pausing failed") {
+	if r.Outcome != report.OutcomeFailed || !strings.Contains(r.Message, "pausing failed") {
 		t.Errorf("outcome %q (%s), want failed: pausing failed", r.Outcome, r.Message)
 	}
-	checkOneBreach(t, r, BudgetSIGKILLs, `failed: pausing deployment shop/web: deployments.apps "web" is forbidden: no patch for you`)
+	checkOneBreach(t, r, policy.BudgetSIGKILLs, `failed: pausing deployment shop/web: deployments.apps "web" is forbidden: no patch for you`)
 }
 
 func TestGuardProgressBreach(t *testing.T) {
 	deadline := func(t *testing.T) (*cluster, *appsv1.Deployment) {
-		d := webDeployment(2, 2, "2", appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 1, AvailableReplicas: 2,
+		d := rollouttest.WebDeployment(2, 2, "2", appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 1, AvailableReplicas: 2,
 			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse,
 				Reason: "ProgressDeadlineExceeded", Message: `ReplicaSet "web-bbb" has timed out progressing.`}}})
-		return newCluster(t, d, webReplicaSet("aaa", "1"), webReplicaSet("bbb", "2"), webPod("web-aaa-1", "aaa"), webService()), d
+		return newCluster(t, d, rollouttest.WebReplicaSet("aaa", "1"), rollouttest.WebReplicaSet("bbb", "2"), rollouttest.WebPod("web-aaa-1", "aaa"), rollouttest.WebService()), d
 	}
 	tests := []struct {
 		name        string
 		setup       func(t *testing.T) (*cluster, *appsv1.Deployment)
 		timeout     time.Duration
-		onBreach    BreachAction
-		wantOutcome Outcome
+		onBreach    policy.Action
+		wantOutcome report.Outcome
 		wantAction  string
 		wantMessage string
 	}{
-		{"timeout, none", inProgress, time.Minute, ActionNone, OutcomeTimeout, "none", "not complete after 1m0s: 1 of 2 new pods updated"},
-		{"timeout, unset", inProgress, time.Minute, "", OutcomeTimeout, "none", "not complete after 1m0s"},
-		{"timeout, pause", inProgress, time.Minute, ActionPause, OutcomePaused, "paused", "not complete after 1m0s"},
-		{"progress deadline, none", deadline, 0, ActionNone, OutcomeTimeout, "none", `rollout exceeded its progress deadline: ReplicaSet "web-bbb" has timed out progressing.`},
-		{"progress deadline, pause", deadline, 0, ActionPause, OutcomePaused, "paused", "progress deadline"},
+		{"timeout, none", inProgress, time.Minute, policy.ActionNone, report.OutcomeTimeout, "none", "not complete after 1m0s: 1 of 2 new pods updated"},
+		{"timeout, unset", inProgress, time.Minute, "", report.OutcomeTimeout, "none", "not complete after 1m0s"},
+		{"timeout, pause", inProgress, time.Minute, policy.ActionPause, report.OutcomePaused, "paused", "not complete after 1m0s"},
+		{"progress deadline, none", deadline, 0, policy.ActionNone, report.OutcomeTimeout, "none", `rollout exceeded its progress deadline: ReplicaSet "web-bbb" has timed out progressing.`},
+		{"progress deadline, pause", deadline, 0, policy.ActionPause, report.OutcomePaused, "paused", "progress deadline"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -298,8 +311,8 @@ func TestGuardProgressBreach(t *testing.T) {
 			if r.Outcome != tc.wantOutcome || !strings.Contains(r.Message, tc.wantMessage) {
 				t.Errorf("outcome %q (%s), want %q (~%s)", r.Outcome, r.Message, tc.wantOutcome, tc.wantMessage)
 			}
-			b := checkOneBreach(t, r, BudgetProgress, tc.wantAction)
-			if !strings.Contains(b.Message, tc.wantMessage) || !b.At.Equal(t0.Add(tc.timeout)) {
+			b := checkOneBreach(t, r, policy.BudgetProgress, tc.wantAction)
+			if !strings.Contains(b.Message, tc.wantMessage) || !b.At.Equal(rollouttest.T0.Add(tc.timeout)) {
 				t.Errorf("breach = %+v, want at +%s with %q", b, tc.timeout, tc.wantMessage)
 			}
 			if tc.wantAction == "paused" {
@@ -339,32 +352,26 @@ func (p *fakeProbe) Run(ctx context.Context) {
 
 func (p *fakeProbe) Notify() <-chan struct{} { return p.notify }
 
-func (p *fakeProbe) Snapshot() verify.ProbeReport {
+func (p *fakeProbe) Snapshot() traffic.ProbeReport {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.reads++
 	byClass := map[string]int{}
 	if p.errs > 0 {
-		byClass[verify.ErrClassRefused] = p.errs
+		byClass[traffic.ErrClassRefused] = p.errs
 	}
-	return verify.ProbeReport{Targets: []string{"http://web.shop/"}, Requests: p.requests, Errors: p.errs, ErrorsByClass: byClass}
+	return traffic.ProbeReport{Targets: []string{"http://web.shop/"}, Requests: p.requests, Errors: p.errs, ErrorsByClass: byClass}
 }
 
-func (p *fakeProbe) ErrorTimes() []time.Time {
+func (p *fakeProbe) ErrorBuckets() []traffic.ErrorBucket {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var out []time.Time
-	for at := range p.buckets {
-		out = append(out, at)
+	var out []traffic.ErrorBucket
+	for at, n := range p.buckets {
+		out = append(out, traffic.ErrorBucket{Start: at, Width: 100 * time.Millisecond, Errors: n})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
 	return out
-}
-
-func (p *fakeProbe) ErrorsAt(t time.Time) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.buckets[t]
 }
 
 // set records requests and errors (errors in the 100 ms bucket at) and notifies.
@@ -396,51 +403,51 @@ func TestGuardProbeErrorsAttributed(t *testing.T) {
 	budgets := breachBudgets()
 	budgets.MaxProbeErrors = 0
 	g := c.guard(budgets, 0)
-	g.OnBreach = ActionNone
+	g.OnBreach = policy.ActionNone
 	g.Probe = probe
 	done := c.run(g, context.Background(), d, nil)
-	c.log.waitFor(t, "1 of 2 new pods updated")
+	c.log.waitFor(t, status("1 of 2 new pods updated"))
 
 	c.step(time.Second)
-	probe.set(20, at(1), 1) // before any pod terminates
-	c.log.waitFor(t, "budget breached: 1 probe errors in 20 requests (budget 0)")
+	probe.set(20, rollouttest.At(1), 1) // before any pod terminates
+	c.log.waitFor(t, progress.BreachDetected{Budget: policy.BudgetProbeErrors, Message: "1 probe errors in 20 requests (budget 0)"})
 
 	c.step(4 * time.Second) // +5 s
 	c.deletePodGracefully("web-aaa-1", 30)
-	c.log.waitFor(t, "pod web-aaa-1: deletion requested")
-	probe.set(30, at(4.8), 1) // the bucket [4.8, 4.9) ends before the deletion
-	probe.set(0, at(6), 3)
+	c.log.waitFor(t, progress.PodDeleted{Pod: "web-aaa-1", Grace: 30 * time.Second})
+	probe.set(30, rollouttest.At(4.8), 1) // the bucket [4.8, 4.9) ends before the deletion
+	probe.set(0, rollouttest.At(6), 3)
 	c.step(2 * time.Second) // +7 s
 	c.terminateContainer("web-aaa-1", 0, "Completed")
-	c.log.waitFor(t, "pod web-aaa-1: container app exited 0")
+	c.log.waitUntil(t, "web-aaa-1's exit", podEvent[progress.ContainerExited]("web-aaa-1"))
 	c.step(time.Second) // +8 s
 	c.removePod("web-aaa-1")
-	c.log.waitFor(t, "pod web-aaa-1: gone")
-	probe.set(10, at(8.5), 1) // within a second of the exit: blamed on web-aaa-1
-	probe.set(10, at(20), 1)  // nobody terminating
+	c.log.waitUntil(t, "web-aaa-1 gone", podEvent[progress.PodGone]("web-aaa-1"))
+	probe.set(10, rollouttest.At(8.5), 1) // within a second of the exit: blamed on web-aaa-1
+	probe.set(10, rollouttest.At(20), 1)  // nobody terminating
 
 	c.step(22 * time.Second) // +30 s: web-aaa-2 is force-deleted
 	c.removePod("web-aaa-2")
-	c.log.waitFor(t, "pod web-aaa-2: gone")
-	probe.set(10, at(30), 2)
+	c.log.waitUntil(t, "web-aaa-2 gone", podEvent[progress.PodGone]("web-aaa-2"))
+	probe.set(10, rollouttest.At(30), 2)
 	waitUntil(t, "the guard to read the probe", probe.seen)
 	c.completeRollout()
 	r := c.result(done)
 
-	if r.Outcome != OutcomeFailed || !strings.Contains(r.Message, "rollout complete, but 1 probe errors in 20 requests (budget 0)") {
+	if r.Outcome != report.OutcomeFailed || !strings.Contains(r.Message, "rollout complete, but 1 probe errors in 20 requests (budget 0)") {
 		t.Errorf("outcome %q (%s), want failed for the probe errors", r.Outcome, r.Message)
 	}
-	b := checkOneBreach(t, r, BudgetProbeErrors, "none")
-	if b.Observed != 1 || b.Limit != 0 || b.Pod != "" || !b.At.Equal(at(1)) {
+	b := checkOneBreach(t, r, policy.BudgetProbeErrors, "none")
+	if b.Observed != 1 || b.Limit != 0 || b.Pod != "" || !b.At.Equal(rollouttest.At(1)) {
 		t.Errorf("breach = %+v, want 1 error over budget 0 at +1s", b)
 	}
 	if r.Probe == nil {
 		t.Fatal("no probe section in the report")
 	}
-	if r.Probe.Requests != 80 || r.Probe.Errors != 9 || r.Probe.ErrorsByClass[verify.ErrClassRefused] != 9 || len(r.Probe.Targets) != 1 {
+	if r.Probe.Requests != 80 || r.Probe.Errors != 9 || r.Probe.ErrorsByClass[traffic.ErrClassRefused] != 9 || len(r.Probe.Targets) != 1 {
 		t.Errorf("probe = %+v, want the probe's final snapshot", r.Probe.ProbeReport)
 	}
-	wantAttribution := []PodErrors{{"web-aaa-1", 4}, {"web-aaa-2", 2}}
+	wantAttribution := []report.PodErrors{{Pod: "web-aaa-1", Errors: 4}, {Pod: "web-aaa-2", Errors: 2}}
 	if len(r.Probe.Attribution) != 2 || r.Probe.Attribution[0] != wantAttribution[0] || r.Probe.Attribution[1] != wantAttribution[1] {
 		t.Errorf("attribution = %+v, want %+v", r.Probe.Attribution, wantAttribution)
 	}
@@ -471,20 +478,20 @@ func TestGuardProbeErrorsOfPodStillTerminating(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := c.run(g, ctx, d, nil)
-	c.log.waitFor(t, "1 of 2 new pods updated")
+	c.log.waitFor(t, status("1 of 2 new pods updated"))
 	c.step(time.Second)
 	c.deletePodGracefully("web-aaa-2", 30)
-	c.log.waitFor(t, "pod web-aaa-2: deletion requested")
-	probe.set(50, at(10), 5)
-	probe.set(0, at(12.5), 1) // after the guard stopped (+11 s) plus a second
+	c.log.waitFor(t, progress.PodDeleted{Pod: "web-aaa-2", Grace: 30 * time.Second})
+	probe.set(50, rollouttest.At(10), 5)
+	probe.set(0, rollouttest.At(12.5), 1) // after the guard stopped (+11 s) plus a second
 	c.step(10 * time.Second)
 	waitUntil(t, "the guard to read the probe", probe.seen)
 	cancel()
 	r := c.result(done)
-	if r.Outcome != OutcomeInterrupted || len(r.Breaches) != 0 {
+	if r.Outcome != report.OutcomeInterrupted || len(r.Breaches) != 0 {
 		t.Fatalf("outcome %q, breaches %+v; want interrupted without breach", r.Outcome, r.Breaches)
 	}
-	if r.Probe == nil || len(r.Probe.Attribution) != 1 || r.Probe.Attribution[0] != (PodErrors{"web-aaa-2", 5}) || r.Probe.UnattributedErrors != 1 {
+	if r.Probe == nil || len(r.Probe.Attribution) != 1 || r.Probe.Attribution[0] != (report.PodErrors{Pod: "web-aaa-2", Errors: 5}) || r.Probe.UnattributedErrors != 1 {
 		t.Errorf("probe = %+v, want 5 errors on web-aaa-2 and 1 unattributed", r.Probe)
 	}
 }
@@ -496,18 +503,18 @@ func TestGuardProbeErrorRateMinimumSample(t *testing.T) {
 	budgets := breachBudgets()
 	budgets.MaxProbeErrorRate = 0.1
 	g := c.guard(budgets, 0)
-	g.OnBreach = ActionPause
+	g.OnBreach = policy.ActionPause
 	g.Probe = probe
 	done := c.run(g, context.Background(), d, nil)
-	c.log.waitFor(t, "1 of 2 new pods updated")
-	probe.set(19, at(0), 19)
+	c.log.waitFor(t, status("1 of 2 new pods updated"))
+	probe.set(19, rollouttest.At(0), 19)
 	waitUntil(t, "the guard to read 19 of 19", probe.seen)
-	probe.set(1, at(0), 0)
+	probe.set(1, rollouttest.At(0), 0)
 	r := c.result(done)
-	if r.Outcome != OutcomePaused {
+	if r.Outcome != report.OutcomePaused {
 		t.Fatalf("outcome %q (%s), want paused", r.Outcome, r.Message)
 	}
-	b := checkOneBreach(t, r, BudgetProbeErrorRate, "paused")
+	b := checkOneBreach(t, r, policy.BudgetProbeErrorRate, "paused")
 	if !strings.Contains(b.Message, "(19 of 20)") || b.Observed != 0.95 || b.Limit != 0.1 {
 		t.Errorf("breach = %+v, want it at the 20th request (19 of 20), not before", b)
 	}
@@ -524,9 +531,9 @@ func TestGuardProbeErrorRateMinimumSample(t *testing.T) {
 // breaches within milliseconds of the trigger, so the race is realistic.
 // Remove the Skip once act uses the trigger's Deployment (or re-reads).
 func TestGuardBreachRightAfterTriggerKnownBug(t *testing.T) {
-	d := webDeployment(1, 1, "1", completeStatus())
-	d.Spec.Template = podTemplate("web:1", nil)
-	c := newCluster(t, d, templatedReplicaSet("aaa", "1", podTemplate("web:1", nil)), webPod("web-aaa-1", "aaa"), webService())
+	d := rollouttest.WebDeployment(1, 1, "1", rollouttest.CompleteStatus())
+	d.Spec.Template = rollouttest.PodTemplate("web:1", nil)
+	c := newCluster(t, d, rollouttest.TemplatedReplicaSet("aaa", "1", rollouttest.PodTemplate("web:1", nil)), rollouttest.WebPod("web-aaa-1", "aaa"), rollouttest.WebService())
 	c.client.PrependWatchReactor("deployments", func(action k8stesting.Action) (bool, watch.Interface, error) {
 		w, err := c.client.Tracker().Watch(action.GetResource(), action.GetNamespace(), action.(k8stesting.WatchActionImpl).ListOptions)
 		if err != nil {
@@ -535,25 +542,25 @@ func TestGuardBreachRightAfterTriggerKnownBug(t *testing.T) {
 		return true, watch.Filter(w, func(ev watch.Event) (watch.Event, bool) { return ev, ev.Type != watch.Modified }), nil
 	})
 	probe := newFakeProbe()
-	probe.set(20, at(0), 1) // failing from the start
+	probe.set(20, rollouttest.At(0), 1) // failing from the start
 	budgets := breachBudgets()
 	budgets.MaxProbeErrors = 0
 	g := c.guard(budgets, 0)
-	g.OnBreach = ActionRollback
+	g.OnBreach = policy.ActionRollback
 	g.Probe = probe
 	r := c.result(c.run(g, context.Background(), d.DeepCopy(), c.restartTrigger(d)))
-	if r.Outcome != OutcomeRolledBack {
+	if r.Outcome != report.OutcomeRolledBack {
 		t.Fatalf("outcome %q (%s), want rolled-back to revision 1", r.Outcome, r.Message)
 	}
-	checkOneBreach(t, r, BudgetProbeErrors, "rolled-back")
-	if stamp := c.stored().Spec.Template.Annotations[RestartedAtAnnotation]; stamp != "" {
+	checkOneBreach(t, r, policy.BudgetProbeErrors, "rolled-back")
+	if stamp := c.stored().Spec.Template.Annotations[workload.RestartedAtAnnotation]; stamp != "" {
 		t.Errorf("template still restarted at %s after the rollback", stamp)
 	}
 }
 
 func TestBreachJSON(t *testing.T) {
 	latency := 0.25
-	b := Breach{Budget: BudgetSIGKILLs, Observed: 2, Limit: 1, Pod: "web-a", At: at(3), Message: "m", Action: "paused", ActionLatencySeconds: &latency}
+	b := policy.Breach{Budget: policy.BudgetSIGKILLs, Observed: 2, Limit: 1, Pod: "web-a", At: rollouttest.At(3), Message: "m", Action: "paused", ActionLatencySeconds: &latency}
 	raw, err := json.Marshal(b)
 	if err != nil {
 		t.Fatal(err)
@@ -567,7 +574,7 @@ func TestBreachJSON(t *testing.T) {
 			t.Errorf("%s = %v, want %v (JSON %s)", key, got[key], want, raw)
 		}
 	}
-	raw, _ = json.Marshal(Breach{Budget: BudgetProgress, At: at(0), Action: "none"})
+	raw, _ = json.Marshal(policy.Breach{Budget: policy.BudgetProgress, At: rollouttest.At(0), Action: "none"})
 	if !strings.Contains(string(raw), `"actionLatencySeconds":null`) || strings.Contains(string(raw), `"pod"`) {
 		t.Errorf("progress breach JSON %s: want a null latency and no pod", raw)
 	}

@@ -14,18 +14,18 @@ const (
 	AnnotationSafetyMargin        = "safe-rollout.io/safety-margin"
 )
 
-// Budget holds the inputs of the shutdown budget:
+// GraceBudget holds the inputs of the grace-period formula:
 // grace >= endpoint_propagation + drain_delay + max_request + safety_margin.
-type Budget struct {
+type GraceBudget struct {
 	EndpointPropagation time.Duration
 	DrainDelay          time.Duration
 	MaxRequest          time.Duration
 	SafetyMargin        time.Duration
 }
 
-// DefaultBudget is used when neither flags nor annotations say otherwise.
-func DefaultBudget() Budget {
-	return Budget{
+// DefaultGraceBudget is used when neither flags nor annotations say otherwise.
+func DefaultGraceBudget() GraceBudget {
+	return GraceBudget{
 		EndpointPropagation: 5 * time.Second,
 		DrainDelay:          5 * time.Second,
 		MaxRequest:          15 * time.Second,
@@ -34,7 +34,7 @@ func DefaultBudget() Budget {
 }
 
 // WithAnnotations returns the budget with the Deployment's annotations applied on top.
-func (b Budget) WithAnnotations(annotations map[string]string) (Budget, error) {
+func (b GraceBudget) WithAnnotations(annotations map[string]string) (GraceBudget, error) {
 	for key, field := range map[string]*time.Duration{
 		AnnotationEndpointPropagation: &b.EndpointPropagation,
 		AnnotationDrainDelay:          &b.DrainDelay,
@@ -55,7 +55,7 @@ func (b Budget) WithAnnotations(annotations map[string]string) (Budget, error) {
 }
 
 // Validate rejects negative inputs, which would make the formula meaningless.
-func (b Budget) Validate() error {
+func (b GraceBudget) Validate() error {
 	for name, d := range map[string]time.Duration{
 		"--endpoint-propagation": b.EndpointPropagation,
 		"--drain-delay":          b.DrainDelay,
@@ -71,7 +71,7 @@ func (b Budget) Validate() error {
 
 // Requirement is the budget formula evaluated with one effective drain delay.
 type Requirement struct {
-	Budget
+	GraceBudget
 	// EffectiveDrain is the drain delay actually spent: the larger of the budget's
 	// drain delay and a preStop sleep.
 	EffectiveDrain time.Duration
@@ -79,10 +79,10 @@ type Requirement struct {
 }
 
 // Require evaluates the formula; a preStop sleep longer than the drain delay replaces it.
-func (b Budget) Require(preStopSleep time.Duration) Requirement {
+func (b GraceBudget) Require(preStopSleep time.Duration) Requirement {
 	drain := max(b.DrainDelay, preStopSleep)
 	return Requirement{
-		Budget:         b,
+		GraceBudget:    b,
 		EffectiveDrain: drain,
 		Total:          b.EndpointPropagation + drain + b.MaxRequest + b.SafetyMargin,
 	}

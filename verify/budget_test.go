@@ -6,13 +6,13 @@ import (
 	"time"
 )
 
-func TestDefaultBudget(t *testing.T) {
-	want := Budget{EndpointPropagation: 5 * time.Second, DrainDelay: 5 * time.Second, MaxRequest: 15 * time.Second, SafetyMargin: 5 * time.Second}
-	if got := DefaultBudget(); got != want {
-		t.Errorf("DefaultBudget() = %+v, want %+v", got, want)
+func TestDefaultGraceBudget(t *testing.T) {
+	want := GraceBudget{EndpointPropagation: 5 * time.Second, DrainDelay: 5 * time.Second, MaxRequest: 15 * time.Second, SafetyMargin: 5 * time.Second}
+	if got := DefaultGraceBudget(); got != want {
+		t.Errorf("DefaultGraceBudget() = %+v, want %+v", got, want)
 	}
-	if err := DefaultBudget().Validate(); err != nil {
-		t.Errorf("DefaultBudget().Validate() = %v", err)
+	if err := DefaultGraceBudget().Validate(); err != nil {
+		t.Errorf("DefaultGraceBudget().Validate() = %v", err)
 	}
 }
 
@@ -20,18 +20,18 @@ func TestWithAnnotations(t *testing.T) {
 	tests := []struct {
 		name        string
 		annotations map[string]string
-		want        Budget
+		want        GraceBudget
 		wantErr     string
 	}{
-		{name: "none", annotations: nil, want: DefaultBudget()},
-		{name: "unrelated annotations", annotations: map[string]string{"deployment.kubernetes.io/revision": "3"}, want: DefaultBudget()},
+		{name: "none", annotations: nil, want: DefaultGraceBudget()},
+		{name: "unrelated annotations", annotations: map[string]string{"deployment.kubernetes.io/revision": "3"}, want: DefaultGraceBudget()},
 		{name: "every input", annotations: map[string]string{
 			AnnotationEndpointPropagation: "2s", AnnotationDrainDelay: "8s", AnnotationMaxRequest: "1m", AnnotationSafetyMargin: "500ms",
-		}, want: Budget{EndpointPropagation: 2 * time.Second, DrainDelay: 8 * time.Second, MaxRequest: time.Minute, SafetyMargin: 500 * time.Millisecond}},
+		}, want: GraceBudget{EndpointPropagation: 2 * time.Second, DrainDelay: 8 * time.Second, MaxRequest: time.Minute, SafetyMargin: 500 * time.Millisecond}},
 		{name: "one input", annotations: map[string]string{AnnotationMaxRequest: "45s"},
-			want: Budget{EndpointPropagation: 5 * time.Second, DrainDelay: 5 * time.Second, MaxRequest: 45 * time.Second, SafetyMargin: 5 * time.Second}},
+			want: GraceBudget{EndpointPropagation: 5 * time.Second, DrainDelay: 5 * time.Second, MaxRequest: 45 * time.Second, SafetyMargin: 5 * time.Second}},
 		{name: "zero is allowed", annotations: map[string]string{AnnotationSafetyMargin: "0s"},
-			want: Budget{EndpointPropagation: 5 * time.Second, DrainDelay: 5 * time.Second, MaxRequest: 15 * time.Second}},
+			want: GraceBudget{EndpointPropagation: 5 * time.Second, DrainDelay: 5 * time.Second, MaxRequest: 15 * time.Second}},
 		{name: "not a duration", annotations: map[string]string{AnnotationDrainDelay: "soon"},
 			wantErr: `annotation safe-rollout.io/drain-delay: "soon" is not a non-negative duration`},
 		{name: "no unit", annotations: map[string]string{AnnotationMaxRequest: "30"},
@@ -43,7 +43,7 @@ func TestWithAnnotations(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := DefaultBudget().WithAnnotations(tc.annotations)
+			got, err := DefaultGraceBudget().WithAnnotations(tc.annotations)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("WithAnnotations(%v) error = %v, want one containing %q", tc.annotations, err, tc.wantErr)
@@ -61,7 +61,7 @@ func TestWithAnnotations(t *testing.T) {
 }
 
 func TestWithAnnotationsStartsFromTheFlags(t *testing.T) {
-	flags := Budget{EndpointPropagation: time.Second, DrainDelay: 2 * time.Second, MaxRequest: 3 * time.Second, SafetyMargin: 4 * time.Second}
+	flags := GraceBudget{EndpointPropagation: time.Second, DrainDelay: 2 * time.Second, MaxRequest: 3 * time.Second, SafetyMargin: 4 * time.Second}
 	got, err := flags.WithAnnotations(map[string]string{AnnotationDrainDelay: "20s"})
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +80,7 @@ func TestWithAnnotationsStartsFromTheFlags(t *testing.T) {
 // needs a longer grace period.
 func TestAnnotationsOverrideTheBudgetInChecks(t *testing.T) {
 	d := deployment(withAnnotations(AnnotationMaxRequest, "40s", AnnotationDrainDelay, "1s"))
-	b, err := DefaultBudget().WithAnnotations(d.Annotations)
+	b, err := DefaultGraceBudget().WithAnnotations(d.Annotations)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,26 +98,26 @@ func TestAnnotationsOverrideTheBudgetInChecks(t *testing.T) {
 func TestBudgetValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		b    Budget
+		b    GraceBudget
 		want string
 	}{
-		{"endpoint propagation", Budget{EndpointPropagation: -time.Second}, "--endpoint-propagation must not be negative, got -1s"},
-		{"drain delay", Budget{DrainDelay: -time.Second}, "--drain-delay must not be negative"},
-		{"max request", Budget{MaxRequest: -time.Millisecond}, "--max-request must not be negative, got -1ms"},
-		{"safety margin", Budget{SafetyMargin: -time.Minute}, "--safety-margin must not be negative"},
+		{"endpoint propagation", GraceBudget{EndpointPropagation: -time.Second}, "--endpoint-propagation must not be negative, got -1s"},
+		{"drain delay", GraceBudget{DrainDelay: -time.Second}, "--drain-delay must not be negative"},
+		{"max request", GraceBudget{MaxRequest: -time.Millisecond}, "--max-request must not be negative, got -1ms"},
+		{"safety margin", GraceBudget{SafetyMargin: -time.Minute}, "--safety-margin must not be negative"},
 	} {
 		err := tc.b.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Validate() = %v, want %q", tc.name, err, tc.want)
 		}
 	}
-	if err := (Budget{}).Validate(); err != nil {
+	if err := (GraceBudget{}).Validate(); err != nil {
 		t.Errorf("zero budget: Validate() = %v", err)
 	}
 }
 
 func TestRequire(t *testing.T) {
-	b := DefaultBudget()
+	b := DefaultGraceBudget()
 	tests := []struct {
 		name         string
 		sleep        time.Duration
@@ -147,15 +147,15 @@ func TestRequire(t *testing.T) {
 			if got := r.Formula(); got != tc.wantFormular {
 				t.Errorf("Formula() = %q, want %q", got, tc.wantFormular)
 			}
-			if r.Budget != b {
-				t.Errorf("Requirement.Budget = %+v, want %+v", r.Budget, b)
+			if r.GraceBudget != b {
+				t.Errorf("Requirement.GraceBudget = %+v, want %+v", r.GraceBudget, b)
 			}
 		})
 	}
 }
 
 func TestFormulaSubSecond(t *testing.T) {
-	r := Budget{EndpointPropagation: 1250 * time.Millisecond, DrainDelay: 0, MaxRequest: 2 * time.Minute, SafetyMargin: 100 * time.Millisecond}.Require(0)
+	r := GraceBudget{EndpointPropagation: 1250 * time.Millisecond, DrainDelay: 0, MaxRequest: 2 * time.Minute, SafetyMargin: 100 * time.Millisecond}.Require(0)
 	want := "1.25s endpoint propagation + 0s drain delay + 120s max request + 0.10s safety margin"
 	if got := r.Formula(); got != want {
 		t.Errorf("Formula() = %q, want %q", got, want)

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 )
 
 // Check IDs are stable: scripts and dashboards key on them.
@@ -50,7 +53,7 @@ type Environment struct {
 }
 
 // CheckDeployment runs every contract check on d and returns its report.
-func CheckDeployment(d *appsv1.Deployment, budget Budget, env Environment) ObjectReport {
+func CheckDeployment(d *appsv1.Deployment, budget GraceBudget, env Environment) ObjectReport {
 	spec := &d.Spec.Template.Spec
 	grace := graceSeconds(spec)
 	req := budget.Require(longestPreStopSleep(spec))
@@ -74,7 +77,7 @@ func CheckDeployment(d *appsv1.Deployment, budget Budget, env Environment) Objec
 		checkRolloutInProgress(env),
 		checkPDB(d, env),
 	)
-	return ObjectReport{Kind: "Deployment", Namespace: d.Namespace, Name: d.Name, Checks: checks}
+	return ObjectReport{Kind: workload.KindDeployment, Namespace: d.Namespace, Name: d.Name, Checks: checks}
 }
 
 func graceSeconds(spec *corev1.PodSpec) int64 {
@@ -211,10 +214,7 @@ func checkGraceBudget(grace int64, req Requirement) Check {
 
 func checkRolloutStrategy(d *appsv1.Deployment) Check {
 	ch := Check{ID: CheckRolloutStrategy}
-	replicas := int32(1)
-	if d.Spec.Replicas != nil {
-		replicas = *d.Spec.Replicas
-	}
+	replicas := workload.DesiredReplicas(d)
 	if d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
 		ch.Status = StatusFail
 		ch.Message = "strategy Recreate stops every pod before starting new ones: the Service has no endpoints during each rollout"
@@ -372,23 +372,18 @@ func checkRolloutInProgress(env Environment) Check {
 
 // RolloutInProgress tells whether the Deployment's status shows an unfinished rollout.
 func RolloutInProgress(d *appsv1.Deployment) (string, bool) {
-	for _, c := range d.Status.Conditions {
-		if c.Type == appsv1.DeploymentProgressing && c.Reason == "ProgressDeadlineExceeded" {
-			return "the last rollout exceeded its progress deadline: " + c.Message, true
-		}
-	}
-	if d.Status.ObservedGeneration < d.Generation {
+	_, done, err := workload.Status(d, d.Generation)
+	var deadline *workload.ProgressDeadlineError
+	switch {
+	case errors.As(err, &deadline):
+		return "the last rollout exceeded its progress deadline: " + deadline.Message, true
+	case done:
+		return "", false
+	case d.Status.ObservedGeneration < d.Generation:
 		return fmt.Sprintf("spec generation %d not yet observed by the controller (observed %d)", d.Generation, d.Status.ObservedGeneration), true
 	}
-	want := int32(1)
-	if d.Spec.Replicas != nil {
-		want = *d.Spec.Replicas
-	}
 	s := d.Status
-	if s.UpdatedReplicas < want || s.Replicas > s.UpdatedReplicas || s.AvailableReplicas < s.UpdatedReplicas {
-		return fmt.Sprintf("rollout in progress: %d of %d pods updated, %d available, %d in total", s.UpdatedReplicas, want, s.AvailableReplicas, s.Replicas), true
-	}
-	return "", false
+	return fmt.Sprintf("rollout in progress: %d of %d pods updated, %d available, %d in total", s.UpdatedReplicas, workload.DesiredReplicas(d), s.AvailableReplicas, s.Replicas), true
 }
 
 func checkPDB(d *appsv1.Deployment, env Environment) Check {

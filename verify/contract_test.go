@@ -15,7 +15,7 @@ import (
 type checkCase struct {
 	name      string
 	dep       *appsv1.Deployment
-	budget    *Budget      // DefaultBudget when nil
+	budget    *GraceBudget      // DefaultBudget when nil
 	env       *Environment // localEnv when nil
 	container string       // the container the check concerns ("" for pod-level checks)
 	want      Status
@@ -27,7 +27,7 @@ func runCheckCases(t *testing.T, id string, cases []checkCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			b := DefaultBudget()
+			b := DefaultGraceBudget()
 			if tc.budget != nil {
 				b = *tc.budget
 			}
@@ -72,14 +72,14 @@ func checkFixPresence(t *testing.T, c Check) {
 	}
 }
 
-func budgetWith(f func(*Budget)) *Budget {
-	b := DefaultBudget()
+func budgetWith(f func(*GraceBudget)) *GraceBudget {
+	b := DefaultGraceBudget()
 	f(&b)
 	return &b
 }
 
 func TestCheckDeploymentGoodAppPasses(t *testing.T) {
-	r := CheckDeployment(deployment(), DefaultBudget(), localEnv)
+	r := CheckDeployment(deployment(), DefaultGraceBudget(), localEnv)
 	if r.Kind != "Deployment" || r.Namespace != "ns" || r.Name != "web" {
 		t.Errorf("object = %s %s/%s, want Deployment ns/web", r.Kind, r.Namespace, r.Name)
 	}
@@ -115,7 +115,7 @@ func TestCheckDeploymentGoodAppPasses(t *testing.T) {
 
 func TestCheckDeploymentPerContainerChecks(t *testing.T) {
 	d := deployment(withContainers(goodContainer("app"), sidecar("shipper"), goodContainer("admin")))
-	r := CheckDeployment(d, DefaultBudget(), localEnv)
+	r := CheckDeployment(d, DefaultGraceBudget(), localEnv)
 	if len(r.Checks) != 3*4+6 {
 		t.Fatalf("got %d checks, want 18", len(r.Checks))
 	}
@@ -173,10 +173,10 @@ func TestReadinessReaction(t *testing.T) {
 		{name: "unset grace is 30", dep: deployment(withoutGrace(), withContainers(goodContainer("app", readiness(timing(29, 1, 1))))),
 			container: "app", want: StatusFail, contains: []string{"terminationGracePeriodSeconds 30s"}},
 		{name: "longer drain delay flag", dep: probe(timing(3, 3, 1)), container: "app", want: StatusPass,
-			budget:   budgetWith(func(b *Budget) { b.DrainDelay = 10 * time.Second }),
+			budget:   budgetWith(func(b *GraceBudget) { b.DrainDelay = 10 * time.Second }),
 			contains: []string{"10s (periodSeconds 3", "inside the 10s drain delay"}},
 		{name: "fractional drain delay", dep: probe(timing(5, 1, 1)), container: "app", want: StatusWarn,
-			budget:   budgetWith(func(b *Budget) { b.DrainDelay = 5500 * time.Millisecond }),
+			budget:   budgetWith(func(b *GraceBudget) { b.DrainDelay = 5500 * time.Millisecond }),
 			contains: []string{"slower than the 5.50s drain delay"}},
 		{name: "a longer preStop sleep is the drain delay", dep: deployment(withGrace(60), withContainers(goodContainer("app", readiness(timing(4, 2, 1)), execPreStop("sleep", "10")))),
 			container: "app", want: StatusPass, contains: []string{"9s (", "inside the 10s drain delay"}},
@@ -334,11 +334,11 @@ func TestGraceBudget(t *testing.T) {
 			goodContainer("app", execPreStop("sleep", "8")), sidecar("shipper", sleepAction(12)))),
 			want: StatusPass, contains: []string{"terminationGracePeriodSeconds 60 >= 37s", "12s drain delay"}},
 		{name: "flags change the requirement", dep: deployment(withGrace(45)), want: StatusFail,
-			budget:   &Budget{EndpointPropagation: 2 * time.Second, DrainDelay: 8 * time.Second, MaxRequest: 30 * time.Second, SafetyMargin: 10 * time.Second},
+			budget:   &GraceBudget{EndpointPropagation: 2 * time.Second, DrainDelay: 8 * time.Second, MaxRequest: 30 * time.Second, SafetyMargin: 10 * time.Second},
 			contains: []string{"terminationGracePeriodSeconds 45 < 50s = 2s endpoint propagation + 8s drain delay + 30s max request + 10s safety margin"},
 			fixHas:   "terminationGracePeriodSeconds: 50"},
 		{name: "fractions round up", dep: deployment(), want: StatusFail,
-			budget:   budgetWith(func(b *Budget) { b.MaxRequest = 15500 * time.Millisecond }),
+			budget:   budgetWith(func(b *GraceBudget) { b.MaxRequest = 15500 * time.Millisecond }),
 			contains: []string{"< 31s", "15.50s max request"}, fixHas: "terminationGracePeriodSeconds: 31"},
 		{name: "zero grace", dep: deployment(withGrace(0)), want: StatusFail, contains: []string{"terminationGracePeriodSeconds 0 < 30s"}},
 	})

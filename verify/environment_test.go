@@ -8,51 +8,21 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/verify/verifytest"
 )
 
 // Tests of the checks that look around the Deployment: service, paused,
 // rollout-in-progress and pdb, with Environments built in Go.
 
-func service(ns, name string, selector map[string]string) corev1.Service {
-	return corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec:       corev1.ServiceSpec{Selector: selector},
-	}
-}
-
-func pod(ns, name string, l map[string]string) corev1.Pod {
-	return corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: l}}
-}
-
-func slice(ns, svc string, pods ...string) discoveryv1.EndpointSlice {
-	s := discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{
-		Namespace: ns, Name: svc + "-abc", Labels: map[string]string{discoveryv1.LabelServiceName: svc},
-	}}
-	for _, p := range pods {
-		s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{
-			Addresses: []string{"10.0.0.1"},
-			TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: p},
-		})
-	}
-	return s
-}
-
-func pdb(ns, name string, sel *metav1.LabelSelector) policyv1.PodDisruptionBudget {
-	one := intstr.FromInt32(1)
-	return policyv1.PodDisruptionBudget{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec:       policyv1.PodDisruptionBudgetSpec{MaxUnavailable: &one, Selector: sel},
-	}
-}
-
-// steady returns a copy of d as the cluster has it after a finished rollout.
-func steady(d *appsv1.Deployment) *appsv1.Deployment {
-	live := d.DeepCopy()
-	live.Generation = 4
-	live.Status = appsv1.DeploymentStatus{ObservedGeneration: 4, Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: 3, AvailableReplicas: 3}
-	return live
-}
+// The Environment fixtures are shared with verify/cluster's tests.
+var (
+	service = verifytest.Service
+	pod     = verifytest.Pod
+	slice   = verifytest.Slice
+	pdb     = verifytest.PDB
+	steady  = verifytest.Steady
+)
 
 func TestServiceCheck(t *testing.T) {
 	d := deployment()

@@ -5,9 +5,10 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/verify/verifytest"
 )
 
 // Small builders: a Deployment that satisfies the whole contract, and options that
@@ -17,32 +18,13 @@ type depOpt func(*appsv1.Deployment)
 
 type ctrOpt func(*corev1.Container)
 
-var webLabels = map[string]string{"app": "web"}
+var webLabels = verifytest.WebLabels
 
-// deployment returns ns/web with 3 replicas, maxSurge 1 / maxUnavailable 0, grace 30
-// and the given containers (one contract-abiding "app" container when none are given).
+// deployment returns verifytest.Deployment() with one contract-abiding "app"
+// container, then applies opts.
 func deployment(opts ...depOpt) *appsv1.Deployment {
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", Generation: 1},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](3),
-			Selector: &metav1.LabelSelector{MatchLabels: webLabels},
-			Strategy: appsv1.DeploymentStrategy{
-				Type: appsv1.RollingUpdateDeploymentStrategyType,
-				RollingUpdate: &appsv1.RollingUpdateDeployment{
-					MaxSurge:       ptr.To(intstr.FromInt32(1)),
-					MaxUnavailable: ptr.To(intstr.FromInt32(0)),
-				},
-			},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web", "tier": "front"}},
-				Spec: corev1.PodSpec{
-					TerminationGracePeriodSeconds: ptr.To[int64](30),
-					Containers:                    []corev1.Container{goodContainer("app")},
-				},
-			},
-		},
-	}
+	d := verifytest.Deployment()
+	d.Spec.Template.Spec.Containers = []corev1.Container{goodContainer("app")}
 	for _, o := range opts {
 		o(d)
 	}

@@ -42,15 +42,15 @@ type ObjectReport struct {
 	Checks    []Check `json:"checks"`
 }
 
-// Report is the result of a preflight run; its verdict is its worst object's.
-type Report struct {
+// PreflightReport is the result of a preflight run; its verdict is its worst object's.
+type PreflightReport struct {
 	Verdict Status         `json:"verdict"`
 	Objects []ObjectReport `json:"objects"`
 }
 
-// NewReport computes the verdicts of the given objects and of the whole report.
-func NewReport(objects []ObjectReport) Report {
-	r := Report{Verdict: StatusPass, Objects: objects}
+// NewPreflightReport computes the verdicts of the given objects and of the whole report.
+func NewPreflightReport(objects []ObjectReport) PreflightReport {
+	r := PreflightReport{Verdict: StatusPass, Objects: objects}
 	for i := range r.Objects {
 		o := &r.Objects[i]
 		o.Verdict = StatusPass
@@ -67,6 +67,6 @@ func NewReport(objects []ObjectReport) Report {
 }
 
 // Failed tells whether the report should stop a rollout; strict turns warnings into failures.
-func (r Report) Failed(strict bool) bool {
+func (r PreflightReport) Failed(strict bool) bool {
 	return r.Verdict == StatusFail || (strict && r.Verdict == StatusWarn)
 }

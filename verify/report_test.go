@@ -13,7 +13,7 @@ func obj(name string, statuses ...Status) ObjectReport {
 	return o
 }
 
-func TestNewReportVerdicts(t *testing.T) {
+func TestNewPreflightReportVerdicts(t *testing.T) {
 	tests := []struct {
 		name        string
 		objects     []ObjectReport
@@ -34,7 +34,7 @@ func TestNewReportVerdicts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := NewReport(tc.objects)
+			r := NewPreflightReport(tc.objects)
 			if r.Verdict != tc.want {
 				t.Errorf("verdict = %q, want %q", r.Verdict, tc.want)
 			}
@@ -50,10 +50,10 @@ func TestNewReportVerdicts(t *testing.T) {
 	}
 }
 
-func TestNewReportRecomputesStaleVerdicts(t *testing.T) {
+func TestNewPreflightReportRecomputesStaleVerdicts(t *testing.T) {
 	o := obj("a", StatusPass)
 	o.Verdict = StatusFail
-	if r := NewReport([]ObjectReport{o}); r.Verdict != StatusPass || r.Objects[0].Verdict != StatusPass {
+	if r := NewPreflightReport([]ObjectReport{o}); r.Verdict != StatusPass || r.Objects[0].Verdict != StatusPass {
 		t.Errorf("stale verdict kept: %+v", r)
 	}
 }
@@ -68,7 +68,7 @@ func TestReportFailed(t *testing.T) {
 		{StatusWarn, false, true},
 		{StatusFail, true, true},
 	} {
-		r := Report{Verdict: tc.verdict}
+		r := PreflightReport{Verdict: tc.verdict}
 		if got := r.Failed(false); got != tc.loose {
 			t.Errorf("%s: Failed(false) = %v, want %v", tc.verdict, got, tc.loose)
 		}
@@ -94,7 +94,7 @@ func TestStatusWorse(t *testing.T) {
 
 // The JSON shape is a contract with scripts: field names and omitted empties.
 func TestReportJSON(t *testing.T) {
-	r := NewReport([]ObjectReport{{Kind: "Deployment", Namespace: "ns", Name: "web", Checks: []Check{
+	r := NewPreflightReport([]ObjectReport{{Kind: "Deployment", Namespace: "ns", Name: "web", Checks: []Check{
 		{ID: CheckReadinessProbe, Status: StatusFail, Container: "app", Message: "no readinessProbe", Fix: "add one"},
 		{ID: CheckPaused, Status: StatusPass, Message: "not paused"},
 	}}})

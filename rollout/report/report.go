@@ -1,11 +1,19 @@
-package rollout
+// Package report turns a guarded rollout's timelines into the report the plugin
+// prints (text or -o json): per-pod verdicts, propagation figures, the grace
+// recommendation and the summary. The JSON names are a contract with scripts.
+package report
 
 import (
 	"math"
 	"sort"
 	"time"
 
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/attribution"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/policy"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/state"
 	"github.com/safe-rollout/kubectl-safe-rollout/verify"
+	"github.com/safe-rollout/kubectl-safe-rollout/verify/traffic"
 )
 
 // Outcome is how a guarded rollout ended.
@@ -21,8 +29,8 @@ const (
 	OutcomeNoRollout   Outcome = "no-rollout"
 )
 
-// Report is the guard's result; its JSON form is the plugin's `-o json` output.
-type Report struct {
+// Rollout is the guard's result; its JSON form is the plugin's `-o json` output.
+type Rollout struct {
 	Namespace  string  `json:"namespace"`
 	Deployment string  `json:"deployment"`
 	Outcome    Outcome `json:"outcome"`
@@ -43,15 +51,15 @@ type Report struct {
 	RecommendationFormula   string      `json:"recommendationFormula,omitempty"`
 	Summary                 Summary     `json:"summary"`
 
-	OnBreach string        `json:"onBreach,omitempty"`
-	Breaches []Breach      `json:"breaches"`
-	Probe    *ProbeSection `json:"probe,omitempty"`
+	OnBreach string          `json:"onBreach,omitempty"`
+	Breaches []policy.Breach `json:"breaches"`
+	Probe    *ProbeSection   `json:"probe,omitempty"`
 }
 
 // ProbeSection is the probe traffic's outcome, with errors blamed on the pods
 // that were terminating when they happened.
 type ProbeSection struct {
-	verify.ProbeReport
+	traffic.ProbeReport
 	Attribution        []PodErrors `json:"attribution"`
 	UnattributedErrors int         `json:"unattributedErrors"`
 }
@@ -64,36 +72,36 @@ type PodErrors struct {
 
 // Summary counts the pods by how they ended.
 type Summary struct {
-	OldPods          int `json:"oldPods"`
-	Gone             int `json:"gone"`
-	Clean            int `json:"clean"`
-	SIGKILLs         int `json:"sigkills"`
-	OOMKills         int `json:"oomKills"`
-	UncleanExits     int `json:"uncleanExits"`
-	UnknownExits     int `json:"unknownExits"`
-	NotDrainedBefore int `json:"exitedBeforeNotServing"`
+	OldPods                int `json:"oldPods"`
+	Gone                   int `json:"gone"`
+	Clean                  int `json:"clean"`
+	SIGKILLs               int `json:"sigkills"`
+	OOMKills               int `json:"oomKills"`
+	UncleanExits           int `json:"uncleanExits"`
+	UnknownExits           int `json:"unknownExits"`
+	ExitedBeforeNotServing int `json:"exitedBeforeNotServing"`
 }
 
 // PodReport is one old pod's drain timeline as reported to the user.
 type PodReport struct {
-	Name                     string          `json:"name"`
-	ExitCode                 *int32          `json:"exitCode"`
-	Reason                   string          `json:"reason"`
-	Class                    ExitClass       `json:"exit"`
-	SIGKILL                  bool            `json:"sigkill"`
-	DrainedBeforeExit        bool            `json:"servingFalseBeforeExit"`
-	SecondsToNotReady        *float64        `json:"secondsToNotReady"`
-	SecondsToNotServing      *float64        `json:"secondsToNotServing"`
-	SecondsToEndpointRemoval *float64        `json:"secondsToEndpointRemoval"`
-	TerminationSeconds       *float64        `json:"terminationSeconds"`
-	SecondsToGone            *float64        `json:"secondsToGone"`
-	GraceSeconds             float64         `json:"graceSeconds"`
-	GraceUsage               *float64        `json:"graceUsage"`
-	GraceUsageExceeded       bool            `json:"graceUsageExceeded,omitempty"`
-	ProbeErrors              int             `json:"probeErrors,omitempty"`
-	Verdict                  string          `json:"verdict"`
-	Containers               []ContainerExit `json:"containers,omitempty"`
-	Events                   []PodEvent      `json:"events,omitempty"`
+	Name                     string                `json:"name"`
+	ExitCode                 *int32                `json:"exitCode"`
+	Reason                   string                `json:"reason"`
+	Exit                     progress.ExitClass    `json:"exit"`
+	SIGKILL                  bool                  `json:"sigkill"`
+	ServingFalseBeforeExit   bool                  `json:"servingFalseBeforeExit"`
+	SecondsToNotReady        *float64              `json:"secondsToNotReady"`
+	SecondsToNotServing      *float64              `json:"secondsToNotServing"`
+	SecondsToEndpointRemoval *float64              `json:"secondsToEndpointRemoval"`
+	TerminationSeconds       *float64              `json:"terminationSeconds"`
+	SecondsToGone            *float64              `json:"secondsToGone"`
+	GraceSeconds             float64               `json:"graceSeconds"`
+	GraceUsage               *float64              `json:"graceUsage"`
+	GraceUsageExceeded       bool                  `json:"graceUsageExceeded,omitempty"`
+	ProbeErrors              int                   `json:"probeErrors,omitempty"`
+	Verdict                  string                `json:"verdict"`
+	Containers               []state.ContainerExit `json:"containers,omitempty"`
+	Events                   []state.PodEvent      `json:"events,omitempty"`
 }
 
 // Percentiles summarises a measured duration over the rollout's pods, in seconds.
@@ -117,21 +125,20 @@ const (
 )
 
 // NewPodReport turns a timeline into its reported form.
-func NewPodReport(t *PodTimeline) PodReport {
+func NewPodReport(t *state.PodTimeline) PodReport {
 	r := PodReport{
 		Name:                     t.Name,
 		GraceSeconds:             t.Grace.Seconds(),
-		SecondsToNotReady:        t.since(t.NotReady),
-		SecondsToNotServing:      t.since(t.NotServing),
-		SecondsToEndpointRemoval: t.since(t.EndpointRemoved),
-		TerminationSeconds:       t.since(t.ContainerExited),
-		SecondsToGone:            t.since(t.Gone),
-		DrainedBeforeExit:        t.DrainedBeforeExit(),
+		SecondsToNotReady:        t.Since(t.NotReady),
+		SecondsToNotServing:      t.Since(t.NotServing),
+		SecondsToEndpointRemoval: t.Since(t.EndpointRemoved),
+		TerminationSeconds:       t.Since(t.ContainerExited),
+		SecondsToGone:            t.Since(t.Gone),
+		ServingFalseBeforeExit:   t.DrainedBeforeExit(),
 		Containers:               t.Containers,
 		Events:                   t.Events,
 	}
-	if r.TerminationSeconds != nil && t.Grace > 0 {
-		u := *r.TerminationSeconds / t.Grace.Seconds()
+	if u, ok := t.GraceUsage(); ok {
 		r.GraceUsage = &u
 	}
 	exit, exited := t.Exit()
@@ -143,24 +150,24 @@ func NewPodReport(t *PodTimeline) PodReport {
 		r.Verdict = VerdictStillPresent
 		return r
 	}
-	r.Class, r.Reason = exit.Class, exit.Reason
-	if exit.Class != ExitUnknown {
+	r.Exit, r.Reason = exit.Class, exit.Reason
+	if exit.Class != progress.ExitUnknown {
 		code := exit.ExitCode
 		r.ExitCode = &code
 	}
-	r.SIGKILL = exit.Class == ExitSIGKILL
+	r.SIGKILL = exit.Class == progress.ExitSIGKILL
 	switch exit.Class {
-	case ExitSIGKILL:
+	case progress.ExitSIGKILL:
 		r.Verdict = VerdictSIGKILL
-	case ExitOOMKilled:
+	case progress.ExitOOMKilled:
 		r.Verdict = VerdictOOMKilled
-	case ExitUnclean:
+	case progress.ExitUnclean:
 		r.Verdict = VerdictUnclean
-	case ExitUnknown:
+	case progress.ExitUnknown:
 		r.Verdict = VerdictExitUnknown
 	default:
 		r.Verdict = VerdictOK
-		if !r.DrainedBeforeExit && t.seenEndpoint {
+		if !r.ServingFalseBeforeExit && t.SeenEndpoint() {
 			r.Verdict = VerdictNoDrain
 		}
 	}
@@ -168,7 +175,7 @@ func NewPodReport(t *PodTimeline) PodReport {
 }
 
 // Summarise fills the pods, propagation figures, recommendation and summary of r.
-func (r *Report) Summarise(timelines []*PodTimeline, budget verify.Budget) {
+func (r *Rollout) Summarise(timelines []*state.PodTimeline, budget verify.GraceBudget) {
 	sort.Slice(timelines, func(i, j int) bool {
 		a, b := timelines[i].DeletionObserved, timelines[j].DeletionObserved
 		if a.IsZero() != b.IsZero() { // pods never deleted go last
@@ -189,20 +196,20 @@ func (r *Report) Summarise(timelines []*PodTimeline, budget verify.Budget) {
 		if !t.Gone.IsZero() {
 			r.Summary.Gone++
 		}
-		switch p.Class {
-		case ExitClean:
+		switch p.Exit {
+		case progress.ExitClean:
 			r.Summary.Clean++
-		case ExitSIGKILL:
+		case progress.ExitSIGKILL:
 			r.Summary.SIGKILLs++
-		case ExitOOMKilled:
+		case progress.ExitOOMKilled:
 			r.Summary.OOMKills++
-		case ExitUnclean:
+		case progress.ExitUnclean:
 			r.Summary.UncleanExits++
-		case ExitUnknown:
+		case progress.ExitUnknown:
 			r.Summary.UnknownExits++
 		}
 		if p.Verdict == VerdictNoDrain {
-			r.Summary.NotDrainedBefore++
+			r.Summary.ExitedBeforeNotServing++
 		}
 		if p.SecondsToNotReady != nil {
 			notReady = append(notReady, *p.SecondsToNotReady)
@@ -242,3 +249,15 @@ func NewPercentiles(samples []float64) Percentiles {
 }
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+// AttributeProbe adds the probe traffic's outcome, its errors divided among the pods.
+func (r *Rollout) AttributeProbe(snap traffic.ProbeReport, a attribution.Result) {
+	sec := &ProbeSection{ProbeReport: snap, UnattributedErrors: a.Unattributed}
+	for i := range r.Pods {
+		if n := a.ByPod[r.Pods[i].Name]; n > 0 {
+			r.Pods[i].ProbeErrors = n
+			sec.Attribution = append(sec.Attribution, PodErrors{Pod: r.Pods[i].Name, Errors: n})
+		}
+	}
+	r.Probe = sec
+}

@@ -1,4 +1,6 @@
-package verify
+// Package cluster reads what surrounds a live Deployment (Services,
+// EndpointSlices, pods, PodDisruptionBudgets) for preflight's checks.
+package cluster
 
 import (
 	"context"
@@ -12,11 +14,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/verify"
 )
 
-// ClusterReader gathers the Environment of Deployments from a live cluster,
+// Reader gathers the verify.Environment of Deployments from a live cluster,
 // listing each namespace's objects once.
-type ClusterReader struct {
+type Reader struct {
 	client     kubernetes.Interface
 	namespaces map[string]*namespaceObjects
 }
@@ -28,18 +32,18 @@ type namespaceObjects struct {
 	pdbs     []policyv1.PodDisruptionBudget
 }
 
-// NewClusterReader reads through client.
-func NewClusterReader(client kubernetes.Interface) *ClusterReader {
-	return &ClusterReader{client: client, namespaces: map[string]*namespaceObjects{}}
+// NewReader reads through client.
+func NewReader(client kubernetes.Interface) *Reader {
+	return &Reader{client: client, namespaces: map[string]*namespaceObjects{}}
 }
 
 // Environment returns what the cluster knows around d. Manifest-side Services and
 // PDBs (from -f) are added to the cluster's when the cluster has no object of that
 // name. A live Deployment already read (known.Live) is not read again.
-func (r *ClusterReader) Environment(ctx context.Context, d *appsv1.Deployment, known Environment) (Environment, error) {
+func (r *Reader) Environment(ctx context.Context, d *appsv1.Deployment, known verify.Environment) (verify.Environment, error) {
 	objs, err := r.namespace(ctx, d.Namespace)
 	if err != nil {
-		return Environment{}, err
+		return verify.Environment{}, err
 	}
 	live := known.Live
 	if live == nil {
@@ -48,10 +52,10 @@ func (r *ClusterReader) Environment(ctx context.Context, d *appsv1.Deployment, k
 		case apierrors.IsNotFound(err):
 			live = nil
 		case err != nil:
-			return Environment{}, fmt.Errorf("reading deployment %s/%s: %w", d.Namespace, d.Name, err)
+			return verify.Environment{}, fmt.Errorf("reading deployment %s/%s: %w", d.Namespace, d.Name, err)
 		}
 	}
-	env := Environment{
+	env := verify.Environment{
 		Live:           live,
 		Services:       objs.services,
 		EndpointSlices: objs.slices,
@@ -71,7 +75,7 @@ func (r *ClusterReader) Environment(ctx context.Context, d *appsv1.Deployment, k
 	return env, nil
 }
 
-func (r *ClusterReader) namespace(ctx context.Context, ns string) (*namespaceObjects, error) {
+func (r *Reader) namespace(ctx context.Context, ns string) (*namespaceObjects, error) {
 	if objs, ok := r.namespaces[ns]; ok {
 		return objs, nil
 	}

@@ -1,4 +1,4 @@
-package rollout
+package actions
 
 import (
 	"context"
@@ -17,59 +17,26 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/rollouttest"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 )
 
 var deploymentsGVR = appsv1.SchemeGroupVersion.WithResource("deployments")
 
-// podTemplate is web's pod template running image, with template annotations.
-func podTemplate(image string, annotations map[string]string) corev1.PodTemplateSpec {
-	return corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}, Annotations: annotations},
-		Spec: corev1.PodSpec{
-			TerminationGracePeriodSeconds: ptr.To[int64](30),
-			Containers:                    []corev1.Container{{Name: "app", Image: image}},
-		},
-	}
-}
+var (
+	podTemplate         = rollouttest.PodTemplate
+	templatedDeployment = rollouttest.TemplatedDeployment
+	templatedReplicaSet = rollouttest.TemplatedReplicaSet
+	webReplicaSet       = rollouttest.WebReplicaSet
+)
 
-// templatedDeployment is web at revision, running template.
-func templatedDeployment(revision string, template corev1.PodTemplateSpec) *appsv1.Deployment {
-	d := webDeployment(3, 3, revision, completeStatus())
-	d.Spec.Template = template
-	return d
-}
+const guardNS = rollouttest.NS
 
-// templatedReplicaSet is web's ReplicaSet for revision: template plus its pod-template-hash label.
-func templatedReplicaSet(hash, revision string, template corev1.PodTemplateSpec) *appsv1.ReplicaSet {
-	rs := webReplicaSet(hash, revision)
-	t := *template.DeepCopy()
-	t.Labels = map[string]string{appsv1.DefaultDeploymentUniqueLabelKey: hash}
-	for k, v := range template.Labels {
-		t.Labels[k] = v
-	}
-	rs.Spec.Template = t
-	return rs
-}
-
-// deploymentActions are the client's verb actions on Deployments themselves (not their status).
-func deploymentActions(c *fake.Clientset, verb string) []k8stesting.Action {
-	var out []k8stesting.Action
-	for _, a := range c.Actions() {
-		if a.GetResource() == deploymentsGVR && a.GetVerb() == verb && a.GetSubresource() == "" {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-func storedDeployment(t *testing.T, c *fake.Clientset) *appsv1.Deployment {
-	t.Helper()
-	d, err := c.AppsV1().Deployments(guardNS).Get(context.Background(), "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
+var (
+	deploymentActions = rollouttest.DeploymentActions
+	storedDeployment  = rollouttest.StoredDeployment
+)
 
 func TestPause(t *testing.T) {
 	c := fake.NewClientset(templatedDeployment("2", podTemplate("web:2", nil)))
@@ -113,7 +80,7 @@ func TestPreviousReplicaSet(t *testing.T) {
 	noOwner.OwnerReferences = nil
 	badRevision := rs("bad", "four")
 	noRevision := rs("none", "")
-	delete(noRevision.Annotations, RevisionAnnotation)
+	delete(noRevision.Annotations, workload.RevisionAnnotation)
 
 	tests := []struct {
 		name    string
@@ -148,62 +115,6 @@ func TestPreviousReplicaSet(t *testing.T) {
 	}
 }
 
-func TestOnlyRestarted(t *testing.T) {
-	restarted := func(image, at string, extra map[string]string) *corev1.PodTemplateSpec {
-		a := map[string]string{}
-		if at != "" {
-			a[RestartedAtAnnotation] = at
-		}
-		for k, v := range extra {
-			a[k] = v
-		}
-		tpl := podTemplate(image, a)
-		return &tpl
-	}
-	withHash := func(tpl *corev1.PodTemplateSpec, hash string) *corev1.PodTemplateSpec {
-		c := tpl.DeepCopy()
-		c.Labels[appsv1.DefaultDeploymentUniqueLabelKey] = hash
-		return c
-	}
-	nilAnnotations := podTemplate("web:1", nil)
-	tests := []struct {
-		name string
-		a, b *corev1.PodTemplateSpec
-		want bool
-	}{
-		{"identical", restarted("web:1", "", nil), restarted("web:1", "", nil), true},
-		{"restartedAt set", restarted("web:1", "2025-01-01T00:00:00Z", nil), restarted("web:1", "", nil), true},
-		{"restartedAt changed", restarted("web:1", "2025-01-02T00:00:00Z", nil), restarted("web:1", "2025-01-01T00:00:00Z", nil), true},
-		{"restartedAt vs nil annotations", restarted("web:1", "2025-01-02T00:00:00Z", nil), &nilAnnotations, true},
-		{"pod-template-hash ignored", restarted("web:1", "2025-01-02T00:00:00Z", nil), withHash(restarted("web:1", "", nil), "abc123"), true},
-		{"pod-template-hash on both, different", withHash(restarted("web:1", "", nil), "x"), withHash(restarted("web:1", "", nil), "y"), true},
-		{"image changed", restarted("web:2", "", nil), restarted("web:1", "", nil), false},
-		{"image and restartedAt changed", restarted("web:2", "2025-01-02T00:00:00Z", nil), withHash(restarted("web:1", "2025-01-01T00:00:00Z", nil), "h"), false},
-		{"another annotation changed", restarted("web:1", "2025-01-02T00:00:00Z", map[string]string{"checksum/config": "b"}), restarted("web:1", "", map[string]string{"checksum/config": "a"}), false},
-		{"another annotation added", restarted("web:1", "", map[string]string{"checksum/config": "a"}), restarted("web:1", "", nil), false},
-		{"a label changed", func() *corev1.PodTemplateSpec { t := restarted("web:1", "", nil); t.Labels["tier"] = "front"; return t }(), restarted("web:1", "", nil), false},
-		{"grace changed", func() *corev1.PodTemplateSpec {
-			t := restarted("web:1", "", nil)
-			t.Spec.TerminationGracePeriodSeconds = ptr.To[int64](60)
-			return t
-		}(), restarted("web:1", "", nil), false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			a0, b0 := tc.a.DeepCopy(), tc.b.DeepCopy()
-			if got := OnlyRestarted(tc.a, tc.b); got != tc.want {
-				t.Errorf("OnlyRestarted = %v, want %v", got, tc.want)
-			}
-			if got := OnlyRestarted(tc.b, tc.a); got != tc.want {
-				t.Errorf("OnlyRestarted (swapped) = %v, want %v", got, tc.want)
-			}
-			if !equality.Semantic.DeepEqual(a0, tc.a) || !equality.Semantic.DeepEqual(b0, tc.b) {
-				t.Error("OnlyRestarted modified its arguments")
-			}
-		})
-	}
-}
-
 // rollbackFixture: revision 2 (web:1, restarted once) precedes the guarded revision 3 (web:2).
 type rollbackFixture struct {
 	client   *fake.Clientset
@@ -215,7 +126,7 @@ type rollbackFixture struct {
 func newRollbackFixture() *rollbackFixture {
 	guarded := podTemplate("web:2", nil)
 	d := templatedDeployment("3", guarded)
-	previous := templatedReplicaSet("bbb", "2", podTemplate("web:1", map[string]string{RestartedAtAnnotation: "2025-01-01T00:00:00Z"}))
+	previous := templatedReplicaSet("bbb", "2", podTemplate("web:1", map[string]string{workload.RestartedAtAnnotation: "2025-01-01T00:00:00Z"}))
 	c := fake.NewClientset(d, previous, templatedReplicaSet("ccc", "3", guarded))
 	stored, _ := c.AppsV1().Deployments(guardNS).Get(context.Background(), "web", metav1.GetOptions{})
 	c.ClearActions()
@@ -224,7 +135,7 @@ func newRollbackFixture() *rollbackFixture {
 
 // wantPrevious is the template a rollback to revision 2 must write.
 func wantPrevious() corev1.PodTemplateSpec {
-	return podTemplate("web:1", map[string]string{RestartedAtAnnotation: "2025-01-01T00:00:00Z"})
+	return podTemplate("web:1", map[string]string{workload.RestartedAtAnnotation: "2025-01-01T00:00:00Z"})
 }
 
 func (f *rollbackFixture) checkRolledBack(t *testing.T, update k8stesting.Action, wantReplicas int32) {

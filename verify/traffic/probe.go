@@ -1,4 +1,6 @@
-package verify
+// Package traffic sends probe traffic (HTTP, HTTPS, gRPC health) through a
+// workload's Services during a rollout and counts what fails, in bounded memory.
+package traffic
 
 import (
 	"context"
@@ -91,23 +93,46 @@ type probeTarget interface {
 	String() string
 }
 
-// NewProber validates the targets; nothing is sent before Run.
+// withDefaults fills the options left unset.
+func (o ProbeOptions) withDefaults() ProbeOptions {
+	if o.Rate <= 0 {
+		o.Rate = defaultProbeRate
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = defaultProbeConcurrency
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = defaultProbeTimeout
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	return o
+}
+
+// Validate checks the options without building anything (no connection is made).
+func (o ProbeOptions) Validate() error {
+	o = o.withDefaults()
+	if o.Rate < MinProbeRate || o.Rate > MaxProbeRate {
+		return fmt.Errorf("--probe-rate %g: must be between %g and %g requests per second", o.Rate, MinProbeRate, MaxProbeRate)
+	}
+	if len(o.Targets) == 0 {
+		return errors.New("no probe targets")
+	}
+	for _, raw := range o.Targets {
+		if _, err := parseTarget(raw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NewProber validates the options and prepares the targets; nothing is sent before Run.
 func NewProber(opts ProbeOptions) (*Prober, error) {
-	if opts.Rate <= 0 {
-		opts.Rate = defaultProbeRate
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
-	if opts.Rate < MinProbeRate || opts.Rate > MaxProbeRate {
-		return nil, fmt.Errorf("--probe-rate %g: must be between %g and %g requests per second", opts.Rate, MinProbeRate, MaxProbeRate)
-	}
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = defaultProbeConcurrency
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = defaultProbeTimeout
-	}
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
-	}
+	opts = opts.withDefaults()
 	p := &Prober{opts: opts, notify: make(chan struct{}, 1), byClass: map[string]int{}, errorBuckets: map[int64]int{}}
 	for _, raw := range opts.Targets {
 		t, err := newProbeTarget(raw, opts)
@@ -117,27 +142,36 @@ func NewProber(opts ProbeOptions) (*Prober, error) {
 		}
 		p.targets = append(p.targets, t)
 	}
-	if len(p.targets) == 0 {
-		return nil, errors.New("no probe targets")
-	}
 	return p, nil
 }
 
-func newProbeTarget(raw string, opts ProbeOptions) (probeTarget, error) {
+// parseTarget checks a --probe URL.
+func parseTarget(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("--probe %q: not a URL such as http://10.96.0.10/ or grpc://10.96.0.10:9090", raw)
 	}
 	switch u.Scheme {
 	case httpScheme, httpsScheme:
-		return newHTTPTarget(u, opts), nil
 	case grpcScheme:
 		if u.Port() == "" {
 			return nil, fmt.Errorf("--probe %q: grpc:// needs a port", raw)
 		}
+	default:
+		return nil, fmt.Errorf("--probe %q: scheme must be http, https or grpc", raw)
+	}
+	return u, nil
+}
+
+func newProbeTarget(raw string, opts ProbeOptions) (probeTarget, error) {
+	u, err := parseTarget(raw)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme == grpcScheme {
 		return newGRPCTarget(u, opts)
 	}
-	return nil, fmt.Errorf("--probe %q: scheme must be http, https or grpc", raw)
+	return newHTTPTarget(u, opts), nil
 }
 
 // Close releases the targets' connections of a Prober that will not Run.
@@ -253,41 +287,23 @@ func (p *Prober) Snapshot() ProbeReport {
 	return r
 }
 
-// ErrorsBetween counts the errors of requests started in [from, to] (100 ms resolution).
-func (p *Prober) ErrorsBetween(from, to time.Time) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	lo, hi := from.UnixNano()/int64(errorBucket), to.UnixNano()/int64(errorBucket)
-	n := 0
-	for k, v := range p.errorBuckets {
-		if k >= lo && k <= hi {
-			n += v
-		}
-	}
-	return n
+// ErrorBucket counts the errors of requests started in [Start, Start+Width).
+type ErrorBucket struct {
+	Start  time.Time
+	Width  time.Duration
+	Errors int
 }
 
-// ErrorTimes lists the 100 ms buckets that hold errors, oldest first.
-func (p *Prober) ErrorTimes() []time.Time {
+// ErrorBuckets lists the buckets that hold errors, oldest first.
+func (p *Prober) ErrorBuckets() []ErrorBucket {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	keys := make([]int64, 0, len(p.errorBuckets))
-	for k := range p.errorBuckets {
-		keys = append(keys, k)
+	out := make([]ErrorBucket, 0, len(p.errorBuckets))
+	for k, n := range p.errorBuckets {
+		out = append(out, ErrorBucket{Start: time.Unix(0, k*int64(errorBucket)), Width: errorBucket, Errors: n})
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	out := make([]time.Time, len(keys))
-	for i, k := range keys {
-		out[i] = time.Unix(0, k*int64(errorBucket))
-	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
 	return out
-}
-
-// ErrorsAt returns the errors counted in the bucket starting at t.
-func (p *Prober) ErrorsAt(t time.Time) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.errorBuckets[t.UnixNano()/int64(errorBucket)]
 }
 
 func (p *Prober) percentile(q float64) float64 {

@@ -1,4 +1,4 @@
-package verify
+package cluster
 
 import (
 	"context"
@@ -12,20 +12,35 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/verify"
+	"github.com/safe-rollout/kubectl-safe-rollout/verify/verifytest"
 )
 
+// findCheck returns the check with that ID or fails the test.
+func findCheck(t *testing.T, r verify.ObjectReport, id string) verify.Check {
+	t.Helper()
+	for _, c := range r.Checks {
+		if c.ID == id {
+			return c
+		}
+	}
+	t.Fatalf("no check %q in %+v", id, r.Checks)
+	return verify.Check{}
+}
+
 func TestClusterReaderEnvironment(t *testing.T) {
-	d := deployment()
-	live := steady(d)
-	web := service("ns", "web", webLabels)
-	other := service("other", "web", webLabels)
-	p1, p2 := pod("ns", "web-1", webLabels), pod("ns", "web-2", webLabels)
-	sl := slice("ns", "web", "web-1", "web-2")
-	budget := pdb("ns", "web-pdb", live.Spec.Selector)
+	d := verifytest.Deployment()
+	live := verifytest.Steady(d)
+	web := verifytest.Service("ns", "web", verifytest.WebLabels)
+	other := verifytest.Service("other", "web", verifytest.WebLabels)
+	p1, p2 := verifytest.Pod("ns", "web-1", verifytest.WebLabels), verifytest.Pod("ns", "web-2", verifytest.WebLabels)
+	sl := verifytest.Slice("ns", "web", "web-1", "web-2")
+	budget := verifytest.PDB("ns", "web-pdb", live.Spec.Selector)
 	client := fake.NewClientset(live, &web, &other, &p1, &p2, &sl, &budget)
 
-	r := NewClusterReader(client)
-	env, err := r.Environment(context.Background(), d, Environment{})
+	r := NewReader(client)
+	env, err := r.Environment(context.Background(), d, verify.Environment{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,27 +57,27 @@ func TestClusterReaderEnvironment(t *testing.T) {
 		t.Errorf("got %d pods, %d slices, %d PDBs; want 2, 1, 1", len(env.Pods), len(env.EndpointSlices), len(env.PDBs))
 	}
 
-	report := CheckDeployment(d, DefaultBudget(), env)
-	for id, want := range map[string]Status{CheckService: StatusPass, CheckPaused: StatusPass, CheckRolloutInProgress: StatusPass, CheckPDB: StatusPass} {
-		if c := findCheck(t, report, id, ""); c.Status != want {
+	report := verify.CheckDeployment(d, verify.DefaultGraceBudget(), env)
+	for id, want := range map[string]verify.Status{verify.CheckService: verify.StatusPass, verify.CheckPaused: verify.StatusPass, verify.CheckRolloutInProgress: verify.StatusPass, verify.CheckPDB: verify.StatusPass} {
+		if c := findCheck(t, report, id); c.Status != want {
 			t.Errorf("%s = %s (%s), want %s", id, c.Status, c.Message, want)
 		}
 	}
-	if c := findCheck(t, report, CheckService, ""); !strings.Contains(c.Message, "EndpointSlices list 2 of 2 pods") {
+	if c := findCheck(t, report, verify.CheckService); !strings.Contains(c.Message, "EndpointSlices list 2 of 2 pods") {
 		t.Errorf("service message = %q", c.Message)
 	}
 }
 
 func TestClusterReaderListsEachNamespaceOnce(t *testing.T) {
 	client := fake.NewClientset()
-	r := NewClusterReader(client)
+	r := NewReader(client)
 	ctx := context.Background()
-	a, b := deployment(), deployment()
+	a, b := verifytest.Deployment(), verifytest.Deployment()
 	b.Name = "api"
-	c := deployment()
+	c := verifytest.Deployment()
 	c.Namespace = "other"
 	for _, d := range []*appsv1.Deployment{a, b, c} {
-		if _, err := r.Environment(ctx, d, Environment{}); err != nil {
+		if _, err := r.Environment(ctx, d, verify.Environment{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -89,32 +104,32 @@ func TestClusterReaderListsEachNamespaceOnce(t *testing.T) {
 }
 
 func TestClusterReaderNotDeployedYet(t *testing.T) {
-	r := NewClusterReader(fake.NewClientset())
-	env, err := r.Environment(context.Background(), deployment(), Environment{})
+	r := NewReader(fake.NewClientset())
+	env, err := r.Environment(context.Background(), verifytest.Deployment(), verify.Environment{})
 	if err != nil {
 		t.Fatalf("a missing Deployment is not an error: %v", err)
 	}
 	if env.Live != nil {
 		t.Errorf("Live = %+v, want nil", env.Live)
 	}
-	rep := CheckDeployment(deployment(), DefaultBudget(), env)
-	if c := findCheck(t, rep, CheckRolloutInProgress, ""); c.Status != StatusSkip {
+	rep := verify.CheckDeployment(verifytest.Deployment(), verify.DefaultGraceBudget(), env)
+	if c := findCheck(t, rep, verify.CheckRolloutInProgress); c.Status != verify.StatusSkip {
 		t.Errorf("rollout-in-progress = %s, want skip", c.Status)
 	}
-	if c := findCheck(t, rep, CheckService, ""); c.Status != StatusWarn {
+	if c := findCheck(t, rep, verify.CheckService); c.Status != verify.StatusWarn {
 		t.Errorf("service = %s, want warn (no Service in the cluster)", c.Status)
 	}
 }
 
 // Services and PDBs from the manifests are added unless the cluster has one of that name.
 func TestClusterReaderMergesManifestObjects(t *testing.T) {
-	clusterSvc := service("ns", "web", map[string]string{"app": "old"})
+	clusterSvc := verifytest.Service("ns", "web", map[string]string{"app": "old"})
 	client := fake.NewClientset(&clusterSvc)
-	fromFiles := Environment{
-		Services: []corev1.Service{service("ns", "web", webLabels), service("ns", "web-canary", webLabels)},
-		PDBs:     []policyv1.PodDisruptionBudget{pdb("ns", "web-pdb", deployment().Spec.Selector)},
+	fromFiles := verify.Environment{
+		Services: []corev1.Service{verifytest.Service("ns", "web", verifytest.WebLabels), verifytest.Service("ns", "web-canary", verifytest.WebLabels)},
+		PDBs:     []policyv1.PodDisruptionBudget{verifytest.PDB("ns", "web-pdb", verifytest.Deployment().Spec.Selector)},
 	}
-	env, err := NewClusterReader(client).Environment(context.Background(), deployment(), fromFiles)
+	env, err := NewReader(client).Environment(context.Background(), verifytest.Deployment(), fromFiles)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +160,7 @@ func TestClusterReaderErrors(t *testing.T) {
 			client.PrependReactor(tc.verb, tc.resource, func(k8stesting.Action) (bool, runtime.Object, error) {
 				return true, nil, errors.New("forbidden")
 			})
-			_, err := NewClusterReader(client).Environment(context.Background(), deployment(), Environment{})
+			_, err := NewReader(client).Environment(context.Background(), verifytest.Deployment(), verify.Environment{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error = %v, want one containing %q", err, tc.want)
 			}

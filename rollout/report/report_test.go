@@ -1,4 +1,4 @@
-package rollout
+package report
 
 import (
 	"encoding/json"
@@ -9,7 +9,15 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
 	"github.com/safe-rollout/kubectl-safe-rollout/verify"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/rollouttest"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/state"
 )
 
 func fp(v float64) *float64 { return &v }
@@ -60,66 +68,63 @@ func seq(start float64, n int, step float64) []float64 {
 	return out
 }
 
-func fmtPtr(v *float64) string {
-	if v == nil {
-		return "nil"
-	}
-	return fmt.Sprint(*v)
-}
+var fmtPtr = rollouttest.FmtPtr
 
-// drained builds a deleted pod's timeline: offsets in seconds from its deletion (negative: never).
-func drained(name string, deletion time.Time, notReady, notServing, removed, exitAfter float64, code int32, reason string) *PodTimeline {
-	rel := func(s float64) time.Time {
-		if s < 0 {
-			return time.Time{}
-		}
-		return deletion.Add(time.Duration(s * float64(time.Second)))
+// drained builds a deleted pod's timeline the way the guard does, from the pod
+// and endpoint updates it would watch: offsets in seconds from its deletion
+// (negative: never).
+func drained(name string, deletion time.Time, notReady, notServing, removed, exitAfter float64, code int32, reason string) *state.PodTimeline {
+	rel := func(s float64) time.Time { return deletion.Add(time.Duration(s * float64(time.Second))) }
+	tl := &state.PodTimeline{Name: name}
+	pod := testPod(func(p *corev1.Pod) {
+		p.DeletionTimestamp = ptr.To(metav1.NewTime(deletion.Add(30 * time.Second)))
+		p.DeletionGracePeriodSeconds = ptr.To[int64](30)
+	}, running("app"))
+	tl.ObservePod(pod, deletion, false)
+	if notReady >= 0 {
+		tl.ObserveEndpoint(conditions(false, true, true), true, rel(notReady))
 	}
-	tl := &PodTimeline{
-		Name: name, DeletionObserved: deletion, DeletionRequested: deletion, Grace: 30 * time.Second,
-		NotReady: rel(notReady), NotServing: rel(notServing), EndpointRemoved: rel(removed), seenEndpoint: notReady >= 0,
+	if notServing >= 0 {
+		tl.ObserveEndpoint(conditions(notReady < 0, false, notReady >= 0), true, rel(notServing))
+	}
+	if removed >= 0 {
+		tl.ObserveEndpoint(nil, false, rel(removed))
 	}
 	if exitAfter >= 0 {
-		finished := rel(exitAfter)
-		tl.ContainerExited = finished
-		tl.Gone = finished.Add(time.Second)
-		tl.Containers = []ContainerExit{{Name: "app", ExitCode: code, Reason: reason, FinishedAt: finished,
-			Class: classify(code, reason, finished, deletion, tl.Grace)}}
+		exited("app", code, reason, rel(exitAfter))(pod)
+		tl.ObservePod(pod, rel(exitAfter), false)
+		tl.ObservePod(pod, rel(exitAfter+1), true)
 	}
 	return tl
-}
-
-func classify(code int32, reason string, finished, deletion time.Time, grace time.Duration) ExitClass {
-	return ClassifyExit(termState(code, reason, finished), deletion, grace)
 }
 
 func TestNewPodReportVerdicts(t *testing.T) {
 	tests := []struct {
 		name         string
-		tl           *PodTimeline
+		tl           *state.PodTimeline
 		verdict      string
-		class        ExitClass
+		class        progress.ExitClass
 		code         *int32
 		sigkill      bool
 		drainedFirst bool
 	}{
-		{"not deleted", &PodTimeline{Name: "p"}, VerdictNotTerminated, "", nil, false, false},
+		{"not deleted", &state.PodTimeline{Name: "p"}, VerdictNotTerminated, "", nil, false, false},
 		{"still terminating", drained("p", t0, 1, 2, -1, -1, 0, ""), VerdictStillPresent, "", nil, false, true},
-		{"clean after draining", drained("p", t0, 1, 2, 3, 5, 0, "Completed"), VerdictOK, ExitClean, ptr32(0), false, true},
-		{"clean without any endpoint", drained("p", t0, -1, -1, -1, 1, 0, "Completed"), VerdictOK, ExitClean, ptr32(0), false, false},
-		{"clean before not serving", drained("p", t0, 1, 4, 5, 2, 0, "Completed"), VerdictNoDrain, ExitClean, ptr32(0), false, false},
-		{"clean, never not serving", drained("p", t0, 1, -1, 3, 2, 0, "Completed"), VerdictNoDrain, ExitClean, ptr32(0), false, false},
-		{"143 early", drained("p", t0, 1, 2, 3, 4, 143, "Error"), VerdictUnclean, ExitUnclean, ptr32(143), false, true},
-		{"137 SIGKILL", drained("p", t0, 1, 2, 3, 30, 137, "Error"), VerdictSIGKILL, ExitSIGKILL, ptr32(137), true, true},
-		{"1 at the deadline", drained("p", t0, 1, 2, 3, 30, 1, "Error"), VerdictSIGKILL, ExitSIGKILL, ptr32(1), true, true},
-		{"OOMKilled", drained("p", t0, 1, 2, 3, 4, 137, "OOMKilled"), VerdictOOMKilled, ExitOOMKilled, ptr32(137), false, true},
+		{"clean after draining", drained("p", t0, 1, 2, 3, 5, 0, "Completed"), VerdictOK, progress.ExitClean, ptr32(0), false, true},
+		{"clean without any endpoint", drained("p", t0, -1, -1, -1, 1, 0, "Completed"), VerdictOK, progress.ExitClean, ptr32(0), false, false},
+		{"clean before not serving", drained("p", t0, 1, 4, 5, 2, 0, "Completed"), VerdictNoDrain, progress.ExitClean, ptr32(0), false, false},
+		{"clean, never not serving", drained("p", t0, 1, -1, 3, 2, 0, "Completed"), VerdictNoDrain, progress.ExitClean, ptr32(0), false, false},
+		{"143 early", drained("p", t0, 1, 2, 3, 4, 143, "Error"), VerdictUnclean, progress.ExitUnclean, ptr32(143), false, true},
+		{"137 SIGKILL", drained("p", t0, 1, 2, 3, 30, 137, "Error"), VerdictSIGKILL, progress.ExitSIGKILL, ptr32(137), true, true},
+		{"1 at the deadline", drained("p", t0, 1, 2, 3, 30, 1, "Error"), VerdictSIGKILL, progress.ExitSIGKILL, ptr32(1), true, true},
+		{"OOMKilled", drained("p", t0, 1, 2, 3, 4, 137, "OOMKilled"), VerdictOOMKilled, progress.ExitOOMKilled, ptr32(137), false, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := NewPodReport(tc.tl)
-			if r.Verdict != tc.verdict || r.Class != tc.class || r.SIGKILL != tc.sigkill || r.DrainedBeforeExit != tc.drainedFirst {
+			if r.Verdict != tc.verdict || r.Exit != tc.class || r.SIGKILL != tc.sigkill || r.ServingFalseBeforeExit != tc.drainedFirst {
 				t.Errorf("report = verdict %q class %q sigkill %v drained %v; want %q %q %v %v",
-					r.Verdict, r.Class, r.SIGKILL, r.DrainedBeforeExit, tc.verdict, tc.class, tc.sigkill, tc.drainedFirst)
+					r.Verdict, r.Exit, r.SIGKILL, r.ServingFalseBeforeExit, tc.verdict, tc.class, tc.sigkill, tc.drainedFirst)
 			}
 			if (r.ExitCode == nil) != (tc.code == nil) || r.ExitCode != nil && *r.ExitCode != *tc.code {
 				t.Errorf("ExitCode = %v, want %v", r.ExitCode, tc.code)
@@ -134,8 +139,8 @@ func TestNewPodReportVerdicts(t *testing.T) {
 func ptr32(v int32) *int32 { return &v }
 
 func TestReportSummarise(t *testing.T) {
-	budget := verify.Budget{EndpointPropagation: 99 * time.Second, DrainDelay: 3 * time.Second, MaxRequest: 10 * time.Second, SafetyMargin: 2 * time.Second}
-	timelines := []*PodTimeline{
+	budget := verify.GraceBudget{EndpointPropagation: 99 * time.Second, DrainDelay: 3 * time.Second, MaxRequest: 10 * time.Second, SafetyMargin: 2 * time.Second}
+	timelines := []*state.PodTimeline{
 		{Name: "z-never-deleted"},
 		drained("b-sigkill", t0.Add(2*time.Second), 2.5, 3, 4, 30, 137, "Error"),
 		drained("c-unclean", t0.Add(1*time.Second), 0.5, 1, 2, 3, 143, "Error"),
@@ -143,8 +148,7 @@ func TestReportSummarise(t *testing.T) {
 		drained("a-naive", t0, -1, 2, 3, 1, 0, "Completed"), // endpoint never seen not ready
 		drained("d-oom", t0.Add(3*time.Second), 1.5, 2, 3, 4, 137, "OOMKilled"),
 	}
-	timelines[4].seenEndpoint = true
-	r := &Report{StartedAt: t0.Add(-time.Second), FinishedAt: t0.Add(41500 * time.Millisecond)}
+	r := &Rollout{StartedAt: t0.Add(-time.Second), FinishedAt: t0.Add(41500 * time.Millisecond)}
 	r.Summarise(timelines, budget)
 
 	var names []string
@@ -154,7 +158,7 @@ func TestReportSummarise(t *testing.T) {
 	if want := []string{"a-clean", "a-naive", "c-unclean", "b-sigkill", "d-oom", "z-never-deleted"}; !reflect.DeepEqual(names, want) {
 		t.Errorf("pods in order %v, want %v (by deletion, then name, never deleted last)", names, want)
 	}
-	want := Summary{OldPods: 6, Gone: 5, Clean: 2, SIGKILLs: 1, OOMKills: 1, UncleanExits: 1, NotDrainedBefore: 1}
+	want := Summary{OldPods: 6, Gone: 5, Clean: 2, SIGKILLs: 1, OOMKills: 1, UncleanExits: 1, ExitedBeforeNotServing: 1}
 	if r.Summary != want {
 		t.Errorf("Summary = %+v, want %+v", r.Summary, want)
 	}
@@ -180,13 +184,13 @@ func TestReportSummarise(t *testing.T) {
 }
 
 func TestReportSummariseUsesMaxNotP95(t *testing.T) {
-	var timelines []*PodTimeline
+	var timelines []*state.PodTimeline
 	for i := range 20 {
 		timelines = append(timelines, drained(fmt.Sprintf("p%02d", i), t0.Add(time.Duration(i)*time.Second), float64(i+1)/10, 3, 4, 10, 0, "Completed"))
 	}
 	timelines = append(timelines, drained("slow", t0.Add(time.Minute), 9, 9.5, 10, 20, 0, "Completed"))
-	r := &Report{}
-	r.Summarise(timelines, verify.DefaultBudget())
+	r := &Rollout{}
+	r.Summarise(timelines, verify.DefaultGraceBudget())
 	if *r.Propagation.P95 != 2 || *r.Propagation.Max != 9 || r.Propagation.Samples != 21 {
 		t.Fatalf("Propagation = p95 %s max %s", fmtPtr(r.Propagation.P95), fmtPtr(r.Propagation.Max))
 	}
@@ -200,8 +204,8 @@ func TestReportSummariseUsesMaxNotP95(t *testing.T) {
 }
 
 func TestReportSummariseWithoutMeasurements(t *testing.T) {
-	r := &Report{}
-	r.Summarise([]*PodTimeline{{Name: "never-deleted"}, drained("no-endpoint", t0, -1, -1, -1, 1, 0, "Completed")}, verify.DefaultBudget())
+	r := &Rollout{}
+	r.Summarise([]*state.PodTimeline{{Name: "never-deleted"}, drained("no-endpoint", t0, -1, -1, -1, 1, 0, "Completed")}, verify.DefaultGraceBudget())
 	if r.Propagation.Samples != 0 || r.Propagation.Max != nil {
 		t.Errorf("Propagation = %+v, want no samples", r.Propagation)
 	}
@@ -212,8 +216,8 @@ func TestReportSummariseWithoutMeasurements(t *testing.T) {
 		t.Errorf("recommendation %v %q without any measured propagation", r.RecommendedGraceSeconds, r.RecommendationFormula)
 	}
 
-	empty := &Report{}
-	empty.Summarise(nil, verify.DefaultBudget())
+	empty := &Rollout{}
+	empty.Summarise(nil, verify.DefaultGraceBudget())
 	out, err := json.Marshal(empty)
 	if err != nil {
 		t.Fatal(err)
@@ -224,11 +228,11 @@ func TestReportSummariseWithoutMeasurements(t *testing.T) {
 }
 
 func TestReportJSONFields(t *testing.T) {
-	r := &Report{Namespace: "shop", Deployment: "web", Outcome: OutcomeSucceeded, StartedAt: t0, FinishedAt: t0.Add(10 * time.Second)}
-	r.Summarise([]*PodTimeline{
+	r := &Rollout{Namespace: "shop", Deployment: "web", Outcome: OutcomeSucceeded, StartedAt: t0, FinishedAt: t0.Add(10 * time.Second)}
+	r.Summarise([]*state.PodTimeline{
 		drained("web-1", t0, 1, 2, 3, 30, 137, "Error"),
 		drained("web-2", t0.Add(time.Second), 1, -1, 3, 2, 0, "Completed"),
-	}, verify.DefaultBudget())
+	}, verify.DefaultGraceBudget())
 	raw, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
-// Package rollout performs restarts and guards rollouts: it watches the
-// Deployment, its ReplicaSets, pods, EndpointSlices and Events, and records how
-// every old pod drained and exited.
-package rollout
+// Package actions holds the plugin's writes to a workload: the restart
+// `kubectl rollout restart` sends, and the pause and rollback a breach calls for.
+package actions
 
 import (
 	"context"
@@ -15,10 +14,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/client-go/kubernetes"
-)
 
-// RestartedAtAnnotation is the pod template annotation `kubectl rollout restart` sets.
-const RestartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
+)
 
 // DryRun mirrors kubectl's --dry-run values.
 type DryRun string
@@ -59,7 +57,7 @@ func restarted(d *appsv1.Deployment, now time.Time) *appsv1.Deployment {
 	if out.Spec.Template.Annotations == nil {
 		out.Spec.Template.Annotations = map[string]string{}
 	}
-	out.Spec.Template.Annotations[RestartedAtAnnotation] = now.Format(time.RFC3339)
+	out.Spec.Template.Annotations[workload.RestartedAtAnnotation] = now.Format(time.RFC3339)
 	return out
 }
 
@@ -73,7 +71,7 @@ func Restart(ctx context.Context, client kubernetes.Interface, d *appsv1.Deploym
 	if dryRun == DryRunClient {
 		return restarted(d, now), nil
 	}
-	opts := metav1.PatchOptions{FieldManager: "kubectl-safe-rollout"}
+	opts := metav1.PatchOptions{FieldManager: workload.FieldManager}
 	if dryRun == DryRunServer {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}

@@ -1,4 +1,8 @@
-package verify
+// Package metrics evaluates an external signal during a rollout: an instant
+// query against a Prometheus HTTP API. (Prometheus' own client, client_golang/api,
+// was tried: it accepts a sample without a value as 0 and turns bad answers into
+// long decoder traces, so the few lines below stay.)
+package metrics
 
 import (
 	"context"

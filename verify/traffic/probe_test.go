@@ -1,4 +1,4 @@
-package verify
+package traffic
 
 import (
 	"context"
@@ -390,52 +390,26 @@ func TestProbeErrorBuckets(t *testing.T) {
 		t.Errorf("snapshot = %d requests, %d errors, %v; want 9, 7, {connection-refused: 7}", snap.Requests, snap.Errors, snap.ErrorsByClass)
 	}
 
-	wantTimes := []time.Duration{0, ms(100), ms(200), ms(1000)}
-	times := p.ErrorTimes()
-	if len(times) != len(wantTimes) {
-		t.Fatalf("ErrorTimes = %v, want buckets at %v", times, wantTimes)
+	want := []ErrorBucket{
+		{Start: probeBase, Width: ms(100), Errors: 3},
+		{Start: probeBase.Add(ms(100)), Width: ms(100), Errors: 1},
+		{Start: probeBase.Add(ms(200)), Width: ms(100), Errors: 1},
+		{Start: probeBase.Add(ms(1000)), Width: ms(100), Errors: 2},
 	}
-	for i, w := range wantTimes {
-		if !times[i].Equal(probeBase.Add(w)) {
-			t.Errorf("ErrorTimes[%d] = %s, want %s", i, times[i].UTC(), probeBase.Add(w))
-		}
+	buckets := p.ErrorBuckets()
+	if len(buckets) != len(want) {
+		t.Fatalf("ErrorBuckets = %v, want %v", buckets, want)
 	}
-
-	for _, tc := range []struct {
-		at   time.Duration
-		want int
-	}{{0, 3}, {ms(50), 3}, {ms(99), 3}, {ms(100), 1}, {ms(199), 1}, {ms(200), 1}, {ms(300), 0}, {ms(999), 0}, {ms(1000), 2}, {ms(1050), 2}, {ms(1100), 0}, {-ms(1), 0}} {
-		if got := p.ErrorsAt(probeBase.Add(tc.at)); got != tc.want {
-			t.Errorf("ErrorsAt(+%s) = %d, want %d", tc.at, got, tc.want)
-		}
-	}
-
-	for _, tc := range []struct {
-		from, to time.Duration
-		want     int
-	}{
-		{0, 0, 3},
-		{ms(99), ms(99), 3},
-		{ms(50), ms(150), 4}, // whole buckets: both ends round down to their bucket
-		{ms(100), ms(299), 2},
-		{ms(300), ms(999), 0},
-		{0, ms(1000), 7},
-		{-time.Hour, time.Hour, 7},
-		{ms(1000), 0, 0}, // to before from
-		{ms(1001), ms(1001), 2},
-	} {
-		if got := p.ErrorsBetween(probeBase.Add(tc.from), probeBase.Add(tc.to)); got != tc.want {
-			t.Errorf("ErrorsBetween(+%s, +%s) = %d, want %d", tc.from, tc.to, got, tc.want)
-		}
-	}
-
-	// The sum over ErrorTimes is every error while the bucket cap is not reached.
 	sum := 0
-	for _, bucket := range times {
-		sum += p.ErrorsAt(bucket)
+	for i, w := range want {
+		if !buckets[i].Start.Equal(w.Start) || buckets[i].Width != w.Width || buckets[i].Errors != w.Errors {
+			t.Errorf("ErrorBuckets[%d] = %+v, want %+v", i, buckets[i], w)
+		}
+		sum += buckets[i].Errors
 	}
+	// The sum over the buckets is every error while the bucket cap is not reached.
 	if sum != snap.Errors {
-		t.Errorf("errors over ErrorTimes = %d, want %d", sum, snap.Errors)
+		t.Errorf("errors over ErrorBuckets = %d, want %d", sum, snap.Errors)
 	}
 }
 
@@ -467,7 +441,7 @@ func TestProbeCancelledRequestNotCounted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	p.once(ctx, &stubTarget{class: ErrClassTimeout})
-	if snap := p.Snapshot(); snap.Requests != 0 || snap.Errors != 0 || len(p.ErrorTimes()) != 0 {
+	if snap := p.Snapshot(); snap.Requests != 0 || snap.Errors != 0 || len(p.ErrorBuckets()) != 0 {
 		t.Errorf("a request failed by our own cancellation was counted: %+v", snap)
 	}
 	p.once(ctx, &stubTarget{}) // a success still counts
@@ -495,17 +469,17 @@ func TestProbeErrorBucketsBounded(t *testing.T) {
 	// A bucket that exists still counts; a new one past the cap is dropped.
 	clk.SetTime(probeBase)
 	p.once(ctx, fail)
-	if got := p.ErrorsAt(probeBase); got != 2 {
+	if got := p.errorBuckets[probeBase.UnixNano()/int64(errorBucket)]; got != 2 {
 		t.Errorf("existing bucket after the cap = %d, want 2", got)
 	}
 	past := probeBase.Add(time.Duration(maxErrorBuckets+extra+10) * errorBucket)
 	clk.SetTime(past)
 	p.once(ctx, fail)
-	if got := p.ErrorsAt(past); got != 0 || len(p.errorBuckets) != maxErrorBuckets {
+	if got := p.errorBuckets[past.UnixNano()/int64(errorBucket)]; got != 0 || len(p.errorBuckets) != maxErrorBuckets {
 		t.Errorf("new bucket past the cap = %d (%d buckets), want it dropped", got, len(p.errorBuckets))
 	}
-	if got := len(p.ErrorTimes()); got != maxErrorBuckets {
-		t.Errorf("ErrorTimes lists %d buckets, want %d", got, maxErrorBuckets)
+	if got := len(p.ErrorBuckets()); got != maxErrorBuckets {
+		t.Errorf("ErrorBuckets lists %d buckets, want %d", got, maxErrorBuckets)
 	}
 }
 
@@ -685,11 +659,11 @@ func TestProbeRunHTTP(t *testing.T) {
 		t.Errorf("latency = %+v", snap.LatencyMs)
 	}
 	sum := 0
-	for _, at := range p.ErrorTimes() {
-		sum += p.ErrorsAt(at)
+	for _, b := range p.ErrorBuckets() {
+		sum += b.Errors
 	}
 	if sum != snap.Errors {
-		t.Errorf("errors over ErrorTimes = %d, want %d", sum, snap.Errors)
+		t.Errorf("errors over ErrorBuckets = %d, want %d", sum, snap.Errors)
 	}
 	select {
 	case <-p.Notify():

@@ -1,4 +1,7 @@
-package rollout
+// Package policy decides, without side effects, which breach limits a rollout
+// exceeded and what to do about it. It reads figures and templates, never the
+// cluster.
+package policy
 
 import (
 	"fmt"
@@ -16,8 +19,8 @@ const (
 	BudgetProgress       = "progress"
 )
 
-// Budgets are the limits whose breach triggers --on-breach.
-type Budgets struct {
+// BreachLimits are the limits whose breach triggers --on-breach.
+type BreachLimits struct {
 	MaxSIGKILLs     int
 	MaxUncleanExits int // negative: unlimited, only reported
 	// MaxGraceUsage flags pods that used more than this fraction of their grace
@@ -44,7 +47,7 @@ type Breach struct {
 	ActionLatencySeconds *float64 `json:"actionLatencySeconds"`
 }
 
-// Observations are the figures the budgets are checked against.
+// Observations are the figures the limits are checked against.
 type Observations struct {
 	SIGKILLs, UncleanExits int
 	LastSIGKILLPod         string
@@ -53,16 +56,18 @@ type Observations struct {
 	GraceUsage    float64
 	GraceUsagePod string
 
-	ProbeRunning            bool
-	ProbeRequests           int
-	ProbeErrors             int
-	QueryValue              *float64
-	QueryName               string
-	ProbeErrorRateMinSample int
+	ProbeRunning  bool
+	ProbeRequests int
+	ProbeErrors   int
+	QueryValue    *float64
+	QueryName     string
 }
 
-// Evaluate returns the budgets that obs exceeds, skipping those in already.
-func (b Budgets) Evaluate(obs Observations, already map[string]bool, at time.Time) []Breach {
+// ProbeErrorRateMinSample keeps the first unlucky request from breaching a rate limit.
+const ProbeErrorRateMinSample = 20
+
+// Evaluate returns the limits that obs exceeds, skipping the budgets in already.
+func (b BreachLimits) Evaluate(obs Observations, already map[string]bool, at time.Time) []Breach {
 	var out []Breach
 	add := func(budget string, observed, limit float64, pod, msg string) {
 		if !already[budget] {
@@ -88,7 +93,7 @@ func (b Budgets) Evaluate(obs Observations, already map[string]bool, at time.Tim
 		}
 		if b.MaxProbeErrorRate >= 0 && obs.ProbeRequests > 0 {
 			rate := float64(obs.ProbeErrors) / float64(obs.ProbeRequests)
-			if rate > b.MaxProbeErrorRate && obs.ProbeRequests >= obs.ProbeErrorRateMinSample {
+			if rate > b.MaxProbeErrorRate && obs.ProbeRequests >= ProbeErrorRateMinSample {
 				add(BudgetProbeErrorRate, rate, b.MaxProbeErrorRate, "",
 					fmt.Sprintf("probe error rate %.3f (%d of %d) above %.3f", rate, obs.ProbeErrors, obs.ProbeRequests, b.MaxProbeErrorRate))
 			}

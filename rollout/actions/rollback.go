@@ -1,11 +1,10 @@
-package rollout
+package actions
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -14,30 +13,20 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-)
+	"k8s.io/client-go/util/retry"
+	deploymentutil "k8s.io/kubectl/pkg/util/deployment"
 
-// BreachAction is what --on-breach asks for.
-type BreachAction string
-
-const (
-	ActionPause    BreachAction = "pause"
-	ActionRollback BreachAction = "rollback"
-	ActionNone     BreachAction = "none"
-	// ActionAuto rolls back a rollout that changed more than restartedAt, and
-	// pauses a restart (undoing a restart only restarts again).
-	ActionAuto BreachAction = "auto"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 )
 
 // ErrRollbackRefused means the Deployment no longer runs the template this rollout
 // produced: someone else changed it, and undoing would overwrite their change.
 var ErrRollbackRefused = errors.New("rollback refused: the Deployment's template changed since the guard started (someone else updated it)")
 
-const fieldManager = "kubectl-safe-rollout"
-
 // Pause sets spec.paused, which stops the Deployment controller from going on with the rollout.
 func Pause(ctx context.Context, client kubernetes.Interface, namespace, name string) error {
 	_, err := client.AppsV1().Deployments(namespace).Patch(ctx, name, types.MergePatchType,
-		[]byte(`{"spec":{"paused":true}}`), metav1.PatchOptions{FieldManager: fieldManager})
+		[]byte(`{"spec":{"paused":true}}`), metav1.PatchOptions{FieldManager: workload.FieldManager})
 	if err != nil {
 		return fmt.Errorf("pausing deployment %s/%s: %w", namespace, name, err)
 	}
@@ -55,10 +44,10 @@ type revisionedReplicaSet struct {
 func byRevision(d *appsv1.Deployment, replicaSets []*appsv1.ReplicaSet) []revisionedReplicaSet {
 	var out []revisionedReplicaSet
 	for _, rs := range replicaSets {
-		if !metav1.IsControlledBy(rs, d) {
+		if !metav1.IsControlledBy(rs, d) || rs.Annotations[workload.RevisionAnnotation] == "" {
 			continue
 		}
-		if rev, err := strconv.ParseInt(rs.Annotations[RevisionAnnotation], 10, 64); err == nil {
+		if rev, err := deploymentutil.Revision(rs); err == nil {
 			out = append(out, revisionedReplicaSet{rs: rs, revision: rev})
 		}
 	}
@@ -69,7 +58,7 @@ func byRevision(d *appsv1.Deployment, replicaSets []*appsv1.ReplicaSet) []revisi
 // PreviousReplicaSet returns the ReplicaSet of the revision before current, as
 // `kubectl rollout undo` picks it: the highest revision below the current one.
 func PreviousReplicaSet(d *appsv1.Deployment, replicaSets []*appsv1.ReplicaSet) (*appsv1.ReplicaSet, error) {
-	current, _ := strconv.ParseInt(d.Annotations[RevisionAnnotation], 10, 64)
+	current, _ := deploymentutil.Revision(d)
 	for _, r := range byRevision(d, replicaSets) {
 		if r.revision < current {
 			return r.rs, nil
@@ -83,37 +72,23 @@ func PreviousReplicaSet(d *appsv1.Deployment, replicaSets []*appsv1.ReplicaSet) 
 // `kubectl rollout undo`; before (right after a restart) the revision annotation
 // is stale, so it is the newest revision whose template is not guarded.
 func RollbackTarget(d *appsv1.Deployment, replicaSets []*appsv1.ReplicaSet, guarded *corev1.PodTemplateSpec) *appsv1.ReplicaSet {
-	if d.Status.ObservedGeneration >= d.Generation && d.Annotations[RevisionAnnotation] != "" {
+	if d.Status.ObservedGeneration >= d.Generation && d.Annotations[workload.RevisionAnnotation] != "" {
 		previous, _ := PreviousReplicaSet(d, replicaSets)
 		return previous
 	}
 	for _, r := range byRevision(d, replicaSets) {
-		if t := templateOf(r.rs); !equality.Semantic.DeepEqual(&t, guarded) {
+		if t := TemplateOf(r.rs); !equality.Semantic.DeepEqual(&t, guarded) {
 			return r.rs
 		}
 	}
 	return nil
 }
 
-// templateOf returns a ReplicaSet's pod template as a Deployment would carry it.
-func templateOf(rs *appsv1.ReplicaSet) corev1.PodTemplateSpec {
+// TemplateOf returns a ReplicaSet's pod template as a Deployment would carry it.
+func TemplateOf(rs *appsv1.ReplicaSet) corev1.PodTemplateSpec {
 	t := *rs.Spec.Template.DeepCopy()
 	delete(t.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
 	return t
-}
-
-// OnlyRestarted tells whether two templates differ by nothing but the restartedAt annotation.
-func OnlyRestarted(a, b *corev1.PodTemplateSpec) bool {
-	strip := func(t *corev1.PodTemplateSpec) *corev1.PodTemplateSpec {
-		c := t.DeepCopy()
-		delete(c.Annotations, RestartedAtAnnotation)
-		delete(c.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
-		if len(c.Annotations) == 0 {
-			c.Annotations = nil
-		}
-		return c
-	}
-	return equality.Semantic.DeepEqual(strip(a), strip(b))
 }
 
 // Rollback restores the previous revision's pod template as `kubectl rollout undo`
@@ -122,22 +97,37 @@ func OnlyRestarted(a, b *corev1.PodTemplateSpec) bool {
 func Rollback(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment, previous *appsv1.ReplicaSet, guarded *corev1.PodTemplateSpec) error {
 	deployments := client.AppsV1().Deployments(d.Namespace)
 	current := d
-	for attempt := 0; attempt < 5; attempt++ {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if current == nil {
+			fresh, err := deployments.Get(ctx, d.Name, metav1.GetOptions{})
+			if err != nil {
+				return &rereadError{err}
+			}
+			current = fresh
+		}
 		if !equality.Semantic.DeepEqual(&current.Spec.Template, guarded) {
 			return ErrRollbackRefused
 		}
 		next := current.DeepCopy()
-		next.Spec.Template = templateOf(previous)
-		if _, err := deployments.Update(ctx, next, metav1.UpdateOptions{FieldManager: fieldManager}); err == nil {
-			return nil
-		} else if !apierrors.IsConflict(err) {
-			return fmt.Errorf("rolling back deployment %s/%s: %w", d.Namespace, d.Name, err)
-		}
-		fresh, err := deployments.Get(ctx, d.Name, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("re-reading deployment %s/%s: %w", d.Namespace, d.Name, err)
-		}
-		current = fresh
+		next.Spec.Template = TemplateOf(previous)
+		current = nil // a conflict re-reads
+		_, err := deployments.Update(ctx, next, metav1.UpdateOptions{FieldManager: workload.FieldManager})
+		return err
+	})
+	var reread *rereadError
+	switch {
+	case err == nil, errors.Is(err, ErrRollbackRefused):
+		return err
+	case errors.As(err, &reread):
+		return fmt.Errorf("re-reading deployment %s/%s: %w", d.Namespace, d.Name, reread.err)
+	case apierrors.IsConflict(err):
+		return fmt.Errorf("rolling back deployment %s/%s: still conflicting after %d attempts: %w", d.Namespace, d.Name, retry.DefaultRetry.Steps, err)
 	}
-	return fmt.Errorf("rolling back deployment %s/%s: still conflicting after 5 attempts", d.Namespace, d.Name)
+	return fmt.Errorf("rolling back deployment %s/%s: %w", d.Namespace, d.Name, err)
 }
+
+// rereadError marks a failed re-read after a conflict.
+type rereadError struct{ err error }
+
+func (e *rereadError) Error() string { return e.err.Error() }
+func (e *rereadError) Unwrap() error { return e.err }

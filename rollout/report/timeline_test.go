@@ -1,4 +1,4 @@
-package rollout
+package report
 
 import (
 	"fmt"
@@ -9,6 +9,10 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/rollouttest"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/state"
 )
 
 // t0 is when the deletion was requested in the timeline tests.
@@ -63,27 +67,13 @@ func assertInstant(t *testing.T, what string, got, want time.Time) {
 	}
 }
 
-func fmtInstant(v time.Time) string {
-	if v.IsZero() {
-		return "never"
-	}
-	return fmt.Sprintf("t0%+.3fs", v.Sub(t0).Seconds())
-}
-
-func assertSeconds(t *testing.T, what string, got *float64, want float64) {
-	t.Helper()
-	switch {
-	case want < 0 && got != nil:
-		t.Errorf("%s = %v, want nil", what, *got)
-	case want >= 0 && got == nil:
-		t.Errorf("%s = nil, want %v", what, want)
-	case want >= 0 && *got != want:
-		t.Errorf("%s = %v, want %v", what, *got, want)
-	}
-}
+var (
+	fmtInstant    = rollouttest.FmtInstant
+	assertSeconds = rollouttest.AssertSeconds
+)
 
 func TestPodTimelineContractSequence(t *testing.T) {
-	tl := &PodTimeline{Name: "web-1"}
+	tl := &state.PodTimeline{Name: "web-1"}
 	// Before the deletion: a ready endpoint and a running pod.
 	tl.ObservePod(testPod(running("app")), at(-60), false)
 	tl.ObserveEndpoint(conditions(true, true, false), true, at(-60))
@@ -111,14 +101,14 @@ func TestPodTimelineContractSequence(t *testing.T) {
 	if len(tl.Containers) != 1 {
 		t.Fatalf("Containers = %+v, want one", tl.Containers)
 	}
-	want := ContainerExit{Name: "app", ExitCode: 0, Reason: "Completed", FinishedAt: at(5.5), Class: ExitClean}
+	want := state.ContainerExit{Name: "app", ExitCode: 0, Reason: "Completed", FinishedAt: at(5.5), Class: progress.ExitClean}
 	if got := tl.Containers[0]; got.Name != want.Name || got.ExitCode != want.ExitCode || got.Reason != want.Reason || !got.FinishedAt.Equal(want.FinishedAt) || got.Class != want.Class {
 		t.Errorf("container = %+v, want %+v", got, want)
 	}
 	if !tl.DrainedBeforeExit() {
-		t.Error("DrainedBeforeExit = false for serving=false 3s before the exit")
+		t.Error("ServingFalseBeforeExit = false for serving=false 3s before the exit")
 	}
-	if exit, ok := tl.Exit(); !ok || exit.Class != ExitClean {
+	if exit, ok := tl.Exit(); !ok || exit.Class != progress.ExitClean {
 		t.Errorf("Exit() = %+v, %v", exit, ok)
 	}
 
@@ -129,13 +119,13 @@ func TestPodTimelineContractSequence(t *testing.T) {
 	assertSeconds(t, "TerminationSeconds", r.TerminationSeconds, 5.8)
 	assertSeconds(t, "SecondsToGone", r.SecondsToGone, 6.8)
 	assertSeconds(t, "GraceUsage", r.GraceUsage, 5.8/30)
-	if r.Verdict != VerdictOK || r.ExitCode == nil || *r.ExitCode != 0 || r.SIGKILL || !r.DrainedBeforeExit || r.GraceSeconds != 30 {
+	if r.Verdict != VerdictOK || r.ExitCode == nil || *r.ExitCode != 0 || r.SIGKILL || !r.ServingFalseBeforeExit || r.GraceSeconds != 30 {
 		t.Errorf("report = %+v", r)
 	}
 }
 
 func TestPodTimelineEndpointBeforePodDeletion(t *testing.T) {
-	tl := &PodTimeline{Name: "web-1"}
+	tl := &state.PodTimeline{Name: "web-1"}
 	tl.ObservePod(testPod(running("app")), at(-60), false)
 	// A readiness failure unrelated to a deletion is not the start of a drain.
 	tl.ObserveEndpoint(conditions(false, false, false), true, at(-30))
@@ -180,7 +170,7 @@ func TestPodTimelineEndpointBeforePodDeletion(t *testing.T) {
 
 func TestPodTimelineExitOnlyInDeletedObject(t *testing.T) {
 	t.Run("update then DELETED", func(t *testing.T) {
-		tl := &PodTimeline{Name: "web-1"}
+		tl := &state.PodTimeline{Name: "web-1"}
 		tl.ObservePod(testPod(deleting(30), running("app"), running("sidecar")), at(0), false)
 		tl.ObserveEndpoint(conditions(false, true, true), true, at(1))
 		tl.ObserveEndpoint(conditions(false, false, true), true, at(2))
@@ -195,7 +185,7 @@ func TestPodTimelineExitOnlyInDeletedObject(t *testing.T) {
 			t.Fatalf("Containers = %+v, want both from the DELETED object", tl.Containers)
 		}
 		exit, ok := tl.Exit()
-		if !ok || exit.Name != "app" || exit.Class != ExitSIGKILL || exit.ExitCode != 137 {
+		if !ok || exit.Name != "app" || exit.Class != progress.ExitSIGKILL || exit.ExitCode != 137 {
 			t.Errorf("Exit() = %+v, %v; want the SIGKILLed app container", exit, ok)
 		}
 		r := NewPodReport(tl)
@@ -205,18 +195,18 @@ func TestPodTimelineExitOnlyInDeletedObject(t *testing.T) {
 	})
 
 	t.Run("DELETED is the first sighting", func(t *testing.T) {
-		tl := &PodTimeline{Name: "web-1"}
+		tl := &state.PodTimeline{Name: "web-1"}
 		tl.ObservePod(testPod(running("app")), at(-5), false)
 		tl.ObservePod(testPod(deleting(30), exited("app", 143, "Error", at(1))), at(2), true)
 		assertInstant(t, "DeletionObserved", tl.DeletionObserved, at(2))
 		assertInstant(t, "Gone", tl.Gone, at(2))
-		if exit, ok := tl.Exit(); !ok || exit.Class != ExitUnclean || exit.ExitCode != 143 {
+		if exit, ok := tl.Exit(); !ok || exit.Class != progress.ExitUnclean || exit.ExitCode != 143 {
 			t.Errorf("Exit() = %+v, %v; want 143 died-without-drain", exit, ok)
 		}
 	})
 
 	t.Run("gone without any final status", func(t *testing.T) {
-		tl := &PodTimeline{Name: "web-1"}
+		tl := &state.PodTimeline{Name: "web-1"}
 		tl.ObservePod(testPod(deleting(30), running("app")), at(0), false)
 		if _, ok := tl.Exit(); ok {
 			t.Error("Exit() ok before the pod exited or vanished")
@@ -226,11 +216,11 @@ func TestPodTimelineExitOnlyInDeletedObject(t *testing.T) {
 		}
 		tl.ObservePod(testPod(deleting(30), running("app")), at(3), true)
 		exit, ok := tl.Exit()
-		if !ok || exit.Class != ExitUnknown {
+		if !ok || exit.Class != progress.ExitUnknown {
 			t.Errorf("Exit() = %+v, %v; want unknown", exit, ok)
 		}
 		r := NewPodReport(tl)
-		if r.ExitCode != nil || r.Class != ExitUnknown || r.TerminationSeconds != nil {
+		if r.ExitCode != nil || r.Exit != progress.ExitUnknown || r.TerminationSeconds != nil {
 			t.Errorf("report = %+v", r)
 		}
 		assertSeconds(t, "SecondsToGone", r.SecondsToGone, 3)
@@ -238,7 +228,7 @@ func TestPodTimelineExitOnlyInDeletedObject(t *testing.T) {
 }
 
 func TestPodTimelineNaiveExitBeforeNotServing(t *testing.T) {
-	tl := &PodTimeline{Name: "web-1"}
+	tl := &state.PodTimeline{Name: "web-1"}
 	tl.ObserveEndpoint(conditions(true, true, false), true, at(-10))
 	tl.ObservePod(testPod(deleting(30), running("app")), at(0), false)
 	tl.ObserveEndpoint(conditions(false, true, true), true, at(0.5))
@@ -249,17 +239,17 @@ func TestPodTimelineNaiveExitBeforeNotServing(t *testing.T) {
 	tl.ObservePod(testPod(deleting(30), exited("app", 0, "Completed", at(0.7))), at(3.5), true)
 
 	if tl.DrainedBeforeExit() {
-		t.Error("DrainedBeforeExit = true although the container exited before serving=false")
+		t.Error("ServingFalseBeforeExit = true although the container exited before serving=false")
 	}
 	r := NewPodReport(tl)
-	if r.Verdict != VerdictNoDrain || r.DrainedBeforeExit {
-		t.Errorf("verdict = %q, drained %v; want %q", r.Verdict, r.DrainedBeforeExit, VerdictNoDrain)
+	if r.Verdict != VerdictNoDrain || r.ServingFalseBeforeExit {
+		t.Errorf("verdict = %q, drained %v; want %q", r.Verdict, r.ServingFalseBeforeExit, VerdictNoDrain)
 	}
 	assertSeconds(t, "TerminationSeconds", r.TerminationSeconds, 1)
 	assertSeconds(t, "SecondsToNotServing", r.SecondsToNotServing, 2)
 }
 
-func TestPodTimelineDrainedBeforeExit(t *testing.T) {
+func TestPodTimelineServingFalseBeforeExit(t *testing.T) {
 	tests := []struct {
 		name                 string
 		notServing, exitedAt time.Time
@@ -274,7 +264,7 @@ func TestPodTimelineDrainedBeforeExit(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tl := &PodTimeline{DeletionObserved: t0, NotServing: tc.notServing, ContainerExited: tc.exitedAt}
+			tl := &state.PodTimeline{DeletionObserved: t0, NotServing: tc.notServing, ContainerExited: tc.exitedAt}
 			if got := tl.DrainedBeforeExit(); got != tc.want {
 				t.Errorf("DrainedBeforeExit() = %v, want %v", got, tc.want)
 			}
@@ -283,7 +273,7 @@ func TestPodTimelineDrainedBeforeExit(t *testing.T) {
 }
 
 func TestPodTimelineIgnoresExitsBeforeDeletion(t *testing.T) {
-	tl := &PodTimeline{Name: "web-1"}
+	tl := &state.PodTimeline{Name: "web-1"}
 	// A crash before the rollout deleted the pod is not part of its drain.
 	tl.ObservePod(testPod(exited("app", 1, "Error", at(-5))), at(-4), false)
 	if len(tl.Containers) != 0 || !tl.ContainerExited.IsZero() {
@@ -300,7 +290,7 @@ func TestPodTimelineIgnoresExitsBeforeDeletion(t *testing.T) {
 }
 
 func TestPodTimelineDeletionRequestedOnce(t *testing.T) {
-	tl := &PodTimeline{Name: "web-1"}
+	tl := &state.PodTimeline{Name: "web-1"}
 	tl.ObservePod(testPod(deleting(30)), at(0), false)
 	// A second delete with a shorter grace moves deletionTimestamp; the first request stands.
 	second := testPod(deleting(30))
@@ -312,7 +302,7 @@ func TestPodTimelineDeletionRequestedOnce(t *testing.T) {
 }
 
 func TestPodTimelineNoGracePeriodSeconds(t *testing.T) {
-	tl := &PodTimeline{Name: "web-1"}
+	tl := &state.PodTimeline{Name: "web-1"}
 	p := testPod()
 	p.DeletionTimestamp = ptr.To(metav1.NewTime(t0))
 	tl.ObservePod(p, at(1), false)
@@ -326,16 +316,16 @@ func TestPodTimelineNoGracePeriodSeconds(t *testing.T) {
 }
 
 func TestPodTimelineEvents(t *testing.T) {
-	tl := &PodTimeline{Name: "web-1"}
+	tl := &state.PodTimeline{Name: "web-1"}
 	if tl.HasEvent("Killing") {
 		t.Fatal("HasEvent on an empty timeline")
 	}
 	tl.ObserveEvent("Killing", "Stopping container app", at(0))
-	for i := range 2 * maxEventsPerPod {
+	for i := range 2 * state.MaxEventsPerPod {
 		tl.ObserveEvent("Unhealthy", fmt.Sprintf("Readiness probe failed (%d)", i), at(float64(i)))
 	}
-	if len(tl.Events) != maxEventsPerPod {
-		t.Errorf("%d events kept, want at most %d", len(tl.Events), maxEventsPerPod)
+	if len(tl.Events) != state.MaxEventsPerPod {
+		t.Errorf("%d events kept, want at most %d", len(tl.Events), state.MaxEventsPerPod)
 	}
 	if !tl.HasEvent("Killing") || !tl.HasEvent("Unhealthy") || tl.HasEvent("FailedPreStopHook") {
 		t.Errorf("HasEvent wrong for %+v", tl.Events)
@@ -346,14 +336,14 @@ func TestPodTimelineEvents(t *testing.T) {
 }
 
 func TestPodTimelineWorstContainer(t *testing.T) {
-	tl := &PodTimeline{Name: "web-1"}
+	tl := &state.PodTimeline{Name: "web-1"}
 	tl.ObservePod(testPod(deleting(30),
 		exited("a", 0, "Completed", at(1)),
 		exited("b", 143, "Error", at(1)),
 		exited("c", 137, "OOMKilled", at(1)),
 		exited("d", 0, "Completed", at(1))), at(2), false)
 	exit, ok := tl.Exit()
-	if !ok || exit.Name != "c" || exit.Class != ExitOOMKilled {
+	if !ok || exit.Name != "c" || exit.Class != progress.ExitOOMKilled {
 		t.Errorf("Exit() = %+v, want the OOMKilled container", exit)
 	}
 	if r := NewPodReport(tl); r.Verdict != VerdictOOMKilled || r.SIGKILL {

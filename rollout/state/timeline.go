@@ -1,14 +1,16 @@
-package rollout
+package state
 
 import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
 )
 
-// maxEventsPerPod bounds the memory a flapping pod can take.
-const maxEventsPerPod = 20
+// MaxEventsPerPod bounds the memory a flapping pod can take.
+const MaxEventsPerPod = 20
 
 // PodTimeline records how one old pod left: every instant is the guard's own
 // observation time, so durations do not depend on clock skew with the cluster.
@@ -34,11 +36,11 @@ type PodTimeline struct {
 
 // ContainerExit is a container's final state.
 type ContainerExit struct {
-	Name       string    `json:"name"`
-	ExitCode   int32     `json:"exitCode"`
-	Reason     string    `json:"reason"`
-	FinishedAt time.Time `json:"finishedAt"`
-	Class      ExitClass `json:"exit"`
+	Name       string             `json:"name"`
+	ExitCode   int32              `json:"exitCode"`
+	Reason     string             `json:"reason"`
+	FinishedAt time.Time          `json:"finishedAt"`
+	Class      progress.ExitClass `json:"exit"`
 }
 
 // PodEvent is a Kubernetes Event about the pod (Killing, Unhealthy, FailedPreStopHook, ...).
@@ -141,19 +143,23 @@ func (t *PodTimeline) ObserveEndpoint(cond *discoveryv1.EndpointConditions, pres
 
 // ObserveEvent records an Event about the pod, keeping the first few.
 func (t *PodTimeline) ObserveEvent(reason, message string, at time.Time) {
-	if len(t.Events) < maxEventsPerPod {
+	if len(t.Events) < MaxEventsPerPod {
 		t.Events = append(t.Events, PodEvent{At: at, Reason: reason, Message: message})
 	}
 }
 
 // GraceUsage is the fraction of the grace period the pod used before its first
-// container exited; 0 before that.
-func (t *PodTimeline) GraceUsage() float64 {
-	if t.ContainerExited.IsZero() || t.Grace <= 0 {
-		return 0
+// container exited; ok is false before that or without a grace period.
+func (t *PodTimeline) GraceUsage() (usage float64, ok bool) {
+	exited := t.Since(t.ContainerExited)
+	if exited == nil || t.Grace <= 0 {
+		return 0, false
 	}
-	return t.ContainerExited.Sub(t.DeletionObserved).Seconds() / t.Grace.Seconds()
+	return *exited / t.Grace.Seconds(), true
 }
+
+// SeenEndpoint tells whether an EndpointSlice ever listed the pod.
+func (t *PodTimeline) SeenEndpoint() bool { return t.seenEndpoint }
 
 // HasEvent tells whether an Event with this reason was already recorded.
 func (t *PodTimeline) HasEvent(reason string) bool {
@@ -169,13 +175,13 @@ func (t *PodTimeline) HasEvent(reason string) bool {
 func (t *PodTimeline) Exit() (ContainerExit, bool) {
 	if len(t.Containers) == 0 {
 		if !t.Gone.IsZero() {
-			return ContainerExit{Class: ExitUnknown}, true
+			return ContainerExit{Class: progress.ExitUnknown}, true
 		}
 		return ContainerExit{}, false
 	}
 	worst := t.Containers[0]
 	for _, c := range t.Containers[1:] {
-		if c.Class.rank() > worst.Class.rank() {
+		if c.Class.Rank() > worst.Class.Rank() {
 			worst = c
 		}
 	}
@@ -188,8 +194,8 @@ func (t *PodTimeline) DrainedBeforeExit() bool {
 	return !t.NotServing.IsZero() && (t.ContainerExited.IsZero() || t.NotServing.Before(t.ContainerExited))
 }
 
-// since returns seconds from the deletion to at, or nil when at never happened.
-func (t *PodTimeline) since(at time.Time) *float64 {
+// Since returns seconds from the deletion to at, or nil when at never happened.
+func (t *PodTimeline) Since(at time.Time) *float64 {
 	if at.IsZero() || t.DeletionObserved.IsZero() {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package rollout
+package actions
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 )
 
 var restartTime = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -26,7 +28,7 @@ const restartStamp = "2025-01-02T03:04:05Z"
 func restartDeployment(templateAnnotations map[string]string) *appsv1.Deployment {
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", Generation: 4, Annotations: map[string]string{RevisionAnnotation: "4"}},
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", Generation: 4, Annotations: map[string]string{workload.RevisionAnnotation: "4"}},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To[int32](2),
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
@@ -75,23 +77,23 @@ func TestRestartPatch(t *testing.T) {
 	t.Run("RFC 3339 in the time's zone, as kubectl", func(t *testing.T) {
 		zone := time.FixedZone("CET", 3600)
 		d := applyPatch(t, restartDeployment(nil), mustPatch(t, restartDeployment(nil), restartTime.In(zone)))
-		if got := d.Spec.Template.Annotations[RestartedAtAnnotation]; got != "2025-01-02T04:04:05+01:00" {
+		if got := d.Spec.Template.Annotations[workload.RestartedAtAnnotation]; got != "2025-01-02T04:04:05+01:00" {
 			t.Errorf("restartedAt = %q", got)
 		}
-		if _, err := time.Parse(time.RFC3339, d.Spec.Template.Annotations[RestartedAtAnnotation]); err != nil {
+		if _, err := time.Parse(time.RFC3339, d.Spec.Template.Annotations[workload.RestartedAtAnnotation]); err != nil {
 			t.Error(err)
 		}
 	})
 
 	t.Run("existing template annotations are kept", func(t *testing.T) {
-		orig := restartDeployment(map[string]string{"prometheus.io/scrape": "true", RestartedAtAnnotation: "2020-01-01T00:00:00Z"})
+		orig := restartDeployment(map[string]string{"prometheus.io/scrape": "true", workload.RestartedAtAnnotation: "2020-01-01T00:00:00Z"})
 		patch := mustPatch(t, orig, restartTime)
 		out := applyPatch(t, orig, patch)
-		want := map[string]string{"prometheus.io/scrape": "true", RestartedAtAnnotation: restartStamp}
+		want := map[string]string{"prometheus.io/scrape": "true", workload.RestartedAtAnnotation: restartStamp}
 		if !reflect.DeepEqual(out.Spec.Template.Annotations, want) {
 			t.Errorf("template annotations after patch %s = %v, want %v", patch, out.Spec.Template.Annotations, want)
 		}
-		if orig.Spec.Template.Annotations[RestartedAtAnnotation] != "2020-01-01T00:00:00Z" {
+		if orig.Spec.Template.Annotations[workload.RestartedAtAnnotation] != "2020-01-01T00:00:00Z" {
 			t.Error("RestartPatch modified its input")
 		}
 		if !reflect.DeepEqual(out.Spec.Template.Spec, orig.Spec.Template.Spec) || !reflect.DeepEqual(out.Annotations, orig.Annotations) {
@@ -129,7 +131,7 @@ func TestRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := out.Spec.Template.Annotations[RestartedAtAnnotation]; got != restartStamp {
+		if got := out.Spec.Template.Annotations[workload.RestartedAtAnnotation]; got != restartStamp {
 			t.Errorf("returned restartedAt = %q, want %q", got, restartStamp)
 		}
 		patch := onlyPatch(t, client.Actions())
@@ -137,7 +139,7 @@ func TestRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := stored.Spec.Template.Annotations; got[RestartedAtAnnotation] != restartStamp || got["keep"] != "me" {
+		if got := stored.Spec.Template.Annotations; got[workload.RestartedAtAnnotation] != restartStamp || got["keep"] != "me" {
 			t.Errorf("stored template annotations = %v", got)
 		}
 		if patch.GetPatchType() != types.StrategicMergePatchType {
@@ -164,7 +166,7 @@ func TestRestart(t *testing.T) {
 			t.Errorf("DryRun = %v, want [All]", opts.DryRun)
 		}
 		// The fake applies dry runs; a server returns the object as it would be.
-		if out.Spec.Template.Annotations[RestartedAtAnnotation] != restartStamp {
+		if out.Spec.Template.Annotations[workload.RestartedAtAnnotation] != restartStamp {
 			t.Errorf("returned template annotations = %v", out.Spec.Template.Annotations)
 		}
 	})
@@ -180,7 +182,7 @@ func TestRestart(t *testing.T) {
 		if actions := client.Actions(); len(actions) != 0 {
 			t.Errorf("client dry run sent %d requests: %v", len(actions), actions)
 		}
-		if out.Spec.Template.Annotations[RestartedAtAnnotation] != restartStamp {
+		if out.Spec.Template.Annotations[workload.RestartedAtAnnotation] != restartStamp {
 			t.Errorf("returned template annotations = %v", out.Spec.Template.Annotations)
 		}
 		if d.Spec.Template.Annotations != nil {

@@ -1,0 +1,191 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/actions"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/attribution"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/policy"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/report"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/state"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
+)
+
+// observe gathers what the breach limits are checked against.
+func (r *run) observe() policy.Observations {
+	var obs policy.Observations
+	for _, t := range r.rollout.OldTimelines() {
+		exit, ok := t.Exit()
+		if !ok {
+			continue
+		}
+		switch exit.Class {
+		case progress.ExitSIGKILL:
+			obs.SIGKILLs++
+			obs.LastSIGKILLPod = t.Name
+		case progress.ExitUnclean:
+			obs.UncleanExits++
+			obs.LastUncleanPod = t.Name
+		}
+		if u, ok := t.GraceUsage(); ok && u > obs.GraceUsage {
+			obs.GraceUsage, obs.GraceUsagePod = u, t.Name
+		}
+	}
+	if r.Probe != nil {
+		snap := r.Probe.Snapshot()
+		obs.ProbeRunning, obs.ProbeRequests, obs.ProbeErrors = true, snap.Requests, snap.Errors
+	}
+	if r.Query != nil {
+		obs.QueryValue, obs.QueryName = r.queryValue, r.Query.Name
+	}
+	return obs
+}
+
+// checkLimits acts on new breaches; it returns true when the guard must stop.
+func (r *run) checkLimits(ctx context.Context) bool {
+	for _, b := range r.Limits.Evaluate(r.observe(), r.breached, r.Clock.Now()) {
+		r.breached[b.Budget] = true
+		if r.act(ctx, b) {
+			return true
+		}
+	}
+	return false
+}
+
+// act carries out --on-breach for b and records it; it returns true when the
+// guard stops (the Deployment was paused, rolled back, or the action failed).
+func (r *run) act(ctx context.Context, b policy.Breach) bool {
+	d := r.rollout.Deployment
+	action := r.OnBreach
+	var previous *appsv1.ReplicaSet
+	if action == policy.ActionRollback || action == policy.ActionAuto {
+		previous = actions.RollbackTarget(d, r.rollout.ReplicaSets(), r.guarded)
+		var previousTemplate *corev1.PodTemplateSpec
+		if previous != nil {
+			t := actions.TemplateOf(previous)
+			previousTemplate = &t
+		}
+		action = policy.Resolve(action, &d.Spec.Template, previousTemplate)
+	}
+	r.emit(progress.BreachDetected{Header: r.header(), Budget: b.Budget, Message: b.Message})
+	rep := r.report
+	record := func(what string) {
+		latency := r.Clock.Since(b.At).Seconds()
+		b.Action, b.ActionLatencySeconds = what, &latency
+		rep.Breaches = append(rep.Breaches, b)
+	}
+	name, ns := d.Name, d.Namespace
+	switch action {
+	case policy.ActionPause:
+		if err := actions.Pause(ctx, r.Client, ns, name); err != nil {
+			record("failed: " + err.Error())
+			rep.Outcome, rep.Message = report.OutcomeFailed, b.Message+"; pausing failed: "+err.Error()
+			return true
+		}
+		record(progress.ActionPaused)
+		rep.Outcome = report.OutcomePaused
+		rep.Message = fmt.Sprintf("%s; paused the rollout (resume: kubectl rollout resume deployment/%s -n %s)", b.Message, name, ns)
+		r.emit(progress.ActionTaken{Header: r.header(), Action: progress.ActionPaused})
+		return true
+	case policy.ActionRollback:
+		err := errors.New("no previous revision to roll back to")
+		if previous != nil {
+			err = actions.Rollback(ctx, r.Client, d, previous, r.guarded)
+		}
+		revision := ""
+		if previous != nil {
+			revision = previous.Annotations[workload.RevisionAnnotation]
+		}
+		switch {
+		case errors.Is(err, actions.ErrRollbackRefused):
+			record("rollback-refused")
+			rep.Outcome, rep.Message = report.OutcomeFailed, b.Message+"; "+err.Error()+": nothing was changed"
+		case err != nil:
+			record("failed: " + err.Error())
+			rep.Outcome, rep.Message = report.OutcomeFailed, b.Message+"; rollback failed: "+err.Error()
+		default:
+			record(progress.ActionRolledBack)
+			rep.Outcome = report.OutcomeRolledBack
+			rep.Message = fmt.Sprintf("%s; rolled back to the template of revision %s (kubectl rollout history deployment/%s -n %s)",
+				b.Message, revision, name, ns)
+			r.emit(progress.ActionTaken{Header: r.header(), Action: progress.ActionRolledBack, Revision: revision})
+		}
+		return true
+	}
+	record("none")
+	return false
+}
+
+// progressBreach handles a rollout that stopped progressing: a breach like the
+// others, and outcome timeout when no action is taken.
+func (r *run) progressBreach(ctx context.Context, msg string) *report.Rollout {
+	b := policy.Breach{Budget: policy.BudgetProgress, At: r.Clock.Now(), Message: msg}
+	r.breached[policy.BudgetProgress] = true
+	if !r.act(ctx, b) {
+		r.report.Outcome, r.report.Message = report.OutcomeTimeout, msg
+	}
+	return r.finish()
+}
+
+// complete ends a rollout that finished: failed when a limit was breached with no action.
+func (r *run) complete() *report.Rollout {
+	if len(r.report.Breaches) > 0 {
+		msgs := make([]string, 0, len(r.report.Breaches))
+		for _, b := range r.report.Breaches {
+			msgs = append(msgs, b.Message)
+		}
+		r.report.Outcome, r.report.Message = report.OutcomeFailed, "rollout complete, but "+strings.Join(msgs, "; ")
+	}
+	return r.finish()
+}
+
+// finish stops the probe and fills in the report.
+func (r *run) finish() *report.Rollout {
+	r.stopProbeOnce()
+	rep := r.report
+	rep.FinishedAt = r.Clock.Now()
+	rep.ToRevision = r.rollout.Deployment.Annotations[workload.RevisionAnnotation]
+	rep.OnBreach = string(r.OnBreach)
+	if rep.Breaches == nil {
+		rep.Breaches = []policy.Breach{}
+	}
+	timelines := r.rollout.OldTimelines()
+	rep.Summarise(timelines, r.GraceBudget)
+	for i := range rep.Pods {
+		if u := rep.Pods[i].GraceUsage; u != nil && r.Limits.MaxGraceUsage > 0 && *u > r.Limits.MaxGraceUsage {
+			rep.Pods[i].GraceUsageExceeded = true
+		}
+	}
+	if r.Probe != nil {
+		rep.AttributeProbe(r.Probe.Snapshot(), attribute(r.Probe, timelines, rep.FinishedAt))
+	}
+	return rep
+}
+
+// attribute blames the probe's errors on the pods terminating when they happened.
+func attribute(p TrafficProbe, timelines []*state.PodTimeline, end time.Time) attribution.Result {
+	var windows []attribution.Window
+	for _, t := range timelines {
+		if !t.Deleting() {
+			continue
+		}
+		to := t.Gone
+		if to.IsZero() {
+			to = end
+		}
+		windows = append(windows, attribution.Window{Pod: t.Name, From: t.DeletionObserved, To: to})
+	}
+	var buckets []attribution.ErrorBucket
+	for _, b := range p.ErrorBuckets() {
+		buckets = append(buckets, attribution.ErrorBucket{Start: b.Start, Width: b.Width, Errors: b.Errors})
+	}
+	return attribution.Attribute(buckets, windows)
+}
