@@ -9,10 +9,10 @@ import (
 // BudgetFlags are the inputs of the grace budget formula, shared by every
 // command that runs a preflight.
 type BudgetFlags struct {
-	verify.Budget
+	verify.GraceBudget
 }
 
-func NewBudgetFlags() BudgetFlags { return BudgetFlags{Budget: verify.DefaultBudget()} }
+func NewBudgetFlags() BudgetFlags { return BudgetFlags{GraceBudget: verify.DefaultGraceBudget()} }
 
 func (b *BudgetFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&b.EndpointPropagation, "endpoint-propagation", b.EndpointPropagation, "Time for EndpointSlice changes to reach every proxy and load balancer (annotation "+verify.AnnotationEndpointPropagation+")")

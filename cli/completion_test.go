@@ -15,6 +15,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/utils/clock"
 )
 
 const completionKubeconfig = `apiVersion: v1
@@ -58,7 +59,7 @@ func complete(t *testing.T, args ...string) ([]string, string) {
 
 	var out, errOut bytes.Buffer
 	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
-	root := newRootCmd(streams, BuildInfo{}, fakeClients)
+	root := newRootCmd(streams, BuildInfo{}, Deps{Clients: fakeClients, Clock: clock.RealClock{}})
 	root.SetArgs(append([]string{"__complete"}, args...))
 	if err := root.Execute(); err != nil {
 		t.Fatalf("__complete %q: %v\n%s", args, err, errOut.String())

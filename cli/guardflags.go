@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -17,7 +18,11 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout"
-	"github.com/safe-rollout/kubectl-safe-rollout/verify"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/policy"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/report"
+	"github.com/safe-rollout/kubectl-safe-rollout/verify/metrics"
+	"github.com/safe-rollout/kubectl-safe-rollout/verify/traffic"
 )
 
 // GuardFlags are shared by restart and watch.
@@ -48,7 +53,7 @@ type GuardFlags struct {
 	flags *pflag.FlagSet
 }
 
-func NewGuardFlags(onBreach rollout.BreachAction) GuardFlags {
+func NewGuardFlags(onBreach policy.Action) GuardFlags {
 	return GuardFlags{
 		Progress: progressAuto, OnBreach: string(onBreach), MaxUncleanExits: -1, MaxGraceUsage: 0.9,
 		ProbeRate: 20, ProbeConcurrency: 4, ProbeTimeout: 2 * time.Second, ProbeTail: 2 * time.Second,
@@ -83,9 +88,7 @@ func (f *GuardFlags) Validate() error {
 	if err := validateOutput(f.Output); err != nil {
 		return err
 	}
-	switch rollout.BreachAction(f.OnBreach) {
-	case rollout.ActionPause, rollout.ActionRollback, rollout.ActionNone, rollout.ActionAuto:
-	default:
+	if !slices.Contains(policy.Actions(), policy.Action(f.OnBreach)) {
 		return fmt.Errorf("invalid --on-breach %q: use pause, rollback, none or auto", f.OnBreach)
 	}
 	switch {
@@ -110,26 +113,25 @@ func (f *GuardFlags) Validate() error {
 		}
 	}
 	if len(f.Probes) > 0 {
-		p, err := f.prober()
-		if err != nil {
+		if err := f.probeOptions(nil).Validate(); err != nil {
 			return err
 		}
-		p.Close()
 	}
 	return validateProgress(f.Progress)
 }
 
-func (f *GuardFlags) prober() (*verify.Prober, error) {
-	return verify.NewProber(verify.ProbeOptions{
+// probeOptions are the probe traffic's options, timed by clk.
+func (f *GuardFlags) probeOptions(clk clock.WithTicker) traffic.ProbeOptions {
+	return traffic.ProbeOptions{
 		Targets: f.Probes, Rate: f.ProbeRate, Concurrency: f.ProbeConcurrency,
-		Timeout: f.ProbeTimeout, NewConnections: f.ProbeNewConnections,
-	})
+		Timeout: f.ProbeTimeout, NewConnections: f.ProbeNewConnections, Clock: clk,
+	}
 }
 
-// budgets turns the flags into the guard's budgets. A rate budget replaces the
-// default count budget unless --max-probe-errors was given too.
-func (f *GuardFlags) budgets() rollout.Budgets {
-	b := rollout.Budgets{
+// limits turns the flags into the guard's breach limits. A rate limit replaces
+// the default count limit unless --max-probe-errors was given too.
+func (f *GuardFlags) limits() policy.BreachLimits {
+	b := policy.BreachLimits{
 		MaxSIGKILLs: f.MaxSIGKILLs, MaxUncleanExits: f.MaxUncleanExits,
 		MaxGraceUsage: f.MaxGraceUsage, StrictGraceUsage: f.Strict,
 		MaxProbeErrors: f.MaxProbeErrors, MaxProbeErrorRate: f.MaxProbeErrorRate,
@@ -146,7 +148,7 @@ type guardRun struct {
 	flags  GuardFlags
 	budget BudgetFlags
 	client kubernetes.Interface
-	clock  clock.Clock
+	clock  clock.WithTicker
 	// preflight notes for the report
 	preflightSkipped bool
 	preflightVerdict string
@@ -157,31 +159,32 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, d *app
 	// Ctrl-C stops guarding, not the rollout: the report so far is still printed.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	progress := newProgress(g.flags.Progress, o.Out, o.ErrOut, g.flags.Output != "", g.clock)
 	guard := &rollout.Guard{
-		Client:    g.client,
-		Clock:     g.clock,
-		Progress:  progress,
-		Budget:    g.budget.Budget,
-		Budgets:   g.flags.budgets(),
-		OnBreach:  rollout.BreachAction(g.flags.OnBreach),
-		Timeout:   g.flags.Timeout,
-		ProbeTail: g.flags.ProbeTail,
+		Client:      g.client,
+		Clock:       g.clock,
+		GraceBudget: g.budget.GraceBudget,
+		Limits:      g.flags.limits(),
+		OnBreach:    policy.Action(g.flags.OnBreach),
+		Timeout:     g.flags.Timeout,
+		ProbeTail:   g.flags.ProbeTail,
 	}
 	if len(g.flags.Probes) > 0 {
-		prober, err := g.flags.prober()
+		// The prober runs on the guard's clock: its error times and the pods'
+		// timelines are on one time line.
+		prober, err := traffic.NewProber(g.flags.probeOptions(g.clock))
 		if err != nil {
-			progress.Stop()
 			return err
 		}
 		guard.Probe = prober
 	}
 	if g.flags.PrometheusURL != "" {
-		q := verify.PrometheusQuery{URL: g.flags.PrometheusURL, Query: g.flags.PrometheusQuery}
+		q := metrics.PrometheusQuery{URL: g.flags.PrometheusURL, Query: g.flags.PrometheusQuery}
 		guard.Query = &rollout.MetricQuery{Name: g.flags.PrometheusQuery, Value: q.Value, Interval: g.flags.PrometheusInterval}
 	}
+	lines := newProgress(g.flags.Progress, o.Out, o.ErrOut, g.flags.Output != "", g.clock)
+	guard.Progress = func(e progress.Event) { fmt.Fprintln(lines, describeEvent(e)) }
 	report, err := guard.Run(ctx, d, trigger)
-	progress.Stop()
+	lines.Stop()
 	if err != nil {
 		return err
 	}
@@ -193,17 +196,17 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, d *app
 }
 
 // outcomeError maps an outcome to the documented exit codes.
-func outcomeError(r *rollout.Report) error {
+func outcomeError(r *report.Rollout) error {
 	switch r.Outcome {
-	case rollout.OutcomeSucceeded, rollout.OutcomeNoRollout:
+	case report.OutcomeSucceeded, report.OutcomeNoRollout:
 		return nil
-	case rollout.OutcomeFailed, rollout.OutcomePaused:
+	case report.OutcomeFailed, report.OutcomePaused:
 		return withCode(ExitBudgetBreached, errors.New(r.Message))
-	case rollout.OutcomeRolledBack:
+	case report.OutcomeRolledBack:
 		return withCode(ExitRolledBack, errors.New(r.Message))
-	case rollout.OutcomeTimeout:
+	case report.OutcomeTimeout:
 		return withCode(ExitTimedOut, errors.New(r.Message))
-	case rollout.OutcomeInterrupted:
+	case report.OutcomeInterrupted:
 		return withCode(ExitInterrupted, errors.New(r.Message))
 	}
 	return fmt.Errorf("unexpected outcome %q", r.Outcome)

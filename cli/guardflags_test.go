@@ -7,11 +7,11 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/safe-rollout/kubectl-safe-rollout/rollout"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/policy"
 )
 
 // parseGuardFlags registers the guard flags on a fresh FlagSet and parses args.
-func parseGuardFlags(t *testing.T, onBreach rollout.BreachAction, args ...string) *GuardFlags {
+func parseGuardFlags(t *testing.T, onBreach policy.Action, args ...string) *GuardFlags {
 	t.Helper()
 	f := NewGuardFlags(onBreach)
 	fs := pflag.NewFlagSet("guard", pflag.ContinueOnError)
@@ -23,7 +23,7 @@ func parseGuardFlags(t *testing.T, onBreach rollout.BreachAction, args ...string
 }
 
 func TestGuardFlagsDefaults(t *testing.T) {
-	f := parseGuardFlags(t, rollout.ActionPause)
+	f := parseGuardFlags(t, policy.ActionPause)
 	if f.OnBreach != "pause" || f.Timeout != 0 || f.Progress != progressAuto || f.MaxSIGKILLs != 0 || f.MaxUncleanExits != -1 ||
 		f.MaxGraceUsage != 0.9 || f.Strict || f.ProbeRate != 20 || f.ProbeConcurrency != 4 || f.ProbeTimeout != 2*time.Second ||
 		f.ProbeNewConnections || f.ProbeTail != 2*time.Second || f.MaxProbeErrors != 0 || f.MaxProbeErrorRate != -1 ||
@@ -33,7 +33,7 @@ func TestGuardFlagsDefaults(t *testing.T) {
 	if err := f.Validate(); err != nil {
 		t.Errorf("Validate(defaults) = %v", err)
 	}
-	if w := parseGuardFlags(t, rollout.ActionAuto); w.OnBreach != "auto" || w.Validate() != nil {
+	if w := parseGuardFlags(t, policy.ActionAuto); w.OnBreach != "auto" || w.Validate() != nil {
 		t.Errorf("watch's default --on-breach = %q (%v), want auto accepted", w.OnBreach, w.Validate())
 	}
 }
@@ -87,7 +87,7 @@ func TestGuardFlagsValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := parseGuardFlags(t, rollout.ActionPause, tc.args...)
+			f := parseGuardFlags(t, policy.ActionPause, tc.args...)
 			f.Output = tc.output
 			err := f.Validate()
 			if tc.wantErr == "" {
@@ -107,39 +107,39 @@ func TestGuardFlagsBudgets(t *testing.T) {
 	tests := []struct {
 		name string
 		args []string
-		want rollout.Budgets
+		want policy.BreachLimits
 	}{
 		{"defaults", nil,
-			rollout.Budgets{MaxSIGKILLs: 0, MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: 0, MaxProbeErrorRate: -1}},
+			policy.BreachLimits{MaxSIGKILLs: 0, MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: 0, MaxProbeErrorRate: -1}},
 		{"count budget", []string{"--max-probe-errors=5"},
-			rollout.Budgets{MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: 5, MaxProbeErrorRate: -1}},
+			policy.BreachLimits{MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: 5, MaxProbeErrorRate: -1}},
 		{"rate budget replaces the count budget", []string{"--max-probe-error-rate=0.05"},
-			rollout.Budgets{MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: -1, MaxProbeErrorRate: 0.05}},
+			policy.BreachLimits{MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: -1, MaxProbeErrorRate: 0.05}},
 		{"rate budget 0 replaces it too", []string{"--max-probe-error-rate=0"},
-			rollout.Budgets{MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: -1, MaxProbeErrorRate: 0}},
+			policy.BreachLimits{MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: -1, MaxProbeErrorRate: 0}},
 		{"rate and count", []string{"--max-probe-error-rate=0.05", "--max-probe-errors=3"},
-			rollout.Budgets{MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: 3, MaxProbeErrorRate: 0.05}},
+			policy.BreachLimits{MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: 3, MaxProbeErrorRate: 0.05}},
 		{"rate and an explicit count of 0", []string{"--max-probe-errors=0", "--max-probe-error-rate=0.05"},
-			rollout.Budgets{MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: 0, MaxProbeErrorRate: 0.05}},
+			policy.BreachLimits{MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: 0, MaxProbeErrorRate: 0.05}},
 		{"rate disabled explicitly", []string{"--max-probe-error-rate=-1"},
-			rollout.Budgets{MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: 0, MaxProbeErrorRate: -1}},
+			policy.BreachLimits{MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: 0, MaxProbeErrorRate: -1}},
 		{"strict grace usage", []string{"--strict", "--max-grace-usage=0.75"},
-			rollout.Budgets{MaxUncleanExits: -1, MaxGraceUsage: 0.75, StrictGraceUsage: true, MaxProbeErrorRate: -1}},
+			policy.BreachLimits{MaxUncleanExits: -1, MaxGraceUsage: 0.75, StrictGraceUsage: true, MaxProbeErrorRate: -1}},
 		{"sigkills, unclean exits, query", []string{"--max-sigkills=2", "--max-unclean-exits=1", "--max-query-value=0.25"},
-			rollout.Budgets{MaxSIGKILLs: 2, MaxUncleanExits: 1, MaxGraceUsage: 0.9, MaxQueryValue: 0.25, MaxProbeErrorRate: -1}},
+			policy.BreachLimits{MaxSIGKILLs: 2, MaxUncleanExits: 1, MaxGraceUsage: 0.9, MaxQueryValue: 0.25, MaxProbeErrorRate: -1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := parseGuardFlags(t, rollout.ActionPause, tc.args...).budgets(); got != tc.want {
+			if got := parseGuardFlags(t, policy.ActionPause, tc.args...).limits(); got != tc.want {
 				t.Errorf("budgets(%q) =\n%+v\nwant\n%+v", tc.args, got, tc.want)
 			}
 		})
 	}
 
 	// Without a FlagSet nothing says --max-probe-errors was given: the rate wins.
-	f := NewGuardFlags(rollout.ActionPause)
+	f := NewGuardFlags(policy.ActionPause)
 	f.MaxProbeErrorRate, f.MaxProbeErrors = 0.1, 4
-	if got := f.budgets(); got.MaxProbeErrors != -1 || got.MaxProbeErrorRate != 0.1 {
+	if got := f.limits(); got.MaxProbeErrors != -1 || got.MaxProbeErrorRate != 0.1 {
 		t.Errorf("budgets without flags = %+v, want the rate budget only", got)
 	}
 }

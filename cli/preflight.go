@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/safe-rollout/kubectl-safe-rollout/verify"
+	"github.com/safe-rollout/kubectl-safe-rollout/verify/cluster"
 )
 
 const preflightExample = `  # Check a live Deployment
@@ -39,18 +40,18 @@ type PreflightOptions struct {
 	Local       bool
 	Strict      bool
 
-	args   []string
-	client kubernetes.Interface
+	Deps
+	args []string
 	genericiooptions.IOStreams
 }
 
-func NewPreflightOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *PreflightOptions {
-	return &PreflightOptions{ConfigFlags: configFlags, Budget: NewBudgetFlags(), IOStreams: streams}
+func NewPreflightOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, deps Deps) *PreflightOptions {
+	return &PreflightOptions{ConfigFlags: configFlags, Budget: NewBudgetFlags(), Deps: deps, IOStreams: streams}
 }
 
 // NewCmdPreflight checks Deployments' termination contracts.
-func NewCmdPreflight(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := NewPreflightOptions(configFlags, streams)
+func NewCmdPreflight(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, deps Deps) *cobra.Command {
+	o := NewPreflightOptions(configFlags, streams, deps)
 	cmd := &cobra.Command{
 		Use:     "preflight (TYPE/NAME | TYPE NAME | -l SELECTOR | -f FILENAME)",
 		Short:   "Check Deployments' termination contract before a rollout",
@@ -100,12 +101,13 @@ func (o *PreflightOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var client kubernetes.Interface
 	if !o.Local {
-		if o.client, err = newClient(o.ConfigFlags, 0); err != nil {
+		if client, err = o.Clients(o.ConfigFlags, 0); err != nil {
 			return err
 		}
 	}
-	report, err := runPreflight(ctx, o.client, targets, o.Budget.Budget)
+	report, err := runPreflight(ctx, client, targets, o.Budget.GraceBudget)
 	if err != nil {
 		return err
 	}
@@ -119,17 +121,17 @@ func (o *PreflightOptions) Run(ctx context.Context) error {
 }
 
 // runPreflight checks every target; client is nil for --local.
-func runPreflight(ctx context.Context, client kubernetes.Interface, t *Targets, budget verify.Budget) (verify.Report, error) {
+func runPreflight(ctx context.Context, client kubernetes.Interface, t *Targets, budget verify.GraceBudget) (verify.PreflightReport, error) {
 	fromFiles := verify.Environment{Local: client == nil, Services: t.Services, PDBs: t.PDBs}
-	var reader *verify.ClusterReader
+	var reader *cluster.Reader
 	if client != nil {
-		reader = verify.NewClusterReader(client)
+		reader = cluster.NewReader(client)
 	}
 	objects := make([]verify.ObjectReport, 0, len(t.Deployments))
 	for _, d := range t.Deployments {
 		b, err := budget.WithAnnotations(d.Annotations)
 		if err != nil {
-			return verify.Report{}, fmt.Errorf("deployment %s/%s: %w", d.Namespace, d.Name, err)
+			return verify.PreflightReport{}, fmt.Errorf("deployment %s/%s: %w", d.Namespace, d.Name, err)
 		}
 		env := fromFiles
 		if reader != nil {
@@ -138,12 +140,12 @@ func runPreflight(ctx context.Context, client kubernetes.Interface, t *Targets, 
 				known.Live = d // resolved from the cluster a moment ago
 			}
 			if env, err = reader.Environment(ctx, d, known); err != nil {
-				return verify.Report{}, err
+				return verify.PreflightReport{}, err
 			}
 		}
 		objects = append(objects, verify.CheckDeployment(d, b, env))
 	}
-	return verify.NewReport(objects), nil
+	return verify.NewPreflightReport(objects), nil
 }
 
 // newClient is the clientFactory of the real commands.
@@ -158,7 +160,7 @@ func newClient(f *genericclioptions.ConfigFlags, timeout time.Duration) (kuberne
 	return kubernetes.NewForConfig(cfg)
 }
 
-func printPreflight(w io.Writer, r verify.Report, format string, colour bool) error {
+func printPreflight(w io.Writer, r verify.PreflightReport, format string, colour bool) error {
 	switch format {
 	case "json":
 		return writeJSON(w, r)

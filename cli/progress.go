@@ -43,7 +43,7 @@ func newProgress(mode string, out, errOut io.Writer, structuredOutput bool, clk 
 		if f, ok := errOut.(*os.File); ok {
 			s := spinner.New(spinner.CharSets[14], 120*time.Millisecond, spinner.WithWriterFile(f))
 			s.Start()
-			return &spinnerProgress{s: s, out: errOut, clk: clk}
+			return &spinnerProgress{s: s}
 		}
 	}
 	return &plainProgress{out: errOut, clk: clk}
@@ -78,11 +78,10 @@ func (p *plainProgress) Write(b []byte) (int, error) {
 
 func (p *plainProgress) Stop() {}
 
-// spinnerProgress prints each line above a spinner that shows the latest one.
+// spinnerProgress shows the latest line as the spinner's suffix (earlier lines
+// are replaced, not kept).
 type spinnerProgress struct {
-	s   *spinner.Spinner
-	out io.Writer
-	clk clock.Clock
+	s *spinner.Spinner
 }
 
 func (p *spinnerProgress) Write(b []byte) (int, error) {

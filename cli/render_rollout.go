@@ -8,18 +8,18 @@ import (
 
 	"k8s.io/cli-runtime/pkg/printers"
 
-	"github.com/safe-rollout/kubectl-safe-rollout/rollout"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/report"
 	"github.com/safe-rollout/kubectl-safe-rollout/verify"
 )
 
-func printRollout(w io.Writer, r *rollout.Report, format string, colour bool) error {
+func printRollout(w io.Writer, r *report.Rollout, format string, colour bool) error {
 	switch format {
 	case "json":
 		return writeJSON(w, r)
 	case "yaml":
 		return writeYAML(w, r)
 	}
-	if r.Outcome == rollout.OutcomeNoRollout {
+	if r.Outcome == report.OutcomeNoRollout {
 		_, err := fmt.Fprintf(w, "deployment.apps/%s: no rollout in progress\n", r.Deployment)
 		return err
 	}
@@ -41,7 +41,7 @@ func printRollout(w io.Writer, r *rollout.Report, format string, colour bool) er
 		return err
 	}
 	status := verify.StatusPass
-	if r.Outcome != rollout.OutcomeSucceeded {
+	if r.Outcome != report.OutcomeSucceeded {
 		status = verify.StatusFail
 	}
 	fmt.Fprintf(w, "\nOutcome: %s after %.1fs (%s)\n", paint(string(r.Outcome), status, colour), r.DurationSeconds, r.Message)
@@ -55,7 +55,7 @@ func printRollout(w io.Writer, r *rollout.Report, format string, colour bool) er
 	}
 	s := r.Summary
 	fmt.Fprintf(w, "Old pods: %d, gone %d: %d clean, %d SIGKILLed, %d OOMKilled, %d died without draining, %d exited before not serving\n",
-		s.OldPods, s.Gone, s.Clean, s.SIGKILLs, s.OOMKills, s.UncleanExits, s.NotDrainedBefore)
+		s.OldPods, s.Gone, s.Clean, s.SIGKILLs, s.OOMKills, s.UncleanExits, s.ExitedBeforeNotServing)
 	if r.Propagation.Samples > 0 {
 		fmt.Fprintf(w, "Propagation (deletion to endpoint not ready): p50 %.3fs, p95 %.3fs, max %.3fs over %d pods\n",
 			*r.Propagation.P50, *r.Propagation.P95, *r.Propagation.Max, r.Propagation.Samples)
@@ -80,7 +80,7 @@ func printRollout(w io.Writer, r *rollout.Report, format string, colour bool) er
 		}
 		fmt.Fprintf(w, "Breach: %s: %s -> %s%s\n", b.Budget, b.Message, b.Action, latency)
 	}
-	if r.Outcome == rollout.OutcomeInterrupted {
+	if r.Outcome == report.OutcomeInterrupted {
 		fmt.Fprintf(w, "The rollout continues in the cluster: kubectl rollout status deployment/%s -n %s\n", r.Deployment, r.Namespace)
 	}
 	return nil
@@ -111,9 +111,9 @@ func secs(v *float64) string {
 
 func paintVerdict(v string, colour bool) string {
 	switch v {
-	case rollout.VerdictOK:
+	case report.VerdictOK:
 		return paint(v, verify.StatusPass, colour)
-	case rollout.VerdictNoDrain, rollout.VerdictStillPresent, rollout.VerdictNotTerminated:
+	case report.VerdictNoDrain, report.VerdictStillPresent, report.VerdictNotTerminated:
 		return paint(v, verify.StatusWarn, colour)
 	}
 	return paint(v, verify.StatusFail, colour)

@@ -10,9 +10,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/utils/clock"
 
-	"github.com/safe-rollout/kubectl-safe-rollout/rollout"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/actions"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/policy"
 	"github.com/safe-rollout/kubectl-safe-rollout/verify"
 )
 
@@ -37,17 +37,18 @@ type RestartOptions struct {
 	SkipPreflight bool
 	DryRun        string
 
+	Deps
 	args []string
 	genericiooptions.IOStreams
 }
 
-func NewRestartOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *RestartOptions {
-	return &RestartOptions{ConfigFlags: configFlags, Budget: NewBudgetFlags(), Guard: NewGuardFlags(rollout.ActionPause), DryRun: string(rollout.DryRunNone), IOStreams: streams}
+func NewRestartOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, deps Deps) *RestartOptions {
+	return &RestartOptions{ConfigFlags: configFlags, Budget: NewBudgetFlags(), Guard: NewGuardFlags(policy.ActionPause), DryRun: string(actions.DryRunNone), Deps: deps, IOStreams: streams}
 }
 
 // NewCmdRestart restarts a Deployment as `kubectl rollout restart` does and guards the rollout.
-func NewCmdRestart(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := NewRestartOptions(configFlags, streams)
+func NewCmdRestart(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, deps Deps) *cobra.Command {
+	o := NewRestartOptions(configFlags, streams, deps)
 	cmd := &cobra.Command{
 		Use:     "restart (TYPE/NAME | TYPE NAME | -l SELECTOR)",
 		Short:   "Restart a Deployment and guard the rollout",
@@ -61,7 +62,7 @@ func NewCmdRestart(configFlags *genericclioptions.ConfigFlags, streams genericio
 	addOutputFlag(cmd, &o.Guard.Output)
 	cmd.Flags().BoolVar(&o.SkipPreflight, "skip-preflight", false, "Restart even if preflight fails (the report says so)")
 	cmd.Flags().StringVar(&o.DryRun, "dry-run", o.DryRun, `Must be "none", "server", or "client": client and server only show the change`)
-	cmd.Flags().Lookup("dry-run").NoOptDefVal = string(rollout.DryRunClient)
+	cmd.Flags().Lookup("dry-run").NoOptDefVal = string(actions.DryRunClient)
 	return cmd
 }
 
@@ -71,8 +72,8 @@ func (o *RestartOptions) Complete(args []string) error {
 }
 
 func (o *RestartOptions) Validate() error {
-	switch rollout.DryRun(o.DryRun) {
-	case rollout.DryRunNone, rollout.DryRunClient, rollout.DryRunServer:
+	switch actions.DryRun(o.DryRun) {
+	case actions.DryRunNone, actions.DryRunClient, actions.DryRunServer:
 	default:
 		return fmt.Errorf(`invalid --dry-run %q: must be "none", "server", or "client"`, o.DryRun)
 	}
@@ -90,13 +91,13 @@ func (o *RestartOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	client, err := newClient(o.ConfigFlags, 0)
+	client, err := o.Clients(o.ConfigFlags, 0)
 	if err != nil {
 		return err
 	}
-	g := &guardRun{flags: o.Guard, budget: o.Budget, client: client, clock: clock.RealClock{}, preflightSkipped: o.SkipPreflight}
+	g := &guardRun{flags: o.Guard, budget: o.Budget, client: client, clock: o.Clock, preflightSkipped: o.SkipPreflight}
 	if !o.SkipPreflight {
-		report, err := runPreflight(ctx, client, targets, o.Budget.Budget)
+		report, err := runPreflight(ctx, client, targets, o.Budget.GraceBudget)
 		if err != nil {
 			return err
 		}
@@ -110,17 +111,17 @@ func (o *RestartOptions) Run(ctx context.Context) error {
 		warnPreflight(o.ErrOut, report)
 	}
 	if d.Spec.Paused {
-		return rollout.ErrPaused
+		return actions.ErrPaused
 	}
-	if dry := rollout.DryRun(o.DryRun); dry != rollout.DryRunNone {
-		if _, err := rollout.Restart(ctx, client, d, g.clock.Now(), dry); err != nil {
+	if dry := actions.DryRun(o.DryRun); dry != actions.DryRunNone {
+		if _, err := actions.Restart(ctx, client, d, g.clock.Now(), dry); err != nil {
 			return err
 		}
 		fmt.Fprintf(o.Out, "deployment.apps/%s restarted (%s dry run)\n", d.Name, dry)
 		return nil
 	}
 	trigger := func(ctx context.Context) (*appsv1.Deployment, error) {
-		return rollout.Restart(ctx, client, d, g.clock.Now(), rollout.DryRunNone)
+		return actions.Restart(ctx, client, d, g.clock.Now(), actions.DryRunNone)
 	}
 	return g.run(ctx, o.IOStreams, d, trigger)
 }
@@ -142,7 +143,7 @@ func resolveOne(t *TargetOptions, args []string, verb string) (*appsv1.Deploymen
 }
 
 // warnPreflight lists preflight warnings on stderr; they do not stop a restart.
-func warnPreflight(w io.Writer, r verify.Report) {
+func warnPreflight(w io.Writer, r verify.PreflightReport) {
 	for _, obj := range r.Objects {
 		for _, c := range obj.Checks {
 			if c.Status != verify.StatusWarn {

@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/safe-rollout/kubectl-safe-rollout/rollout"
-	"github.com/safe-rollout/kubectl-safe-rollout/verify"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/policy"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/report"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/state"
+	"github.com/safe-rollout/kubectl-safe-rollout/verify/traffic"
 )
 
 // assertRolloutGolden compares got with testdata/rollout/<name>.golden; -update rewrites it.
@@ -44,85 +47,85 @@ var renderStart = time.Date(2025, 5, 6, 7, 8, 9, 0, time.UTC)
 
 // restartReport is a hand-built report of a restart of three pods: one drained
 // by the contract, one SIGKILLed without ever going not-serving, one still terminating.
-func restartReport() *rollout.Report {
-	clean := rollout.ContainerExit{Name: "app", ExitCode: 0, Reason: "Completed", FinishedAt: renderStart.Add(14 * time.Second), Class: rollout.ExitClean}
-	killed := rollout.ContainerExit{Name: "app", ExitCode: 137, Reason: "Error", FinishedAt: renderStart.Add(33 * time.Second), Class: rollout.ExitSIGKILL}
-	return &rollout.Report{
-		Namespace: "shop", Deployment: "web", Outcome: rollout.OutcomeSucceeded,
+func restartReport() *report.Rollout {
+	clean := state.ContainerExit{Name: "app", ExitCode: 0, Reason: "Completed", FinishedAt: renderStart.Add(14 * time.Second), Exit: progress.ExitClean}
+	killed := state.ContainerExit{Name: "app", ExitCode: 137, Reason: "Error", FinishedAt: renderStart.Add(33 * time.Second), Exit: progress.ExitSIGKILL}
+	return &report.Rollout{
+		Namespace: "shop", Deployment: "web", Outcome: report.OutcomeSucceeded,
 		Message:   "2 new pods available, every old pod gone",
 		Triggered: true, PreflightVerdict: "pass",
 		StartedAt: renderStart, FinishedAt: renderStart.Add(45250 * time.Millisecond), DurationSeconds: 45.25,
 		FromRevision: "3", ToRevision: "4",
-		Pods: []rollout.PodReport{
+		Pods: []report.PodReport{
 			{
-				Name: "web-7c9d-abcde", ExitCode: i32(0), Reason: "Completed", Class: rollout.ExitClean, DrainedBeforeExit: true,
+				Name: "web-7c9d-abcde", ExitCode: i32(0), Reason: "Completed", Exit: progress.ExitClean, ServingFalseBeforeExit: true,
 				SecondsToNotReady: f64(0.8), SecondsToNotServing: f64(2.1), SecondsToEndpointRemoval: f64(3.4),
 				TerminationSeconds: f64(12.5), SecondsToGone: f64(13.2), GraceSeconds: 30, GraceUsage: f64(12.5 / 30),
-				Verdict: rollout.VerdictOK, Containers: []rollout.ContainerExit{clean},
+				Verdict: report.VerdictOK, Containers: []state.ContainerExit{clean},
 			},
 			{
-				Name: "web-7c9d-fghij", ExitCode: i32(137), Reason: "Error", Class: rollout.ExitSIGKILL, SIGKILL: true,
+				Name: "web-7c9d-fghij", ExitCode: i32(137), Reason: "Error", Exit: progress.ExitSIGKILL, SIGKILL: true,
 				SecondsToNotReady: f64(1.25), SecondsToEndpointRemoval: f64(2), TerminationSeconds: f64(30.5),
-				SecondsToGone: f64(31), GraceSeconds: 30, GraceUsage: f64(30.5 / 30), Verdict: rollout.VerdictSIGKILL,
-				Containers: []rollout.ContainerExit{killed},
-				Events:     []rollout.PodEvent{{At: renderStart.Add(3 * time.Second), Reason: "Killing", Message: "Stopping container app"}},
+				SecondsToGone: f64(31), GraceSeconds: 30, GraceUsage: f64(30.5 / 30), Verdict: report.VerdictSIGKILL,
+				Containers: []state.ContainerExit{killed},
+				Events:     []state.PodEvent{{At: renderStart.Add(3 * time.Second), Reason: "Killing", Message: "Stopping container app"}},
 			},
 			{
-				Name: "web-7c9d-klmno", SecondsToNotReady: f64(0.5), GraceSeconds: 2.5, Verdict: rollout.VerdictStillPresent,
+				Name: "web-7c9d-klmno", SecondsToNotReady: f64(0.5), GraceSeconds: 2.5, Verdict: report.VerdictStillPresent,
 			},
 		},
-		Propagation:             rollout.Percentiles{Samples: 3, P50: f64(0.8), P95: f64(1.25), Max: f64(1.25)},
+		Propagation:             report.Percentiles{Samples: 3, P50: f64(0.8), P95: f64(1.25), Max: f64(1.25)},
 		RecommendedGraceSeconds: i64(27),
 		RecommendationFormula:   "1.25s endpoint propagation + 5s drain delay + 15s max request + 5s safety margin",
-		Summary:                 rollout.Summary{OldPods: 3, Gone: 2, Clean: 1, SIGKILLs: 1},
-		Breaches:                []rollout.Breach{}, // the guard never leaves it nil
+		Summary:                 report.Summary{OldPods: 3, Gone: 2, Clean: 1, SIGKILLs: 1},
+		Breaches:                []policy.Breach{}, // the guard never leaves it nil
 	}
 }
 
 // breachReport is a watched rollout that breached the SIGKILL budget and was paused.
-func breachReport() *rollout.Report {
+func breachReport() *report.Rollout {
 	r := restartReport()
-	r.Outcome = rollout.OutcomePaused
+	r.Outcome = report.OutcomePaused
 	r.Message = "1 containers SIGKILLed at the grace deadline (budget 0); paused the rollout"
 	r.Triggered, r.PreflightVerdict, r.PreflightSkipped = true, "", true
 	r.OnBreach = "pause"
-	r.Breaches = []rollout.Breach{{
-		Budget: rollout.BudgetSIGKILLs, Observed: 1, Limit: 0, Pod: "web-7c9d-fghij", At: renderStart.Add(31 * time.Second),
+	r.Breaches = []policy.Breach{{
+		Budget: policy.BudgetSIGKILLs, Observed: 1, Limit: 0, Pod: "web-7c9d-fghij", At: renderStart.Add(31 * time.Second),
 		Message: "1 containers SIGKILLed at the grace deadline (budget 0)", Action: "paused", ActionLatencySeconds: f64(0.0425),
 	}}
-	r.Probe = &rollout.ProbeSection{
-		ProbeReport: verify.ProbeReport{
+	r.Probe = &report.ProbeSection{
+		ProbeReport: traffic.ProbeReport{
 			Targets: []string{"http://web.shop.svc:80/"}, Requests: 900, Errors: 7,
 			ErrorsByClass: map[string]int{"reset": 5, "5xx": 2},
-			LatencyMs:     verify.LatencyMs{P50: 1.25, P95: 8.5, P99: 20},
+			LatencyMs:     traffic.LatencyMs{P50: 1.25, P95: 8.5, P99: 20},
 		},
-		Attribution:        []rollout.PodErrors{{Pod: "web-7c9d-fghij", Errors: 6}},
+		Attribution:        []report.PodErrors{{Pod: "web-7c9d-fghij", Errors: 6}},
 		UnattributedErrors: 1,
 	}
 	return r
 }
 
 // interruptedReport is a watch stopped with Ctrl-C before anything was measured.
-func interruptedReport() *rollout.Report {
-	return &rollout.Report{
-		Namespace: "shop", Deployment: "web", Outcome: rollout.OutcomeInterrupted,
+func interruptedReport() *report.Rollout {
+	return &report.Rollout{
+		Namespace: "shop", Deployment: "web", Outcome: report.OutcomeInterrupted,
 		Message:          "stopped guarding; the rollout continues in the cluster",
 		PreflightSkipped: true, // only said for restarts
 		StartedAt:        renderStart, FinishedAt: renderStart.Add(2 * time.Second), DurationSeconds: 2,
 		ToRevision: "5",
-		Pods: []rollout.PodReport{
-			{Name: "web-5f6-aaaaa", GraceSeconds: 30, Verdict: rollout.VerdictNotTerminated},
-			{Name: "web-5f6-bbbbb", Reason: "", Class: rollout.ExitUnknown, SecondsToGone: f64(4), GraceSeconds: 30, Verdict: rollout.VerdictOK},
+		Pods: []report.PodReport{
+			{Name: "web-5f6-aaaaa", GraceSeconds: 30, Verdict: report.VerdictNotTerminated},
+			{Name: "web-5f6-bbbbb", Reason: "", Exit: progress.ExitUnknown, SecondsToGone: f64(4), GraceSeconds: 30, Verdict: report.VerdictOK},
 		},
-		Summary:  rollout.Summary{OldPods: 2, Gone: 1},
-		Breaches: []rollout.Breach{},
+		Summary:  report.Summary{OldPods: 2, Gone: 1},
+		Breaches: []policy.Breach{},
 	}
 }
 
 func TestPrintRolloutGolden(t *testing.T) {
 	tests := []struct {
 		name   string
-		report *rollout.Report
+		report *report.Rollout
 		format string
 		colour bool
 	}{
@@ -132,7 +135,7 @@ func TestPrintRolloutGolden(t *testing.T) {
 		{"breach.colour.table", breachReport(), "", true},
 		{"breach.json", breachReport(), "json", false},
 		{"interrupted.table", interruptedReport(), "", false},
-		{"no-rollout.table", &rollout.Report{Deployment: "web", Outcome: rollout.OutcomeNoRollout, Message: "no rollout in progress"}, "", false},
+		{"no-rollout.table", &report.Rollout{Deployment: "web", Outcome: report.OutcomeNoRollout, Message: "no rollout in progress"}, "", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -146,7 +149,7 @@ func TestPrintRolloutGolden(t *testing.T) {
 }
 
 func TestPrintRolloutJSONRoundTrips(t *testing.T) {
-	for name, r := range map[string]*rollout.Report{"restart": restartReport(), "breach": breachReport(), "interrupted": interruptedReport()} {
+	for name, r := range map[string]*report.Rollout{"restart": restartReport(), "breach": breachReport(), "interrupted": interruptedReport()} {
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
 			if err := printRollout(&out, r, "json", true); err != nil {
@@ -155,7 +158,7 @@ func TestPrintRolloutJSONRoundTrips(t *testing.T) {
 			if strings.Contains(out.String(), "\x1b[") {
 				t.Error("JSON output contains colour escapes")
 			}
-			var back rollout.Report
+			var back report.Rollout
 			if err := json.Unmarshal(out.Bytes(), &back); err != nil {
 				t.Fatalf("output is not a report: %v", err)
 			}

@@ -9,6 +9,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	_ "k8s.io/client-go/plugin/pkg/client/auth" // exec and OIDC kubeconfigs
+	"k8s.io/utils/clock"
 )
 
 // BuildInfo is injected into main by the linker at release time.
@@ -18,11 +19,18 @@ type BuildInfo struct {
 
 // NewRootCmd builds the command tree.
 func NewRootCmd(streams genericiooptions.IOStreams, build BuildInfo) *cobra.Command {
-	return newRootCmd(streams, build, newClient)
+	return newRootCmd(streams, build, Deps{Clients: newClient, Clock: clock.RealClock{}})
 }
 
-// newRootCmd is NewRootCmd with the client factory that completion lists objects with.
-func newRootCmd(streams genericiooptions.IOStreams, build BuildInfo, clients clientFactory) *cobra.Command {
+// Deps are what every command's Run gets from outside: the client factory and
+// the clock. Tests pass fakes.
+type Deps struct {
+	Clients clientFactory
+	Clock   clock.WithTicker
+}
+
+// newRootCmd is NewRootCmd with the given dependencies.
+func newRootCmd(streams genericiooptions.IOStreams, build BuildInfo, deps Deps) *cobra.Command {
 	configFlags := genericclioptions.NewConfigFlags(true)
 	root := &cobra.Command{
 		Use:   "safe-rollout",
@@ -45,12 +53,12 @@ catches SIGKILLed pods and unclean exits.`,
 	configFlags.AddFlags(root.PersistentFlags())
 
 	root.AddCommand(
-		NewCmdPreflight(configFlags, streams),
-		NewCmdRestart(configFlags, streams),
-		NewCmdWatch(configFlags, streams),
+		NewCmdPreflight(configFlags, streams, deps),
+		NewCmdRestart(configFlags, streams, deps),
+		NewCmdWatch(configFlags, streams, deps),
 		NewCmdVersion(streams, build),
 	)
-	registerCompletions(root, configFlags, clients)
+	registerCompletions(root, configFlags, deps.Clients)
 	root.CompletionOptions.HiddenDefaultCmd = true
 	return root
 }

@@ -201,8 +201,9 @@ func fromUnstructured(obj runtime.Object, into any) error {
 	if !ok {
 		return fmt.Errorf("unexpected object type %T", obj)
 	}
-	// Through JSON rather than the unstructured converter: fields such as
-	// IntOrString ports only decode correctly with their own UnmarshalJSON.
+	// Through JSON rather than runtime.DefaultUnstructuredConverter: for a field
+	// of the wrong type the JSON decoder names the field (spec.replicas), the
+	// converter only says "unrecognized type: int32".
 	raw, err := u.MarshalJSON()
 	if err == nil {
 		err = json.Unmarshal(raw, into)

@@ -6,9 +6,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/utils/clock"
 
-	"github.com/safe-rollout/kubectl-safe-rollout/rollout"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/policy"
 )
 
 const watchExample = `  # Guard the rollout started by kubectl apply, helm upgrade or kubectl set image
@@ -24,17 +23,18 @@ type WatchOptions struct {
 	Budget      BudgetFlags
 	Guard       GuardFlags
 
+	Deps
 	args []string
 	genericiooptions.IOStreams
 }
 
-func NewWatchOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *WatchOptions {
-	return &WatchOptions{ConfigFlags: configFlags, Budget: NewBudgetFlags(), Guard: NewGuardFlags(rollout.ActionAuto), IOStreams: streams}
+func NewWatchOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, deps Deps) *WatchOptions {
+	return &WatchOptions{ConfigFlags: configFlags, Budget: NewBudgetFlags(), Guard: NewGuardFlags(policy.ActionAuto), Deps: deps, IOStreams: streams}
 }
 
 // NewCmdWatch guards a rollout that is already in progress.
-func NewCmdWatch(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := NewWatchOptions(configFlags, streams)
+func NewCmdWatch(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, deps Deps) *cobra.Command {
+	o := NewWatchOptions(configFlags, streams, deps)
 	cmd := &cobra.Command{
 		Use:     "watch (TYPE/NAME | TYPE NAME | -l SELECTOR)",
 		Short:   "Guard a rollout already in progress, without starting one",
@@ -68,10 +68,10 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	client, err := newClient(o.ConfigFlags, 0)
+	client, err := o.Clients(o.ConfigFlags, 0)
 	if err != nil {
 		return err
 	}
-	g := &guardRun{flags: o.Guard, budget: o.Budget, client: client, clock: clock.RealClock{}, preflightSkipped: true}
+	g := &guardRun{flags: o.Guard, budget: o.Budget, client: client, clock: o.Clock, preflightSkipped: true}
 	return g.run(ctx, o.IOStreams, d, nil)
 }

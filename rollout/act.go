@@ -27,7 +27,7 @@ func (r *run) observe() policy.Observations {
 		if !ok {
 			continue
 		}
-		switch exit.Class {
+		switch exit.Exit {
 		case progress.ExitSIGKILL:
 			obs.SIGKILLs++
 			obs.LastSIGKILLPod = t.Name

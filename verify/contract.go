@@ -1,18 +1,13 @@
 package verify
 
 import (
-	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 )
@@ -246,164 +241,5 @@ func checkRolloutStrategy(d *appsv1.Deployment) Check {
 		ch.Status = StatusPass
 		ch.Message = fmt.Sprintf("%s keeps at least %d pods available", desc, minAvailable)
 	}
-	return ch
-}
-
-// selectsPods tells whether a Service routes to the Deployment's pods.
-func selectsPods(svc *corev1.Service, d *appsv1.Deployment) bool {
-	if svc.Namespace != d.Namespace && svc.Namespace != "" && d.Namespace != "" {
-		return false
-	}
-	return len(svc.Spec.Selector) > 0 && labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels))
-}
-
-// MatchingServices returns the Services that select the Deployment's pods.
-func MatchingServices(d *appsv1.Deployment, services []corev1.Service) []corev1.Service {
-	var out []corev1.Service
-	for i := range services {
-		if selectsPods(&services[i], d) {
-			out = append(out, services[i])
-		}
-	}
-	return out
-}
-
-func checkService(d *appsv1.Deployment, env Environment) Check {
-	ch := Check{ID: CheckService}
-	services := MatchingServices(d, env.Services)
-	names := make([]string, 0, len(services))
-	for _, s := range services {
-		names = append(names, s.Name)
-	}
-	if len(services) == 0 {
-		if env.Local {
-			ch.Status, ch.Message = StatusSkip, "no Service among the manifests selects the pods (cluster not checked: --local)"
-			return ch
-		}
-		ch.Status = StatusWarn
-		ch.Message = "no Service selects the pods: no EndpointSlices to watch, so draining cannot be observed"
-		ch.Fix = "create a Service whose selector matches the pod template labels (ignore if the Deployment serves no traffic)"
-		return ch
-	}
-	list := strings.Join(names, ", ")
-	if env.Local || env.Live == nil {
-		ch.Status = StatusPass
-		ch.Message = "Service " + list + " selects the pods"
-		if env.Local {
-			ch.Message += " (EndpointSlices not checked: --local)"
-		} else {
-			ch.Message += " (Deployment not deployed yet)"
-		}
-		return ch
-	}
-	owned := podNames(env.Pods, env.Live)
-	listed := map[string]bool{}
-	for _, slice := range env.EndpointSlices {
-		svcName := slice.Labels[discoveryv1.LabelServiceName]
-		if !slices.Contains(names, svcName) {
-			continue
-		}
-		for _, ep := range slice.Endpoints {
-			if ep.TargetRef != nil && ep.TargetRef.Kind == "Pod" && owned[ep.TargetRef.Name] {
-				listed[ep.TargetRef.Name] = true
-			}
-		}
-	}
-	if len(owned) > 0 && len(listed) == 0 {
-		ch.Status = StatusWarn
-		ch.Message = fmt.Sprintf("Service %s selects the pods but its EndpointSlices list none of the %d pods", list, len(owned))
-		ch.Fix = "check that the pods are ready and that the Service's ports match the containers"
-		return ch
-	}
-	ch.Status = StatusPass
-	ch.Message = fmt.Sprintf("Service %s: EndpointSlices list %d of %d pods", list, len(listed), len(owned))
-	return ch
-}
-
-func podNames(pods []corev1.Pod, d *appsv1.Deployment) map[string]bool {
-	out := map[string]bool{}
-	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-	if err != nil {
-		return out
-	}
-	for _, p := range pods {
-		if p.Namespace == d.Namespace && sel.Matches(labels.Set(p.Labels)) {
-			out[p.Name] = true
-		}
-	}
-	return out
-}
-
-func checkPaused(d *appsv1.Deployment, env Environment) Check {
-	ch := Check{ID: CheckPaused}
-	obj := d
-	if env.Live != nil {
-		obj = env.Live
-	}
-	if obj.Spec.Paused {
-		ch.Status = StatusFail
-		ch.Message = "the Deployment is paused: a rollout would not start"
-		ch.Fix = fmt.Sprintf("kubectl rollout resume deployment/%s -n %s", d.Name, d.Namespace)
-		return ch
-	}
-	ch.Status, ch.Message = StatusPass, "not paused"
-	return ch
-}
-
-func checkRolloutInProgress(env Environment) Check {
-	ch := Check{ID: CheckRolloutInProgress}
-	switch {
-	case env.Local:
-		ch.Status, ch.Message = StatusSkip, "cluster not checked: --local"
-		return ch
-	case env.Live == nil:
-		ch.Status, ch.Message = StatusSkip, "not deployed yet"
-		return ch
-	}
-	if msg, busy := RolloutInProgress(env.Live); busy {
-		ch.Status = StatusWarn
-		ch.Message = msg
-		ch.Fix = "wait for it (kubectl safe-rollout watch) before starting another rollout"
-		return ch
-	}
-	ch.Status, ch.Message = StatusPass, "no rollout in progress"
-	return ch
-}
-
-// RolloutInProgress tells whether the Deployment's status shows an unfinished rollout.
-func RolloutInProgress(d *appsv1.Deployment) (string, bool) {
-	_, done, err := workload.Status(d, d.Generation)
-	var deadline *workload.ProgressDeadlineError
-	switch {
-	case errors.As(err, &deadline):
-		return "the last rollout exceeded its progress deadline: " + deadline.Message, true
-	case done:
-		return "", false
-	case d.Status.ObservedGeneration < d.Generation:
-		return fmt.Sprintf("spec generation %d not yet observed by the controller (observed %d)", d.Generation, d.Status.ObservedGeneration), true
-	}
-	s := d.Status
-	return fmt.Sprintf("rollout in progress: %d of %d pods updated, %d available, %d in total", s.UpdatedReplicas, workload.DesiredReplicas(d), s.AvailableReplicas, s.Replicas), true
-}
-
-func checkPDB(d *appsv1.Deployment, env Environment) Check {
-	ch := Check{ID: CheckPDB}
-	for _, pdb := range env.PDBs {
-		if pdb.Spec.Selector == nil || (pdb.Namespace != d.Namespace && pdb.Namespace != "" && d.Namespace != "") {
-			continue
-		}
-		sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
-		if err == nil && sel.Matches(labels.Set(d.Spec.Template.Labels)) {
-			ch.Status, ch.Message = StatusPass, "PodDisruptionBudget "+pdb.Name+" covers the pods"
-			return ch
-		}
-	}
-	if env.Local {
-		ch.Status, ch.Message = StatusSkip, "no PodDisruptionBudget among the manifests (cluster not checked: --local)"
-		return ch
-	}
-	ch.Status = StatusWarn
-	ch.Message = "no PodDisruptionBudget: a node drain may evict every pod at once (does not affect rollouts)"
-	ch.Fix = "create a PodDisruptionBudget with maxUnavailable: 1 selecting the pods"
 	return ch
 }

@@ -15,7 +15,7 @@ import (
 type checkCase struct {
 	name      string
 	dep       *appsv1.Deployment
-	budget    *GraceBudget      // DefaultBudget when nil
+	budget    *GraceBudget // DefaultBudget when nil
 	env       *Environment // localEnv when nil
 	container string       // the container the check concerns ("" for pod-level checks)
 	want      Status

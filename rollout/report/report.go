@@ -150,13 +150,13 @@ func NewPodReport(t *state.PodTimeline) PodReport {
 		r.Verdict = VerdictStillPresent
 		return r
 	}
-	r.Exit, r.Reason = exit.Class, exit.Reason
-	if exit.Class != progress.ExitUnknown {
+	r.Exit, r.Reason = exit.Exit, exit.Reason
+	if exit.Exit != progress.ExitUnknown {
 		code := exit.ExitCode
 		r.ExitCode = &code
 	}
-	r.SIGKILL = exit.Class == progress.ExitSIGKILL
-	switch exit.Class {
+	r.SIGKILL = exit.Exit == progress.ExitSIGKILL
+	switch exit.Exit {
 	case progress.ExitSIGKILL:
 		r.Verdict = VerdictSIGKILL
 	case progress.ExitOOMKilled:

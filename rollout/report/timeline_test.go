@@ -101,14 +101,14 @@ func TestPodTimelineContractSequence(t *testing.T) {
 	if len(tl.Containers) != 1 {
 		t.Fatalf("Containers = %+v, want one", tl.Containers)
 	}
-	want := state.ContainerExit{Name: "app", ExitCode: 0, Reason: "Completed", FinishedAt: at(5.5), Class: progress.ExitClean}
-	if got := tl.Containers[0]; got.Name != want.Name || got.ExitCode != want.ExitCode || got.Reason != want.Reason || !got.FinishedAt.Equal(want.FinishedAt) || got.Class != want.Class {
+	want := state.ContainerExit{Name: "app", ExitCode: 0, Reason: "Completed", FinishedAt: at(5.5), Exit: progress.ExitClean}
+	if got := tl.Containers[0]; got.Name != want.Name || got.ExitCode != want.ExitCode || got.Reason != want.Reason || !got.FinishedAt.Equal(want.FinishedAt) || got.Exit != want.Exit {
 		t.Errorf("container = %+v, want %+v", got, want)
 	}
 	if !tl.DrainedBeforeExit() {
 		t.Error("ServingFalseBeforeExit = false for serving=false 3s before the exit")
 	}
-	if exit, ok := tl.Exit(); !ok || exit.Class != progress.ExitClean {
+	if exit, ok := tl.Exit(); !ok || exit.Exit != progress.ExitClean {
 		t.Errorf("Exit() = %+v, %v", exit, ok)
 	}
 
@@ -185,7 +185,7 @@ func TestPodTimelineExitOnlyInDeletedObject(t *testing.T) {
 			t.Fatalf("Containers = %+v, want both from the DELETED object", tl.Containers)
 		}
 		exit, ok := tl.Exit()
-		if !ok || exit.Name != "app" || exit.Class != progress.ExitSIGKILL || exit.ExitCode != 137 {
+		if !ok || exit.Name != "app" || exit.Exit != progress.ExitSIGKILL || exit.ExitCode != 137 {
 			t.Errorf("Exit() = %+v, %v; want the SIGKILLed app container", exit, ok)
 		}
 		r := NewPodReport(tl)
@@ -200,7 +200,7 @@ func TestPodTimelineExitOnlyInDeletedObject(t *testing.T) {
 		tl.ObservePod(testPod(deleting(30), exited("app", 143, "Error", at(1))), at(2), true)
 		assertInstant(t, "DeletionObserved", tl.DeletionObserved, at(2))
 		assertInstant(t, "Gone", tl.Gone, at(2))
-		if exit, ok := tl.Exit(); !ok || exit.Class != progress.ExitUnclean || exit.ExitCode != 143 {
+		if exit, ok := tl.Exit(); !ok || exit.Exit != progress.ExitUnclean || exit.ExitCode != 143 {
 			t.Errorf("Exit() = %+v, %v; want 143 died-without-drain", exit, ok)
 		}
 	})
@@ -216,7 +216,7 @@ func TestPodTimelineExitOnlyInDeletedObject(t *testing.T) {
 		}
 		tl.ObservePod(testPod(deleting(30), running("app")), at(3), true)
 		exit, ok := tl.Exit()
-		if !ok || exit.Class != progress.ExitUnknown {
+		if !ok || exit.Exit != progress.ExitUnknown {
 			t.Errorf("Exit() = %+v, %v; want unknown", exit, ok)
 		}
 		r := NewPodReport(tl)
@@ -343,7 +343,7 @@ func TestPodTimelineWorstContainer(t *testing.T) {
 		exited("c", 137, "OOMKilled", at(1)),
 		exited("d", 0, "Completed", at(1))), at(2), false)
 	exit, ok := tl.Exit()
-	if !ok || exit.Name != "c" || exit.Class != progress.ExitOOMKilled {
+	if !ok || exit.Name != "c" || exit.Exit != progress.ExitOOMKilled {
 		t.Errorf("Exit() = %+v, want the OOMKilled container", exit)
 	}
 	if r := NewPodReport(tl); r.Verdict != VerdictOOMKilled || r.SIGKILL {

@@ -40,7 +40,7 @@ type ContainerExit struct {
 	ExitCode   int32              `json:"exitCode"`
 	Reason     string             `json:"reason"`
 	FinishedAt time.Time          `json:"finishedAt"`
-	Class      progress.ExitClass `json:"exit"`
+	Exit       progress.ExitClass `json:"exit"`
 }
 
 // PodEvent is a Kubernetes Event about the pod (Killing, Unhealthy, FailedPreStopHook, ...).
@@ -109,7 +109,7 @@ func (t *PodTimeline) recordExit(container string, term *corev1.ContainerStateTe
 		ExitCode:   term.ExitCode,
 		Reason:     term.Reason,
 		FinishedAt: term.FinishedAt.Time,
-		Class:      ClassifyExit(term, t.DeletionRequested, t.Grace),
+		Exit:       ClassifyExit(term, t.DeletionRequested, t.Grace),
 	})
 	if t.ContainerExited.IsZero() || at.Before(t.ContainerExited) {
 		t.ContainerExited = at
@@ -175,13 +175,13 @@ func (t *PodTimeline) HasEvent(reason string) bool {
 func (t *PodTimeline) Exit() (ContainerExit, bool) {
 	if len(t.Containers) == 0 {
 		if !t.Gone.IsZero() {
-			return ContainerExit{Class: progress.ExitUnknown}, true
+			return ContainerExit{Exit: progress.ExitUnknown}, true
 		}
 		return ContainerExit{}, false
 	}
 	worst := t.Containers[0]
 	for _, c := range t.Containers[1:] {
-		if c.Class.Rank() > worst.Class.Rank() {
+		if c.Exit.Rank() > worst.Exit.Rank() {
 			worst = c
 		}
 	}

@@ -6,23 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"net"
-	"net/http"
 	"net/url"
-	"os"
 	"sort"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/status"
 	"k8s.io/utils/clock"
 )
 
@@ -345,128 +334,4 @@ func bucketMiddleMicros(i int) float64 {
 		return latencyMinMicros * math.Pow(10, float64(i)/latencyBucketsPerDecade)
 	}
 	return latencyMinMicros * math.Pow(10, (float64(i)-0.5)/latencyBucketsPerDecade)
-}
-
-// classifyNetError names a transport failure.
-func classifyNetError(err error) string {
-	var netErr net.Error
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return ErrClassRefused
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return ErrClassReset
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return ErrClassEOF
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return ErrClassTimeout
-	case strings.Contains(err.Error(), "connection reset"):
-		return ErrClassReset
-	case strings.Contains(err.Error(), "EOF"):
-		return ErrClassEOF
-	}
-	return ErrClassOther
-}
-
-type httpTarget struct {
-	url    string
-	client *http.Client
-}
-
-func newHTTPTarget(u *url.URL, opts ProbeOptions) *httpTarget {
-	transport := &http.Transport{
-		DisableKeepAlives:   opts.NewConnections,
-		MaxIdleConnsPerHost: opts.Concurrency,
-		Proxy:               nil, // probe the target itself, never through a proxy
-		DialContext:         (&net.Dialer{Timeout: opts.Timeout}).DialContext,
-	}
-	return &httpTarget{url: u.String(), client: &http.Client{Transport: transport}}
-}
-
-func (t *httpTarget) String() string { return t.url }
-
-func (t *httpTarget) do(ctx context.Context) string {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url, nil)
-	if err != nil {
-		return ErrClassOther
-	}
-	req.Header.Set("User-Agent", probeUserAgent)
-	resp, err := t.client.Do(req)
-	if err != nil {
-		return classifyNetError(err)
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	switch {
-	case resp.StatusCode >= 500:
-		return ErrClassHTTP5xx
-	case err != nil:
-		return classifyNetError(err)
-	}
-	return ""
-}
-
-func (t *httpTarget) close() { t.client.CloseIdleConnections() }
-
-type grpcTarget struct {
-	raw     string
-	address string
-	service string
-	newConn bool
-	conn    *grpc.ClientConn // shared unless newConn
-}
-
-func newGRPCTarget(u *url.URL, opts ProbeOptions) (*grpcTarget, error) {
-	t := &grpcTarget{raw: u.String(), address: u.Host, service: strings.TrimPrefix(u.Path, "/"), newConn: opts.NewConnections}
-	if !t.newConn {
-		conn, err := t.dial()
-		if err != nil {
-			return nil, err
-		}
-		t.conn = conn
-	}
-	return t, nil
-}
-
-func (t *grpcTarget) dial() (*grpc.ClientConn, error) {
-	conn, err := grpc.NewClient("passthrough:///"+t.address, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return nil, fmt.Errorf("--probe %s: %w", t.raw, err)
-	}
-	return conn, nil
-}
-
-func (t *grpcTarget) String() string { return t.raw }
-
-func (t *grpcTarget) do(ctx context.Context) string {
-	conn := t.conn
-	if t.newConn {
-		c, err := t.dial()
-		if err != nil {
-			return ErrClassOther
-		}
-		defer c.Close()
-		conn = c
-	}
-	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: t.service})
-	if err != nil {
-		switch status.Code(err) {
-		case codes.Unavailable:
-			return ErrClassGRPCUnavailable
-		case codes.DeadlineExceeded:
-			return ErrClassGRPCDeadline
-		case codes.Canceled:
-			return ErrClassGRPCCancelled
-		}
-		return ErrClassOther
-	}
-	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-		return ErrClassGRPCNotServing
-	}
-	return ""
-}
-
-func (t *grpcTarget) close() {
-	if t.conn != nil {
-		t.conn.Close()
-	}
 }

@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
+)
+
+// describeEvent renders a guard's progress event as one line for people.
+func describeEvent(e progress.Event) string {
+	w := e.Source()
+	after := func(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
+	switch e := e.(type) {
+	case progress.WatchStarted:
+		return fmt.Sprintf("watching %s %s/%s: ReplicaSets, pods, Events, EndpointSlices of %s",
+			strings.ToLower(w.Kind), w.Namespace, w.Name, describeServices(e.Services))
+	case progress.WatchRetrying:
+		return "warning: watch: " + e.Message + " (retrying)"
+	case progress.RestartRequested:
+		return fmt.Sprintf("restart requested (generation %d)", e.Generation)
+	case progress.StatusChanged:
+		return e.Message
+	case progress.ProbingTail:
+		return fmt.Sprintf("%s; probing for %s more", e.Status, e.Tail)
+	case progress.QueryFailed:
+		return fmt.Sprintf("warning: %s: %s", e.Query, e.Message)
+	case progress.PodDeleted:
+		return fmt.Sprintf("pod %s: deletion requested (grace %s)", e.Pod, e.Grace)
+	case progress.EndpointNotReady:
+		return fmt.Sprintf("pod %s: endpoint not ready after %s", e.Pod, after(e.After))
+	case progress.EndpointNotServing:
+		return fmt.Sprintf("pod %s: endpoint not serving after %s", e.Pod, after(e.After))
+	case progress.EndpointRemoved:
+		return fmt.Sprintf("pod %s: endpoint removed after %s", e.Pod, after(e.After))
+	case progress.ContainerExited:
+		return fmt.Sprintf("pod %s: container %s exited %d (%s) after %s: %s", e.Pod, e.Container, e.ExitCode, e.Reason, after(e.After), e.Class)
+	case progress.PodGone:
+		return fmt.Sprintf("pod %s: gone after %s", e.Pod, after(e.After))
+	case progress.PodEventObserved:
+		return fmt.Sprintf("pod %s: event %s: %s", e.Pod, e.Reason, e.Message)
+	case progress.BreachDetected:
+		return "budget breached: " + e.Message
+	case progress.ActionTaken:
+		kind := strings.ToLower(w.Kind)
+		if e.Action == progress.ActionRolledBack {
+			return fmt.Sprintf("rolled back %s %s/%s to revision %s", kind, w.Namespace, w.Name, e.Revision)
+		}
+		return fmt.Sprintf("%s %s %s/%s", e.Action, kind, w.Namespace, w.Name)
+	}
+	return fmt.Sprintf("%T", e)
+}
+
+func describeServices(names []string) string {
+	if len(names) == 0 {
+		return "no Service (nothing selects the pods)"
+	}
+	return "service " + strings.Join(names, ", ")
+}
