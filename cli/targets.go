@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/resource"
+	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
 )
 
@@ -86,7 +87,7 @@ func (o *TargetOptions) resolveLive(args []string) (*Targets, error) {
 		args = []string{"deployments"}
 	}
 	r := resource.NewBuilder(o.configFlags).
-		Unstructured().
+		WithScheme(scheme.Scheme, appsv1.SchemeGroupVersion).
 		NamespaceParam(o.namespace).DefaultNamespace().
 		LabelSelectorParam(o.Selector).
 		ResourceTypeOrNameArgs(true, args...).
@@ -106,9 +107,9 @@ func (o *TargetOptions) resolveLive(args []string) (*Targets, error) {
 	}
 	t := &Targets{}
 	for _, info := range infos {
-		d := &appsv1.Deployment{}
-		if err := fromUnstructured(info.Object, d); err != nil {
-			return nil, err
+		d, ok := info.Object.(*appsv1.Deployment)
+		if !ok {
+			return nil, fmt.Errorf("%s: unexpected object type %T", info.ObjectName(), info.Object)
 		}
 		t.Deployments = append(t.Deployments, d)
 	}
