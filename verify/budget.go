@@ -79,17 +79,29 @@ type Requirement struct {
 }
 
 // Require evaluates the formula; a preStop sleep longer than the drain delay replaces it.
+// The sum saturates: inputs too large for a Duration make the requirement
+// unbounded (∞), never a negative number that every grace period would meet.
 func (b GraceBudget) Require(preStopSleep time.Duration) Requirement {
 	drain := max(b.DrainDelay, preStopSleep)
 	return Requirement{
 		GraceBudget:    b,
 		EffectiveDrain: drain,
-		Total:          b.EndpointPropagation + drain + b.MaxRequest + b.SafetyMargin,
+		Total:          sumDurations(b.EndpointPropagation, drain, b.MaxRequest, b.SafetyMargin),
 	}
 }
 
-// Seconds is the requirement rounded up to whole seconds, as terminationGracePeriodSeconds wants.
+// Unbounded tells that no grace period can meet the requirement: a preStop hook
+// that never ends, or inputs whose sum is beyond a Duration.
+func (r Requirement) Unbounded() bool {
+	return r.Total == maxDuration
+}
+
+// Seconds is the requirement rounded up to whole seconds, as terminationGracePeriodSeconds
+// wants; math.MaxInt64 when the requirement is unbounded.
 func (r Requirement) Seconds() int64 {
+	if r.Unbounded() {
+		return math.MaxInt64
+	}
 	return int64(math.Ceil(r.Total.Seconds()))
 }
 
@@ -99,9 +111,62 @@ func (r Requirement) Formula() string {
 		seconds(r.EndpointPropagation), seconds(r.EffectiveDrain), seconds(r.MaxRequest), seconds(r.SafetyMargin))
 }
 
+// unbounded is how messages print a duration that never ends (a saturated sum,
+// sleep infinity).
+const unbounded = "∞"
+
+// seconds prints a duration in seconds: "5s", "7.50s", or ∞ when it never ends.
 func seconds(d time.Duration) string {
-	if d%time.Second == 0 {
+	switch {
+	case d == maxDuration:
+		return unbounded
+	case d%time.Second == 0:
 		return fmt.Sprintf("%ds", int64(d/time.Second))
 	}
 	return fmt.Sprintf("%.2fs", d.Seconds())
+}
+
+// wholeSeconds prints a count of seconds from Requirement.Seconds: "30s", or ∞.
+func wholeSeconds(n int64) string {
+	if n == math.MaxInt64 {
+		return unbounded
+	}
+	return fmt.Sprintf("%ds", n)
+}
+
+// maxDuration stands for "never ends": sums of durations saturate there instead
+// of wrapping around to a negative duration that passes every comparison.
+const maxDuration = time.Duration(math.MaxInt64)
+
+// addSaturating adds two durations, stopping at the largest (or smallest)
+// Duration instead of overflowing.
+func addSaturating(a, b time.Duration) time.Duration {
+	switch {
+	case b > 0 && a > maxDuration-b:
+		return maxDuration
+	case b < 0 && a < math.MinInt64-b:
+		return math.MinInt64
+	}
+	return a + b
+}
+
+func sumDurations(ds ...time.Duration) time.Duration {
+	var total time.Duration
+	for _, d := range ds {
+		total = addSaturating(total, d)
+	}
+	return total
+}
+
+// secondsDuration converts whole seconds from a manifest (terminationGracePeriodSeconds,
+// a sleep action's seconds) to a Duration, saturating for values beyond its range.
+func secondsDuration(s int64) time.Duration {
+	const limit = int64(maxDuration / time.Second)
+	switch {
+	case s > limit:
+		return maxDuration
+	case s < -limit:
+		return -maxDuration
+	}
+	return time.Duration(s) * time.Second
 }

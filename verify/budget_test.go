@@ -1,9 +1,12 @@
 package verify
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
 )
 
 func TestDefaultGraceBudget(t *testing.T) {
@@ -163,4 +166,105 @@ func TestFormulaSubSecond(t *testing.T) {
 	if got := r.Seconds(); got != 122 {
 		t.Errorf("Seconds() = %d, want 122", got)
 	}
+}
+
+func TestAddSaturating(t *testing.T) {
+	const minDuration = time.Duration(math.MinInt64)
+	for _, tc := range []struct {
+		a, b, want time.Duration
+	}{
+		{5 * time.Second, 10 * time.Second, 15 * time.Second},
+		{maxDuration, 0, maxDuration},
+		{maxDuration, time.Nanosecond, maxDuration},
+		{maxDuration - time.Second, time.Second, maxDuration},
+		{maxDuration - time.Second, 2 * time.Second, maxDuration},
+		{maxDuration, maxDuration, maxDuration},
+		{minDuration, -time.Nanosecond, minDuration},
+		{minDuration + time.Second, -2 * time.Second, minDuration},
+		{maxDuration, minDuration, -time.Nanosecond},
+		{-5 * time.Second, 2 * time.Second, -3 * time.Second},
+	} {
+		if got := addSaturating(tc.a, tc.b); got != tc.want {
+			t.Errorf("addSaturating(%d, %d) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+func TestSecondsDuration(t *testing.T) {
+	for _, tc := range []struct {
+		s    int64
+		want time.Duration
+	}{
+		{30, 30 * time.Second},
+		{0, 0},
+		{9223372036, 9223372036 * time.Second},
+		{9223372037, maxDuration},
+		{math.MaxInt64, maxDuration},
+		{-9223372037, -maxDuration},
+	} {
+		if got := secondsDuration(tc.s); got != tc.want {
+			t.Errorf("secondsDuration(%d) = %d, want %d", tc.s, got, tc.want)
+		}
+	}
+}
+
+// A sum beyond a Duration used to wrap around to a negative requirement that
+// every grace period met; now it saturates and prints as ∞.
+func TestRequireSaturates(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		b       GraceBudget
+		sleep   time.Duration
+		formula string
+	}{
+		{"preStop sleep infinity", DefaultGraceBudget(), maxDuration,
+			"5s endpoint propagation + ∞ drain delay + 15s max request + 5s safety margin"},
+		{"inputs whose sum is beyond a Duration", *budgetWith(func(b *GraceBudget) { b.MaxRequest = 2562047 * time.Hour; b.SafetyMargin = time.Hour }), 0,
+			"5s endpoint propagation + 5s drain delay + 9223369200s max request + 3600s safety margin"},
+		{"every input at the maximum", GraceBudget{EndpointPropagation: maxDuration, DrainDelay: maxDuration, MaxRequest: maxDuration, SafetyMargin: maxDuration}, maxDuration,
+			"∞ endpoint propagation + ∞ drain delay + ∞ max request + ∞ safety margin"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.b.Require(tc.sleep)
+			if r.Total != maxDuration || !r.Unbounded() || r.Seconds() != math.MaxInt64 {
+				t.Errorf("Require = total %d, unbounded %v, seconds %d; want saturated", r.Total, r.Unbounded(), r.Seconds())
+			}
+			if got := r.Formula(); got != tc.formula {
+				t.Errorf("Formula() = %q, want %q", got, tc.formula)
+			}
+		})
+	}
+	if r := DefaultGraceBudget().Require(maxDuration - time.Hour); r.Unbounded() || r.Seconds() <= 0 {
+		t.Errorf("a sum just below the maximum: unbounded %v, seconds %d", r.Unbounded(), r.Seconds())
+	}
+}
+
+func TestGraceBudgetSaturates(t *testing.T) {
+	huge := budgetWith(func(b *GraceBudget) { b.MaxRequest = 2562047 * time.Hour })
+	hugePlus := budgetWith(func(b *GraceBudget) { b.MaxRequest = 2562047 * time.Hour; b.SafetyMargin = time.Hour })
+	zero := &GraceBudget{}
+	sleeping := func(cmd ...string) *appsv1.Deployment {
+		return deployment(withContainers(goodContainer("app", execPreStop(cmd...))))
+	}
+	runCheckCases(t, CheckGraceBudget, []checkCase{
+		{name: "--max-request=2562047h", dep: deployment(), budget: huge, want: StatusFail,
+			contains: []string{"terminationGracePeriodSeconds 30 < 9223369215s"}},
+		{name: "--max-request=2562047h --safety-margin=1h", dep: deployment(), budget: hugePlus, want: StatusFail,
+			contains: []string{"terminationGracePeriodSeconds 30 < ∞ = 5s endpoint propagation + 5s drain delay + 9223369200s max request + 3600s safety margin"},
+			fixHas:   "no grace period is long enough"},
+		{name: "sleep infinity, grace 30", dep: sleeping("sleep", "infinity"), want: StatusFail,
+			contains: []string{"terminationGracePeriodSeconds 30 < ∞ = 5s endpoint propagation + ∞ drain delay + 15s max request + 5s safety margin"},
+			fixHas:   "make every preStop hook end"},
+		{name: "sleep infinity in a draining hook", dep: sleeping("sh", "-c", "curl -s localhost:8080/drain; exec sleep infinity"), want: StatusFail,
+			contains: []string{"< ∞"}},
+		{name: "sleep infinity, the longest grace period", dep: deployment(withGrace(math.MaxInt64), withContainers(goodContainer("app", execPreStop("sleep", "inf")))),
+			want: StatusFail, contains: []string{"terminationGracePeriodSeconds 9223372036854775807 < ∞"}},
+		{name: "a sleep as long as the grace period, with nothing else in the budget", dep: sleeping("sleep", "30"), budget: zero, want: StatusFail,
+			contains: []string{"terminationGracePeriodSeconds 30 is not longer than the 30s a preStop hook sleeps (30s = 0s endpoint propagation + 30s drain delay"},
+			fixHas:   "shorten the preStop sleep"},
+		{name: "a draining hook's sleep counts", dep: sleeping("sh", "-c", "curl -XPOST localhost:8080/drain && sleep 15"), want: StatusFail,
+			contains: []string{"terminationGracePeriodSeconds 30 < 40s = 5s endpoint propagation + 15s drain delay"}},
+		{name: "a sleep just shorter, with nothing else in the budget", dep: sleeping("sleep", "29"), budget: zero, want: StatusPass,
+			contains: []string{"terminationGracePeriodSeconds 30 >= 29s"}},
+	})
 }

@@ -51,7 +51,8 @@ type Environment struct {
 func CheckDeployment(d *appsv1.Deployment, budget GraceBudget, env Environment) ObjectReport {
 	spec := &d.Spec.Template.Spec
 	grace := graceSeconds(spec)
-	req := budget.Require(longestPreStopSleep(spec))
+	hookSleep := longestPreStopSleep(spec)
+	req := budget.Require(hookSleep)
 
 	var checks []Check
 	for i := range spec.Containers {
@@ -65,7 +66,7 @@ func CheckDeployment(d *appsv1.Deployment, budget GraceBudget, env Environment) 
 		)
 	}
 	checks = append(checks,
-		checkGraceBudget(grace, req),
+		checkGraceBudget(grace, req, hookSleep),
 		checkRolloutStrategy(d),
 		checkService(d, env),
 		checkPaused(d, env),
@@ -98,8 +99,8 @@ func checkReadinessProbe(c *corev1.Container, serving bool) Check {
 }
 
 // probeReaction is the worst case between the app starting to fail a probe and
-// the kubelet acting on it.
-func probeReaction(p *corev1.Probe) (total, period, timeout int32, threshold int32) {
+// the kubelet acting on it. The total is an int64: int32 products would wrap.
+func probeReaction(p *corev1.Probe) (total int64, period, timeout, threshold int32) {
 	period, timeout, threshold = p.PeriodSeconds, p.TimeoutSeconds, p.FailureThreshold
 	if period == 0 {
 		period = defaultPeriodSeconds
@@ -110,7 +111,7 @@ func probeReaction(p *corev1.Probe) (total, period, timeout int32, threshold int
 	if threshold == 0 {
 		threshold = defaultFailureThreshold
 	}
-	return period*threshold + timeout, period, timeout, threshold
+	return int64(period)*int64(threshold) + int64(timeout), period, timeout, threshold
 }
 
 func checkReadinessReaction(c *corev1.Container, serving bool, drain time.Duration, grace int64) Check {
@@ -129,7 +130,7 @@ func checkReadinessReaction(c *corev1.Container, serving bool, drain time.Durati
 	drainSeconds := drain.Seconds()
 	fix := fmt.Sprintf("make readiness react within the drain delay (e.g. periodSeconds: 1, failureThreshold: 1), or raise the drain delay to at least %ds", total)
 	switch {
-	case int64(total) >= grace:
+	case total >= grace:
 		ch.Status = StatusFail
 		ch.Message = fmt.Sprintf("readiness notices draining after up to %s, not before terminationGracePeriodSeconds %ds ends: the pod stays serving until it is killed", formula, grace)
 		ch.Fix = fmt.Sprintf("make readiness react faster (e.g. periodSeconds: 1, failureThreshold: 1) so that it notices draining within the %s drain delay", seconds(drain))
@@ -168,22 +169,29 @@ func checkReadinessLiveness(c *corev1.Container) Check {
 func checkPreStop(c *corev1.Container, serving bool, grace int64) Check {
 	ch := Check{ID: CheckPreStopHook, Container: c.Name}
 	hook := classifyPreStop(c)
+	// A hook that sleeps through the grace period (or never ends) is killed with
+	// the container: SIGTERM never comes first.
+	outlasts := hook.sleep >= secondsDuration(grace)
 	switch {
 	case !serving && hook.kind == preStopNone:
 		ch.Status, ch.Message = StatusSkip, "declares no ports: not serving traffic"
-	case hook.kind == preStopDrains:
-		ch.Status, ch.Message = StatusPass, "preStop "+hook.description+" triggers draining"
-	case hook.kind == preStopSleeps && int64(hook.sleep.Seconds()) >= grace:
+	case hook.kind == preStopDrains && outlasts:
 		ch.Status = StatusFail
-		ch.Message = fmt.Sprintf("preStop %s is not shorter than terminationGracePeriodSeconds %ds: the container is SIGKILLed before it ever sees SIGTERM", hook.description, grace)
+		ch.Message = fmt.Sprintf("preStop %s triggers draining but sleeps %s, not shorter than terminationGracePeriodSeconds %ds%s: the container is SIGKILLed before the hook ends", hook.description, seconds(hook.sleep), grace, hook.noted())
+		ch.Fix = "keep the preStop sleep well below the grace period"
+	case hook.kind == preStopDrains:
+		ch.Status, ch.Message = StatusPass, "preStop "+hook.description+" triggers draining"+hook.noted()
+	case hook.kind == preStopSleeps && outlasts:
+		ch.Status = StatusFail
+		ch.Message = fmt.Sprintf("preStop %s is not shorter than terminationGracePeriodSeconds %ds%s: the container is SIGKILLed before it ever sees SIGTERM", hook.description, grace, hook.noted())
 		ch.Fix = "trigger draining from preStop (httpGet to a drain endpoint) and keep any sleep well below the grace period"
 	case hook.kind == preStopSleeps:
 		ch.Status = StatusWarn
-		ch.Message = fmt.Sprintf("preStop %s only sleeps: the app keeps accepting new work while the hook sleeps and learns of the shutdown only at SIGTERM", hook.description)
+		ch.Message = fmt.Sprintf("preStop %s only sleeps%s: the app keeps accepting new work while the hook sleeps and learns of the shutdown only at SIGTERM", hook.description, hook.noted())
 		ch.Fix = "make preStop trigger draining (httpGet to a drain endpoint that flips readiness), or make the app flip readiness on SIGTERM"
 	case hook.kind == preStopOther:
 		ch.Status = StatusWarn
-		ch.Message = "preStop " + hook.description + " cannot trigger draining"
+		ch.Message = "preStop " + hook.description + " cannot trigger draining" + hook.noted()
 		ch.Fix = "use an httpGet or exec preStop hook that tells the app to start draining"
 	default:
 		ch.Status = StatusWarn
@@ -193,17 +201,28 @@ func checkPreStop(c *corev1.Container, serving bool, grace int64) Check {
 	return ch
 }
 
-func checkGraceBudget(grace int64, req Requirement) Check {
+// checkGraceBudget compares the grace period with the budget. hookSleep, the
+// longest preStop sleep, fails on its own when it fills the grace period, even
+// with budget inputs of zero.
+func checkGraceBudget(grace int64, req Requirement, hookSleep time.Duration) Check {
 	ch := Check{ID: CheckGraceBudget}
 	need := req.Seconds()
-	if grace < need {
+	switch {
+	case req.Unbounded() || grace < need:
 		ch.Status = StatusFail
-		ch.Message = fmt.Sprintf("terminationGracePeriodSeconds %d < %ds = %s", grace, need, req.Formula())
+		ch.Message = fmt.Sprintf("terminationGracePeriodSeconds %d < %s = %s", grace, wholeSeconds(need), req.Formula())
 		ch.Fix = fmt.Sprintf("set spec.template.spec.terminationGracePeriodSeconds: %d (or measure and lower the inputs)", need)
-		return ch
+		if req.Unbounded() {
+			ch.Fix = "no grace period is long enough: make every preStop hook end and set the budget inputs to measured durations"
+		}
+	case hookSleep >= secondsDuration(grace):
+		ch.Status = StatusFail
+		ch.Message = fmt.Sprintf("terminationGracePeriodSeconds %d is not longer than the %s a preStop hook sleeps (%s = %s)", grace, seconds(hookSleep), wholeSeconds(need), req.Formula())
+		ch.Fix = "shorten the preStop sleep, or raise terminationGracePeriodSeconds above it"
+	default:
+		ch.Status = StatusPass
+		ch.Message = fmt.Sprintf("terminationGracePeriodSeconds %d >= %s = %s", grace, wholeSeconds(need), req.Formula())
 	}
-	ch.Status = StatusPass
-	ch.Message = fmt.Sprintf("terminationGracePeriodSeconds %d >= %ds = %s", grace, need, req.Formula())
 	return ch
 }
 

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -418,4 +419,13 @@ func TestResolveFenceposts(t *testing.T) {
 	if s, u, err := resolveFenceposts(nil, 4); err != nil || s != 1 || u != 1 {
 		t.Errorf("resolveFenceposts(nil, 4) = %d, %d, %v; want 1, 1", s, u, err)
 	}
+}
+
+// periodSeconds × failureThreshold beyond an int32 used to wrap around to a
+// negative reaction time, which passed.
+func TestReadinessReactionDoesNotWrap(t *testing.T) {
+	runCheckCases(t, CheckReadinessReaction, []checkCase{
+		{name: "product beyond int32", dep: deployment(withContainers(goodContainer("app", readiness(timing(math.MaxInt32, 2, 1))))),
+			container: "app", want: StatusFail, contains: []string{"4294967295s (periodSeconds 2147483647 × failureThreshold 2 + timeoutSeconds 1)"}},
+	})
 }
