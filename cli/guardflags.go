@@ -21,6 +21,7 @@ import (
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/policy"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/report"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 	"github.com/safe-rollout/kubectl-safe-rollout/verify/metrics"
 	"github.com/safe-rollout/kubectl-safe-rollout/verify/traffic"
 )
@@ -34,7 +35,10 @@ type GuardFlags struct {
 	MaxSIGKILLs     int
 	MaxUncleanExits int
 	MaxGraceUsage   float64
-	Strict          bool
+	// MaxNewPodRestarts bounds the new pods' restarts and failed starts.
+	MaxNewPodRestarts int
+	IgnoreContainers  []string
+	Strict            bool
 
 	Probes              []string
 	ProbeRate           float64
@@ -55,7 +59,7 @@ type GuardFlags struct {
 
 func NewGuardFlags(onBreach policy.Action) GuardFlags {
 	return GuardFlags{
-		Progress: progressAuto, OnBreach: string(onBreach), MaxUncleanExits: -1, MaxGraceUsage: 0.9,
+		Progress: progressAuto, OnBreach: string(onBreach), MaxGraceUsage: 0.9,
 		ProbeRate: 20, ProbeConcurrency: 4, ProbeTimeout: 2 * time.Second, ProbeTail: 2 * time.Second,
 		MaxProbeErrorRate: -1, PrometheusInterval: 5 * time.Second,
 	}
@@ -67,7 +71,9 @@ func (f *GuardFlags) AddFlags(fs *pflag.FlagSet, onBreachHelp string) {
 	fs.StringVar(&f.Progress, "progress", f.Progress, "Progress on stderr: auto (spinner on a terminal), plain (timestamped lines) or none")
 	fs.StringVar(&f.OnBreach, "on-breach", f.OnBreach, onBreachHelp)
 	fs.IntVar(&f.MaxSIGKILLs, "max-sigkills", 0, "SIGKILLed containers allowed")
-	fs.IntVar(&f.MaxUncleanExits, "max-unclean-exits", -1, "Containers allowed to die on SIGTERM without draining (-1: unlimited, reported)")
+	fs.IntVar(&f.MaxUncleanExits, "max-unclean-exits", 0, "Containers allowed to die on SIGTERM without draining (-1: unlimited, reported)")
+	fs.IntVar(&f.MaxNewPodRestarts, "max-new-pod-restarts", 0, "Restarts and failed starts of the new pods allowed (-1: unlimited)")
+	fs.StringArrayVar(&f.IgnoreContainers, "ignore-container", nil, "Report this container's exit but do not judge it, e.g. a sidecar whose SIGKILL the team accepts (repeatable; also annotation "+workload.AnnotationIgnoreContainers+": a,b)")
 	fs.Float64Var(&f.MaxGraceUsage, "max-grace-usage", f.MaxGraceUsage, "Flag pods that used more than this fraction of their grace period (a budget with --strict)")
 	fs.BoolVar(&f.Strict, "strict", false, "Treat preflight warnings as failures and make --max-grace-usage a budget")
 	fs.StringArrayVar(&f.Probes, "probe", nil, "Send probe traffic during the rollout: http://HOST[:PORT]/PATH, https://… or grpc://HOST:PORT[/SERVICE] (repeatable)")
@@ -132,7 +138,7 @@ func (f *GuardFlags) probeOptions(clk clock.WithTicker) traffic.ProbeOptions {
 // the default count limit unless --max-probe-errors was given too.
 func (f *GuardFlags) limits() policy.BreachLimits {
 	b := policy.BreachLimits{
-		MaxSIGKILLs: f.MaxSIGKILLs, MaxUncleanExits: f.MaxUncleanExits,
+		MaxSIGKILLs: f.MaxSIGKILLs, MaxUncleanExits: f.MaxUncleanExits, MaxNewPodRestarts: f.MaxNewPodRestarts,
 		MaxGraceUsage: f.MaxGraceUsage, StrictGraceUsage: f.Strict,
 		MaxProbeErrors: f.MaxProbeErrors, MaxProbeErrorRate: f.MaxProbeErrorRate,
 		MaxQueryValue: f.MaxQueryValue,
@@ -160,13 +166,14 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, d *app
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	guard := &rollout.Guard{
-		Client:      g.client,
-		Clock:       g.clock,
-		GraceBudget: g.budget.GraceBudget,
-		Limits:      g.flags.limits(),
-		OnBreach:    policy.Action(g.flags.OnBreach),
-		Timeout:     g.flags.Timeout,
-		ProbeTail:   g.flags.ProbeTail,
+		Client:           g.client,
+		Clock:            g.clock,
+		GraceBudget:      g.budget.GraceBudget,
+		Limits:           g.flags.limits(),
+		OnBreach:         policy.Action(g.flags.OnBreach),
+		Timeout:          g.flags.Timeout,
+		IgnoreContainers: g.flags.IgnoreContainers,
+		ProbeTail:        g.flags.ProbeTail,
 	}
 	if len(g.flags.Probes) > 0 {
 		// The prober runs on the guard's clock: its error times and the pods'

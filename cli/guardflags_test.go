@@ -24,7 +24,7 @@ func parseGuardFlags(t *testing.T, onBreach policy.Action, args ...string) *Guar
 
 func TestGuardFlagsDefaults(t *testing.T) {
 	f := parseGuardFlags(t, policy.ActionPause)
-	if f.OnBreach != "pause" || f.Timeout != 0 || f.Progress != progressAuto || f.MaxSIGKILLs != 0 || f.MaxUncleanExits != -1 ||
+	if f.OnBreach != "pause" || f.Timeout != 0 || f.Progress != progressAuto || f.MaxSIGKILLs != 0 || f.MaxUncleanExits != 0 || f.MaxNewPodRestarts != 0 || len(f.IgnoreContainers) != 0 ||
 		f.MaxGraceUsage != 0.9 || f.Strict || f.ProbeRate != 20 || f.ProbeConcurrency != 4 || f.ProbeTimeout != 2*time.Second ||
 		f.ProbeNewConnections || f.ProbeTail != 2*time.Second || f.MaxProbeErrors != 0 || f.MaxProbeErrorRate != -1 ||
 		f.PrometheusInterval != 5*time.Second || f.MaxQueryValue != 0 || len(f.Probes) != 0 {
@@ -110,21 +110,23 @@ func TestGuardFlagsBudgets(t *testing.T) {
 		want policy.BreachLimits
 	}{
 		{"defaults", nil,
-			policy.BreachLimits{MaxSIGKILLs: 0, MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: 0, MaxProbeErrorRate: -1}},
+			policy.BreachLimits{MaxSIGKILLs: 0, MaxGraceUsage: 0.9, MaxProbeErrors: 0, MaxProbeErrorRate: -1}},
 		{"count budget", []string{"--max-probe-errors=5"},
-			policy.BreachLimits{MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: 5, MaxProbeErrorRate: -1}},
+			policy.BreachLimits{MaxGraceUsage: 0.9, MaxProbeErrors: 5, MaxProbeErrorRate: -1}},
 		{"rate budget replaces the count budget", []string{"--max-probe-error-rate=0.05"},
-			policy.BreachLimits{MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: -1, MaxProbeErrorRate: 0.05}},
+			policy.BreachLimits{MaxGraceUsage: 0.9, MaxProbeErrors: -1, MaxProbeErrorRate: 0.05}},
 		{"rate budget 0 replaces it too", []string{"--max-probe-error-rate=0"},
-			policy.BreachLimits{MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: -1, MaxProbeErrorRate: 0}},
+			policy.BreachLimits{MaxGraceUsage: 0.9, MaxProbeErrors: -1, MaxProbeErrorRate: 0}},
 		{"rate and count", []string{"--max-probe-error-rate=0.05", "--max-probe-errors=3"},
-			policy.BreachLimits{MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: 3, MaxProbeErrorRate: 0.05}},
+			policy.BreachLimits{MaxGraceUsage: 0.9, MaxProbeErrors: 3, MaxProbeErrorRate: 0.05}},
 		{"rate and an explicit count of 0", []string{"--max-probe-errors=0", "--max-probe-error-rate=0.05"},
-			policy.BreachLimits{MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: 0, MaxProbeErrorRate: 0.05}},
+			policy.BreachLimits{MaxGraceUsage: 0.9, MaxProbeErrors: 0, MaxProbeErrorRate: 0.05}},
 		{"rate disabled explicitly", []string{"--max-probe-error-rate=-1"},
-			policy.BreachLimits{MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: 0, MaxProbeErrorRate: -1}},
+			policy.BreachLimits{MaxGraceUsage: 0.9, MaxProbeErrors: 0, MaxProbeErrorRate: -1}},
 		{"strict grace usage", []string{"--strict", "--max-grace-usage=0.75"},
-			policy.BreachLimits{MaxUncleanExits: -1, MaxGraceUsage: 0.75, StrictGraceUsage: true, MaxProbeErrorRate: -1}},
+			policy.BreachLimits{MaxGraceUsage: 0.75, StrictGraceUsage: true, MaxProbeErrorRate: -1}},
+		{"unlimited unclean exits and new pod restarts", []string{"--max-unclean-exits=-1", "--max-new-pod-restarts=-1"},
+			policy.BreachLimits{MaxUncleanExits: -1, MaxNewPodRestarts: -1, MaxGraceUsage: 0.9, MaxProbeErrorRate: -1}},
 		{"sigkills, unclean exits, query", []string{"--max-sigkills=2", "--max-unclean-exits=1", "--max-query-value=0.25"},
 			policy.BreachLimits{MaxSIGKILLs: 2, MaxUncleanExits: 1, MaxGraceUsage: 0.9, MaxQueryValue: 0.25, MaxProbeErrorRate: -1}},
 	}

@@ -56,12 +56,20 @@ func printRollout(w io.Writer, r *report.Rollout, format string, colour bool) er
 	s := r.Summary
 	fmt.Fprintf(w, "Old pods: %d, gone %d: %d clean, %d SIGKILLed, %d OOMKilled, %d died without draining, %d exited before not serving\n",
 		s.OldPods, s.Gone, s.Clean, s.SIGKILLs, s.OOMKills, s.UncleanExits, s.ExitedBeforeNotServing)
+	if s.CleanSignalExits+s.Evicted+s.ExitedBeforeDeletion > 0 {
+		fmt.Fprintf(w, "  also: %d clean signal exits after draining (counted clean), %d evicted (not the rollout's), %d exited before their deletion\n",
+			s.CleanSignalExits, s.Evicted, s.ExitedBeforeDeletion)
+	}
 	if r.Propagation.Samples > 0 {
 		fmt.Fprintf(w, "Propagation (deletion to endpoint not ready): p50 %.3fs, p95 %.3fs, max %.3fs over %d pods\n",
 			*r.Propagation.P50, *r.Propagation.P95, *r.Propagation.Max, r.Propagation.Samples)
 	}
 	if r.RecommendedGraceSeconds != nil {
-		fmt.Fprintf(w, "Recommended terminationGracePeriodSeconds: %d (%s)\n", *r.RecommendedGraceSeconds, r.RecommendationFormula)
+		source := ""
+		if r.RecommendationPropagation != "" {
+			source = "; propagation " + r.RecommendationPropagation
+		}
+		fmt.Fprintf(w, "Recommended terminationGracePeriodSeconds: %d (%s%s)\n", *r.RecommendedGraceSeconds, r.RecommendationFormula, source)
 	}
 	if p := r.Probe; p != nil {
 		fmt.Fprintf(w, "Probe: %d requests, %d errors%s, latency p50 %.1fms p95 %.1fms p99 %.1fms\n",

@@ -24,8 +24,8 @@ func (r *run) observe() policy.Observations {
 	var obs policy.Observations
 	for _, t := range r.rollout.OldTimelines() {
 		exit, ok := t.Exit()
-		if !ok {
-			continue
+		if !ok || t.Evicted != "" {
+			continue // an eviction is not the rollout's drain
 		}
 		switch exit.Exit {
 		case progress.ExitSIGKILL:
@@ -38,6 +38,10 @@ func (r *run) observe() policy.Observations {
 		if u, ok := t.GraceUsage(); ok && u > obs.GraceUsage {
 			obs.GraceUsage, obs.GraceUsagePod = u, t.Name
 		}
+	}
+	for _, f := range r.rollout.NewPodFailures() {
+		obs.NewPodRestarts += f.Count()
+		obs.NewPodFailed, obs.NewPodFailure = f.Pod, describeFailure(f)
 	}
 	if r.Probe != nil {
 		snap := r.Probe.Snapshot()
@@ -188,4 +192,20 @@ func attribute(p TrafficProbe, timelines []*state.PodTimeline, end time.Time) at
 		buckets = append(buckets, attribution.ErrorBucket{Start: b.Start, Width: b.Width, Errors: b.Errors})
 	}
 	return attribution.Attribute(buckets, windows)
+}
+
+// describeFailure says what failed in a new pod, e.g.
+// "pod web-abc container app exited 1 (Error), 2 restarts".
+func describeFailure(f state.PodFailure) string {
+	msg := "pod " + f.Pod + " container " + f.Container
+	switch {
+	case f.ExitCode != nil:
+		msg += fmt.Sprintf(" exited %d (%s)", *f.ExitCode, f.Reason)
+	case f.Reason != "":
+		msg += " " + f.Reason
+	}
+	if f.Restarts > 0 {
+		msg += fmt.Sprintf(", %d restarts", f.Restarts)
+	}
+	return msg
 }

@@ -58,10 +58,13 @@ type Guard struct {
 	Limits      policy.BreachLimits
 	OnBreach    policy.Action // "" behaves as none
 	// Timeout ends the guard (a progress breach); 0 means no limit.
-	Timeout   time.Duration
-	Probe     TrafficProbe
-	ProbeTail time.Duration
-	Query     *MetricQuery
+	Timeout time.Duration
+	// IgnoreContainers are reported but not judged, besides those the workload's
+	// safe-rollout.io/ignore-containers annotation names.
+	IgnoreContainers []string
+	Probe            TrafficProbe
+	ProbeTail        time.Duration
+	Query            *MetricQuery
 }
 
 // phase is where a run stands: rolling until the rollout completes, then, with a
@@ -106,9 +109,14 @@ func (g *Guard) Run(ctx context.Context, d *appsv1.Deployment, trigger Trigger) 
 		serviceNames = append(serviceNames, s.Name)
 	}
 	started := g.Clock.Now()
+	rollout := state.New(d, started)
+	rollout.Ignore = map[string]bool{}
+	for _, name := range append(workload.IgnoredContainers(d), g.IgnoreContainers...) {
+		rollout.Ignore[name] = true
+	}
 	r := &run{
 		Guard:    g,
-		rollout:  state.New(d, started),
+		rollout:  rollout,
 		report:   &report.Rollout{Namespace: d.Namespace, Deployment: d.Name, StartedAt: started, Triggered: trigger != nil, FromRevision: d.Annotations[workload.RevisionAnnotation]},
 		breached: map[string]bool{},
 	}

@@ -29,7 +29,7 @@ import (
 
 // breachBudgets break on the first SIGKILL and on nothing else.
 func breachBudgets() policy.BreachLimits {
-	return policy.BreachLimits{MaxSIGKILLs: 0, MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: -1, MaxProbeErrorRate: -1}
+	return policy.BreachLimits{MaxSIGKILLs: 0, MaxUncleanExits: -1, MaxGraceUsage: 0.9, MaxProbeErrors: -1, MaxProbeErrorRate: -1, MaxNewPodRestarts: -1}
 }
 
 // templatedRollout is a rollout in progress from revision 1 (prev) to revision 2
@@ -240,7 +240,13 @@ func TestGuardRollbackRefused(t *testing.T) {
 
 func TestGuardRollbackWithoutPreviousRevision(t *testing.T) {
 	c, d := inProgress(t)
-	if err := c.client.AppsV1().ReplicaSets(rollouttest.NS).Delete(c.ctx, "web-aaa", metav1.DeleteOptions{}); err != nil {
+	// The old ReplicaSet still owns its pods but carries no revision to go back to.
+	old, err := c.client.AppsV1().ReplicaSets(rollouttest.NS).Get(c.ctx, "web-aaa", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Annotations = nil
+	if _, err := c.client.AppsV1().ReplicaSets(rollouttest.NS).Update(c.ctx, old, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	g := c.guard(breachBudgets(), 0)
@@ -578,4 +584,33 @@ func TestBreachJSON(t *testing.T) {
 	if !strings.Contains(string(raw), `"actionLatencySeconds":null`) || strings.Contains(string(raw), `"pod"`) {
 		t.Errorf("progress breach JSON %s: want a null latency and no pod", raw)
 	}
+}
+
+// A crash-looping release is a breach as soon as a new pod restarts, long before
+// the progress deadline.
+func TestGuardNewPodCrashPauses(t *testing.T) {
+	c, d := inProgress(t)
+	limits := breachBudgets()
+	limits.MaxNewPodRestarts = 0
+	g := c.guard(limits, 0)
+	g.OnBreach = policy.ActionPause
+	done := c.run(g, context.Background(), d, nil)
+	c.log.waitFor(t, status("1 of 2 new pods updated"))
+	c.step(3 * time.Second)
+	c.updatePod("web-bbb-1", func(p *corev1.Pod) {
+		cs := &p.Status.ContainerStatuses[0]
+		cs.RestartCount = 1
+		cs.Ready = false
+		cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
+		cs.LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 3, Reason: "Error"}}
+	})
+	r := c.result(done)
+	if r.Outcome != report.OutcomePaused {
+		t.Fatalf("outcome %q (%s), want paused", r.Outcome, r.Message)
+	}
+	b := checkOneBreach(t, r, policy.BudgetNewPodRestarts, "paused")
+	if b.Pod != "web-bbb-1" || b.Observed != 1 || !strings.Contains(b.Message, "pod web-bbb-1 container app exited 3 (Error), 1 restarts") {
+		t.Errorf("breach = %+v, want web-bbb-1's restart with its exit code", b)
+	}
+	checkPausePatch(t, c)
 }

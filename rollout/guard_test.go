@@ -418,9 +418,10 @@ func TestGuardRestart(t *testing.T) {
 			if r.Propagation.Samples != 2 || *r.Propagation.Max != 1 || *r.Propagation.P50 != 0 {
 				t.Errorf("propagation = %d samples p50 %s max %s", r.Propagation.Samples, rollouttest.FmtPtr(r.Propagation.P50), rollouttest.FmtPtr(r.Propagation.Max))
 			}
-			// 1 s measured + 5 s drain + 15 s request + 5 s margin.
-			if r.RecommendedGraceSeconds == nil || *r.RecommendedGraceSeconds != 26 {
-				t.Errorf("recommended grace = %v, want 26", r.RecommendedGraceSeconds)
+			// The configured 5 s propagation (the API-level 1 s never lowers it) + 5 s
+			// drain + 15 s request + 5 s margin.
+			if r.RecommendedGraceSeconds == nil || *r.RecommendedGraceSeconds != 30 || r.RecommendationPropagation != "configured" {
+				t.Errorf("recommended grace = %v (%s), want 30 from the configured propagation", r.RecommendedGraceSeconds, r.RecommendationPropagation)
 			}
 
 			// The restart itself went through as kubectl's would.

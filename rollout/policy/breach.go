@@ -17,12 +17,16 @@ const (
 	BudgetProbeErrorRate = "probe-error-rate"
 	BudgetPrometheus     = "prometheus"
 	BudgetProgress       = "progress"
+	BudgetNewPodRestarts = "new-pod-restarts"
 )
 
 // BreachLimits are the limits whose breach triggers --on-breach.
 type BreachLimits struct {
 	MaxSIGKILLs     int
 	MaxUncleanExits int // negative: unlimited, only reported
+	// MaxNewPodRestarts bounds restarts and failed starts of the new pods;
+	// negative: unlimited.
+	MaxNewPodRestarts int
 	// MaxGraceUsage flags pods that used more than this fraction of their grace
 	// period; it is a breach only with StrictGraceUsage.
 	MaxGraceUsage    float64
@@ -52,6 +56,11 @@ type Observations struct {
 	SIGKILLs, UncleanExits int
 	LastSIGKILLPod         string
 	LastUncleanPod         string
+	// NewPodRestarts counts the new pods' restarts and failed starts;
+	// NewPodFailure describes the worst, e.g. "web-abc container app exited 1 (Error)".
+	NewPodRestarts int
+	NewPodFailure  string
+	NewPodFailed   string // its pod
 	// GraceUsage is the largest fraction of its grace period an exited pod used.
 	GraceUsage    float64
 	GraceUsagePod string
@@ -81,6 +90,10 @@ func (b BreachLimits) Evaluate(obs Observations, already map[string]bool, at tim
 	if b.MaxUncleanExits >= 0 && obs.UncleanExits > b.MaxUncleanExits {
 		add(BudgetUncleanExits, float64(obs.UncleanExits), float64(b.MaxUncleanExits), obs.LastUncleanPod,
 			fmt.Sprintf("%d containers died on SIGTERM without draining (budget %d)", obs.UncleanExits, b.MaxUncleanExits))
+	}
+	if b.MaxNewPodRestarts >= 0 && obs.NewPodRestarts > b.MaxNewPodRestarts {
+		add(BudgetNewPodRestarts, float64(obs.NewPodRestarts), float64(b.MaxNewPodRestarts), obs.NewPodFailed,
+			fmt.Sprintf("new pods restarted or failed to start %d times: %s (budget %d)", obs.NewPodRestarts, obs.NewPodFailure, b.MaxNewPodRestarts))
 	}
 	if b.StrictGraceUsage && b.MaxGraceUsage > 0 && obs.GraceUsage > b.MaxGraceUsage {
 		add(BudgetGraceUsage, obs.GraceUsage, b.MaxGraceUsage, obs.GraceUsagePod,

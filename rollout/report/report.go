@@ -49,7 +49,11 @@ type Rollout struct {
 	Propagation             Percentiles `json:"propagation"`
 	RecommendedGraceSeconds *int64      `json:"recommendedGraceSeconds"`
 	RecommendationFormula   string      `json:"recommendationFormula,omitempty"`
-	Summary                 Summary     `json:"summary"`
+	// RecommendationPropagation says which propagation the recommendation used:
+	// "configured" (the budget's, never lowered by an API-level measurement) or
+	// "measured-api" (deletion to endpoint not ready, when it was larger).
+	RecommendationPropagation string  `json:"recommendationPropagation,omitempty"`
+	Summary                   Summary `json:"summary"`
 
 	OnBreach string          `json:"onBreach,omitempty"`
 	Breaches []policy.Breach `json:"breaches"`
@@ -80,6 +84,10 @@ type Summary struct {
 	UncleanExits           int `json:"uncleanExits"`
 	UnknownExits           int `json:"unknownExits"`
 	ExitedBeforeNotServing int `json:"exitedBeforeNotServing"`
+	// CleanSignalExits are among Clean: signal exits after the endpoint stopped serving.
+	CleanSignalExits     int `json:"cleanSignalExits"`
+	ExitedBeforeDeletion int `json:"exitedBeforeDeletion"`
+	Evicted              int `json:"evicted"`
 }
 
 // PodReport is one old pod's drain timeline as reported to the user.
@@ -100,6 +108,7 @@ type PodReport struct {
 	GraceUsageExceeded       bool                  `json:"graceUsageExceeded,omitempty"`
 	ProbeErrors              int                   `json:"probeErrors,omitempty"`
 	Verdict                  string                `json:"verdict"`
+	Evicted                  string                `json:"evicted,omitempty"`
 	Containers               []state.ContainerExit `json:"containers,omitempty"`
 	Events                   []state.PodEvent      `json:"events,omitempty"`
 }
@@ -114,14 +123,16 @@ type Percentiles struct {
 
 // Pod verdicts, worst last.
 const (
-	VerdictOK            = "ok"
-	VerdictNoDrain       = "exited-before-not-serving"
-	VerdictUnclean       = "died-without-drain"
-	VerdictOOMKilled     = "oom-killed"
-	VerdictSIGKILL       = "sigkilled"
-	VerdictExitUnknown   = "exit-unknown"
-	VerdictStillPresent  = "still-terminating"
-	VerdictNotTerminated = "not-terminated"
+	VerdictOK             = "ok"
+	VerdictNoDrain        = "exited-before-not-serving"
+	VerdictUnclean        = "died-without-drain"
+	VerdictOOMKilled      = "oom-killed"
+	VerdictSIGKILL        = "sigkilled"
+	VerdictExitUnknown    = "exit-unknown"
+	VerdictStillPresent   = "still-terminating"
+	VerdictNotTerminated  = "not-terminated"
+	VerdictEvicted        = "evicted"
+	VerdictBeforeDeletion = "exited-before-deletion"
 )
 
 // NewPodReport turns a timeline into its reported form.
@@ -132,7 +143,7 @@ func NewPodReport(t *state.PodTimeline) PodReport {
 		SecondsToNotReady:        t.Since(t.NotReady),
 		SecondsToNotServing:      t.Since(t.NotServing),
 		SecondsToEndpointRemoval: t.Since(t.EndpointRemoved),
-		TerminationSeconds:       t.Since(t.ContainerExited),
+		TerminationSeconds:       t.Since(t.LastExit),
 		SecondsToGone:            t.Since(t.Gone),
 		ServingFalseBeforeExit:   t.DrainedBeforeExit(),
 		Containers:               t.Containers,
@@ -156,7 +167,14 @@ func NewPodReport(t *state.PodTimeline) PodReport {
 		r.ExitCode = &code
 	}
 	r.SIGKILL = exit.Exit == progress.ExitSIGKILL
+	switch {
+	case t.Evicted != "":
+		r.Verdict, r.Evicted = VerdictEvicted, t.Evicted
+		return r
+	}
 	switch exit.Exit {
+	case progress.ExitBeforeDeletion:
+		r.Verdict = VerdictBeforeDeletion
 	case progress.ExitSIGKILL:
 		r.Verdict = VerdictSIGKILL
 	case progress.ExitOOMKilled:
@@ -196,9 +214,18 @@ func (r *Rollout) Summarise(timelines []*state.PodTimeline, budget verify.GraceB
 		if !t.Gone.IsZero() {
 			r.Summary.Gone++
 		}
+		if p.Verdict == VerdictEvicted {
+			r.Summary.Evicted++
+			continue // not the rollout's drain: no exit class counted, no propagation sample
+		}
 		switch p.Exit {
 		case progress.ExitClean:
 			r.Summary.Clean++
+		case progress.ExitCleanSignal:
+			r.Summary.Clean++
+			r.Summary.CleanSignalExits++
+		case progress.ExitBeforeDeletion:
+			r.Summary.ExitedBeforeDeletion++
 		case progress.ExitSIGKILL:
 			r.Summary.SIGKILLs++
 		case progress.ExitOOMKilled:
@@ -216,14 +243,19 @@ func (r *Rollout) Summarise(timelines []*state.PodTimeline, budget verify.GraceB
 		}
 	}
 	r.Propagation = NewPercentiles(notReady)
-	r.RecommendedGraceSeconds, r.RecommendationFormula = nil, ""
+	r.RecommendedGraceSeconds, r.RecommendationFormula, r.RecommendationPropagation = nil, "", ""
 	if r.Propagation.Max != nil {
-		measured := budget
-		measured.EndpointPropagation = time.Duration(*r.Propagation.Max * float64(time.Second))
+		// The API-level figure is not the data plane's (kube-proxy, load
+		// balancers): it may raise the configured propagation, never lower it.
+		measured, source := budget, "configured"
+		if api := time.Duration(*r.Propagation.Max * float64(time.Second)); api > budget.EndpointPropagation {
+			measured.EndpointPropagation, source = api, "measured-api"
+		}
 		req := measured.Require(0)
 		secs := req.Seconds()
 		r.RecommendedGraceSeconds = &secs
 		r.RecommendationFormula = req.Formula()
+		r.RecommendationPropagation = source
 	}
 	r.DurationSeconds = r.FinishedAt.Sub(r.StartedAt).Seconds()
 }

@@ -114,7 +114,9 @@ func TestNewPodReportVerdicts(t *testing.T) {
 		{"clean without any endpoint", drained("p", t0, -1, -1, -1, 1, 0, "Completed"), VerdictOK, progress.ExitClean, ptr32(0), false, false},
 		{"clean before not serving", drained("p", t0, 1, 4, 5, 2, 0, "Completed"), VerdictNoDrain, progress.ExitClean, ptr32(0), false, false},
 		{"clean, never not serving", drained("p", t0, 1, -1, 3, 2, 0, "Completed"), VerdictNoDrain, progress.ExitClean, ptr32(0), false, false},
-		{"143 early", drained("p", t0, 1, 2, 3, 4, 143, "Error"), VerdictUnclean, progress.ExitUnclean, ptr32(143), false, true},
+		{"143 after not serving: graceful signal exit", drained("p", t0, 1, 2, 3, 4, 143, "Error"), VerdictOK, progress.ExitCleanSignal, ptr32(143), false, true},
+		{"143 before not serving", drained("p", t0, 1, 5, 6, 4, 143, "Error"), VerdictUnclean, progress.ExitUnclean, ptr32(143), false, false},
+		{"2 after not serving: a Go panic stays unclean", drained("p", t0, 1, 2, 3, 4, 2, "Error"), VerdictUnclean, progress.ExitUnclean, ptr32(2), false, true},
 		{"137 SIGKILL", drained("p", t0, 1, 2, 3, 30, 137, "Error"), VerdictSIGKILL, progress.ExitSIGKILL, ptr32(137), true, true},
 		{"1 at the deadline", drained("p", t0, 1, 2, 3, 30, 1, "Error"), VerdictSIGKILL, progress.ExitSIGKILL, ptr32(1), true, true},
 		{"OOMKilled", drained("p", t0, 1, 2, 3, 4, 137, "OOMKilled"), VerdictOOMKilled, progress.ExitOOMKilled, ptr32(137), false, true},
@@ -139,11 +141,11 @@ func TestNewPodReportVerdicts(t *testing.T) {
 func ptr32(v int32) *int32 { return &v }
 
 func TestReportSummarise(t *testing.T) {
-	budget := verify.GraceBudget{EndpointPropagation: 99 * time.Second, DrainDelay: 3 * time.Second, MaxRequest: 10 * time.Second, SafetyMargin: 2 * time.Second}
+	budget := verify.GraceBudget{EndpointPropagation: 1 * time.Second, DrainDelay: 3 * time.Second, MaxRequest: 10 * time.Second, SafetyMargin: 2 * time.Second}
 	timelines := []*state.PodTimeline{
 		{Name: "z-never-deleted"},
 		drained("b-sigkill", t0.Add(2*time.Second), 2.5, 3, 4, 30, 137, "Error"),
-		drained("c-unclean", t0.Add(1*time.Second), 0.5, 1, 2, 3, 143, "Error"),
+		drained("c-unclean", t0.Add(1*time.Second), 0.5, 1, 2, 3, 2, "Error"),
 		drained("a-clean", t0, 1, 2, 3, 10, 0, "Completed"),
 		drained("a-naive", t0, -1, 2, 3, 1, 0, "Completed"), // endpoint never seen not ready
 		drained("d-oom", t0.Add(3*time.Second), 1.5, 2, 3, 4, 137, "OOMKilled"),
@@ -175,8 +177,8 @@ func TestReportSummarise(t *testing.T) {
 	if wantFormula := measured.Require(0).Formula(); r.RecommendationFormula != wantFormula {
 		t.Errorf("formula = %q, want %q", r.RecommendationFormula, wantFormula)
 	}
-	if !strings.HasSuffix(r.RecommendationFormula, "endpoint propagation + 3s drain delay + 10s max request + 2s safety margin") || strings.Contains(r.RecommendationFormula, "99s") {
-		t.Errorf("formula = %q does not use the measured propagation", r.RecommendationFormula)
+	if !strings.HasPrefix(r.RecommendationFormula, "2.50s endpoint propagation") || r.RecommendationPropagation != "measured-api" {
+		t.Errorf("formula = %q (%s) does not use the measured propagation, larger than the configured 1 s", r.RecommendationFormula, r.RecommendationPropagation)
 	}
 	if r.DurationSeconds != 42.5 {
 		t.Errorf("DurationSeconds = %v, want 42.5", r.DurationSeconds)
@@ -191,7 +193,7 @@ func TestReportSummariseUsesMaxNotP95(t *testing.T) {
 	timelines = append(timelines, drained("slow", t0.Add(time.Minute), 9, 9.5, 10, 20, 0, "Completed"))
 	r := &Rollout{}
 	r.Summarise(timelines, verify.DefaultGraceBudget())
-	if *r.Propagation.P95 != 2 || *r.Propagation.Max != 9 || r.Propagation.Samples != 21 {
+	if *r.Propagation.P95 != 2 || *r.Propagation.Max != 9 || r.Propagation.Samples != 21 || r.RecommendationPropagation != "measured-api" {
 		t.Fatalf("Propagation = p95 %s max %s", fmtPtr(r.Propagation.P95), fmtPtr(r.Propagation.Max))
 	}
 	// 9 s measured + 5 s drain + 15 s request + 5 s margin.
@@ -244,8 +246,9 @@ func TestReportJSONFields(t *testing.T) {
 	if doc["outcome"] != "succeeded" {
 		t.Errorf("outcome = %v", doc["outcome"])
 	}
-	if doc["recommendedGraceSeconds"] != float64(26) {
-		t.Errorf("recommendedGraceSeconds = %v, want 26", doc["recommendedGraceSeconds"])
+	// The API-level 1 s never lowers the configured 5 s: 5 + 5 + 15 + 5.
+	if doc["recommendedGraceSeconds"] != float64(30) || doc["recommendationPropagation"] != "configured" {
+		t.Errorf("recommendedGraceSeconds = %v (%v), want 30 from the configured propagation", doc["recommendedGraceSeconds"], doc["recommendationPropagation"])
 	}
 	prop, _ := doc["propagation"].(map[string]any)
 	for _, k := range []string{"p50", "p95", "max"} {

@@ -197,11 +197,21 @@ func TestPodTimelineExitOnlyInDeletedObject(t *testing.T) {
 	t.Run("DELETED is the first sighting", func(t *testing.T) {
 		tl := &state.PodTimeline{Name: "web-1"}
 		tl.ObservePod(testPod(running("app")), at(-5), false)
+		tl.ObserveEndpoint(conditions(true, true, false), true, at(-5)) // serving, never seen draining
 		tl.ObservePod(testPod(deleting(30), exited("app", 143, "Error", at(1))), at(2), true)
 		assertInstant(t, "DeletionObserved", tl.DeletionObserved, at(2))
 		assertInstant(t, "Gone", tl.Gone, at(2))
 		if exit, ok := tl.Exit(); !ok || exit.Exit != progress.ExitUnclean || exit.ExitCode != 143 {
 			t.Errorf("Exit() = %+v, %v; want 143 died-without-drain", exit, ok)
+		}
+	})
+
+	t.Run("a signal exit of a pod without an endpoint is graceful", func(t *testing.T) {
+		tl := &state.PodTimeline{Name: "worker-1"}
+		tl.ObservePod(testPod(running("app")), at(-5), false)
+		tl.ObservePod(testPod(deleting(30), exited("app", 143, "Error", at(1))), at(2), true)
+		if exit, ok := tl.Exit(); !ok || exit.Exit != progress.ExitCleanSignal {
+			t.Errorf("Exit() = %+v, %v; want clean-signal-exit (nothing routed to it)", exit, ok)
 		}
 	})
 

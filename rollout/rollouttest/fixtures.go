@@ -56,7 +56,7 @@ func CompleteStatus() appsv1.DeploymentStatus {
 // WebReplicaSet is web's ReplicaSet web-HASH of revision, controlled by web.
 func WebReplicaSet(hash, revision string) *appsv1.ReplicaSet {
 	return &appsv1.ReplicaSet{
-		ObjectMeta: metav1.ObjectMeta{Name: "web-" + hash, Namespace: NS,
+		ObjectMeta: metav1.ObjectMeta{Name: "web-" + hash, Namespace: NS, UID: types.UID("rs-uid-" + hash),
 			Labels:          map[string]string{"app": "web", appsv1.DefaultDeploymentUniqueLabelKey: hash},
 			Annotations:     map[string]string{workload.RevisionAnnotation: revision},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "web", UID: "dep-uid", Controller: ptr.To(true)}}},
@@ -94,11 +94,13 @@ func TemplatedReplicaSet(hash, revision string, template corev1.PodTemplateSpec)
 	return rs
 }
 
-// WebPod is a running, ready pod of web's ReplicaSet with that hash.
+// WebPod is a running, ready pod controlled by web's ReplicaSet with that hash.
 func WebPod(name, hash string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: NS, UID: types.UID("uid-" + name),
-			Labels: map[string]string{"app": "web", appsv1.DefaultDeploymentUniqueLabelKey: hash}},
+			Labels: map[string]string{"app": "web", appsv1.DefaultDeploymentUniqueLabelKey: hash},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-" + hash,
+				UID: types.UID("rs-uid-" + hash), Controller: ptr.To(true)}}},
 		Spec: corev1.PodSpec{TerminationGracePeriodSeconds: ptr.To[int64](30), Containers: []corev1.Container{{Name: "app", Image: "web:1"}}},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{
 			Name: "app", Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},

@@ -12,23 +12,36 @@ import (
 const deadlineSlack = time.Second
 
 // ClassifyExit classifies a terminated container. deletionRequested and grace
-// come from the pod's deletionTimestamp and deletionGracePeriodSeconds.
-func ClassifyExit(term *corev1.ContainerStateTerminated, deletionRequested time.Time, grace time.Duration) progress.ExitClass {
+// come from the pod's deletionTimestamp and deletionGracePeriodSeconds; drained
+// tells whether the pod had stopped serving (or never served) when the guard
+// received the exit.
+func ClassifyExit(term *corev1.ContainerStateTerminated, deletionRequested time.Time, grace time.Duration, drained bool) progress.ExitClass {
 	if term == nil {
 		return progress.ExitUnknown
 	}
-	atDeadline := !deletionRequested.IsZero() && !term.FinishedAt.IsZero() &&
-		!term.FinishedAt.Time.Before(deletionRequested.Add(grace-deadlineSlack))
+	finished := term.FinishedAt.Time
+	atDeadline := !deletionRequested.IsZero() && !finished.IsZero() &&
+		!finished.Before(deletionRequested.Add(grace-deadlineSlack))
+	beforeDeletion := !deletionRequested.IsZero() && !finished.IsZero() &&
+		finished.Before(deletionRequested.Add(-deadlineSlack))
 	switch {
 	case term.Reason == "OOMKilled":
 		return progress.ExitOOMKilled
+	case beforeDeletion:
+		return progress.ExitBeforeDeletion
 	case term.ExitCode == 137:
 		return progress.ExitSIGKILL
 	case term.ExitCode == 0:
 		return progress.ExitClean
 	case atDeadline:
 		return progress.ExitSIGKILL
-	default: // 143, 2 for a Go program that is PID 1, or any other early failure
+	case signalExit(term.ExitCode) && drained:
+		return progress.ExitCleanSignal
+	default: // 2 for a Go program that is PID 1, a signal exit before draining, any other failure
 		return progress.ExitUnclean
 	}
 }
+
+// signalExit tells whether a shell-style exit code says "killed by signal n"
+// (128+n). 137 (SIGKILL) is classified before this.
+func signalExit(code int32) bool { return code > 128 && code <= 128+64 }

@@ -25,30 +25,41 @@ func TestClassifyExit(t *testing.T) {
 		deletion time.Time
 		grace    time.Duration
 		want     progress.ExitClass
+		drained  bool // the endpoint stopped serving before the exit was received
 	}{
-		{"nil status: pod vanished", nil, deletion, grace, progress.ExitUnknown},
-		{"137 at the deadline", term(137, "Error", deadline), deletion, grace, progress.ExitSIGKILL},
-		{"137 early is still SIGKILL", term(137, "Error", early), deletion, grace, progress.ExitSIGKILL},
-		{"137 without a deletion time", term(137, "Error", early), time.Time{}, 0, progress.ExitSIGKILL},
-		{"OOMKilled with 137", term(137, "OOMKilled", early), deletion, grace, progress.ExitOOMKilled},
-		{"OOMKilled at the deadline", term(137, "OOMKilled", deadline), deletion, grace, progress.ExitOOMKilled},
-		{"0 early", term(0, "Completed", early), deletion, grace, progress.ExitClean},
-		{"0 at the deadline is still clean", term(0, "Completed", deadline), deletion, grace, progress.ExitClean},
-		{"143 early: died on SIGTERM", term(143, "Error", early), deletion, grace, progress.ExitUnclean},
-		{"2 early: Go PID 1 died on SIGTERM", term(2, "Error", early), deletion, grace, progress.ExitUnclean},
-		{"1 early", term(1, "Error", early), deletion, grace, progress.ExitUnclean},
-		{"1 at the deadline", term(1, "Error", deadline), deletion, grace, progress.ExitSIGKILL},
-		{"143 at the deadline", term(143, "Error", deadline), deletion, grace, progress.ExitSIGKILL},
-		{"1 after the deadline", term(1, "Error", deadline.Add(3*time.Second)), deletion, grace, progress.ExitSIGKILL},
-		{"1 within the slack before the deadline", term(1, "Error", deadline.Add(-time.Second)), deletion, grace, progress.ExitSIGKILL},
-		{"1 just outside the slack", term(1, "Error", deadline.Add(-time.Second-time.Millisecond)), deletion, grace, progress.ExitUnclean},
-		{"1 two seconds before the deadline", term(1, "Error", deadline.Add(-2*time.Second)), deletion, grace, progress.ExitUnclean},
-		{"1 without a deletion time", term(1, "Error", deadline), time.Time{}, grace, progress.ExitUnclean},
-		{"1 without finishedAt", term(1, "Error", time.Time{}), deletion, grace, progress.ExitUnclean},
+		{"nil status: pod vanished", nil, deletion, grace, progress.ExitUnknown, false},
+		{"137 at the deadline", term(137, "Error", deadline), deletion, grace, progress.ExitSIGKILL, false},
+		{"137 early is still SIGKILL", term(137, "Error", early), deletion, grace, progress.ExitSIGKILL, false},
+		{"137 without a deletion time", term(137, "Error", early), time.Time{}, 0, progress.ExitSIGKILL, false},
+		{"OOMKilled with 137", term(137, "OOMKilled", early), deletion, grace, progress.ExitOOMKilled, false},
+		{"OOMKilled at the deadline", term(137, "OOMKilled", deadline), deletion, grace, progress.ExitOOMKilled, false},
+		{"0 early", term(0, "Completed", early), deletion, grace, progress.ExitClean, false},
+		{"0 at the deadline is still clean", term(0, "Completed", deadline), deletion, grace, progress.ExitClean, false},
+		{"143 early: died on SIGTERM", term(143, "Error", early), deletion, grace, progress.ExitUnclean, false},
+		{"2 early: Go PID 1 died on SIGTERM", term(2, "Error", early), deletion, grace, progress.ExitUnclean, false},
+		{"1 early", term(1, "Error", early), deletion, grace, progress.ExitUnclean, false},
+		{"1 at the deadline", term(1, "Error", deadline), deletion, grace, progress.ExitSIGKILL, false},
+		{"143 at the deadline", term(143, "Error", deadline), deletion, grace, progress.ExitSIGKILL, false},
+		{"1 after the deadline", term(1, "Error", deadline.Add(3*time.Second)), deletion, grace, progress.ExitSIGKILL, false},
+		{"1 within the slack before the deadline", term(1, "Error", deadline.Add(-time.Second)), deletion, grace, progress.ExitSIGKILL, false},
+		{"1 just outside the slack", term(1, "Error", deadline.Add(-time.Second-time.Millisecond)), deletion, grace, progress.ExitUnclean, false},
+		{"1 two seconds before the deadline", term(1, "Error", deadline.Add(-2*time.Second)), deletion, grace, progress.ExitUnclean, false},
+		{"1 without a deletion time", term(1, "Error", deadline), time.Time{}, grace, progress.ExitUnclean, false},
+		{"1 without finishedAt", term(1, "Error", time.Time{}), deletion, grace, progress.ExitUnclean, false},
+		{"143 after draining: a JVM's graceful exit", term(143, "Error", early), deletion, grace, progress.ExitCleanSignal, true},
+		{"130 after draining: SIGINT handler", term(130, "Error", early), deletion, grace, progress.ExitCleanSignal, true},
+		{"2 after draining is still unclean (a Go panic)", term(2, "Error", early), deletion, grace, progress.ExitUnclean, true},
+		{"1 after draining is unclean", term(1, "Error", early), deletion, grace, progress.ExitUnclean, true},
+		{"0 after draining", term(0, "Completed", early), deletion, grace, progress.ExitClean, true},
+		{"143 at the deadline after draining is SIGKILL", term(143, "Error", deadline), deletion, grace, progress.ExitSIGKILL, true},
+		{"137 before the deletion: a liveness kill", term(137, "Error", deletion.Add(-10*time.Second)), deletion, grace, progress.ExitBeforeDeletion, false},
+		{"137 within the slack of the deletion is the rollout's", term(137, "Error", deletion.Add(-time.Second)), deletion, grace, progress.ExitSIGKILL, false},
+		{"1 before the deletion", term(1, "Error", deletion.Add(-5*time.Second)), deletion, grace, progress.ExitBeforeDeletion, false},
+		{"OOMKilled before the deletion stays OOMKilled", term(137, "OOMKilled", deletion.Add(-5*time.Second)), deletion, grace, progress.ExitOOMKilled, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := ClassifyExit(tc.term, tc.deletion, tc.grace); got != tc.want {
+			if got := ClassifyExit(tc.term, tc.deletion, tc.grace, tc.drained); got != tc.want {
 				t.Errorf("ClassifyExit(%+v, %s, %s) = %q, want %q", tc.term, tc.deletion.Format(time.RFC3339), tc.grace, got, tc.want)
 			}
 		})

@@ -2,12 +2,14 @@ package state
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
@@ -24,8 +26,11 @@ type Rollout struct {
 	// their one-second timestamps): they belong to earlier rollouts.
 	Since time.Time
 
+	// Ignore names containers whose exits are reported but not judged.
+	Ignore map[string]bool
+
 	replicaSets map[string]*appsv1.ReplicaSet
-	podHash     map[string]string // pod name -> pod-template-hash
+	podOwner    map[string]metav1.OwnerReference // pod name -> its controller
 	timelines   map[string]*PodTimeline
 	slices      map[string]map[string]discoveryv1.EndpointConditions // slice -> pod -> conditions
 }
@@ -36,7 +41,7 @@ func New(d *appsv1.Deployment, since time.Time) *Rollout {
 		Deployment:  d,
 		Since:       since,
 		replicaSets: map[string]*appsv1.ReplicaSet{},
-		podHash:     map[string]string{},
+		podOwner:    map[string]metav1.OwnerReference{},
 		timelines:   map[string]*PodTimeline{},
 		slices:      map[string]map[string]discoveryv1.EndpointConditions{},
 	}
@@ -62,7 +67,9 @@ func (r *Rollout) Apply(obj any, deleted bool, now time.Time) []progress.Event {
 			r.replicaSets[o.Name] = o
 		}
 	case *corev1.Pod:
-		r.podHash[o.Name] = o.Labels[appsv1.DefaultDeploymentUniqueLabelKey]
+		if ref := metav1.GetControllerOf(o); ref != nil {
+			r.podOwner[o.Name] = *ref
+		}
 		t := r.timeline(o.Name, string(o.UID))
 		before := *t
 		t.ObservePod(o, now, deleted)
@@ -80,7 +87,7 @@ func (r *Rollout) Apply(obj any, deleted bool, now time.Time) []progress.Event {
 func (r *Rollout) timeline(name, uid string) *PodTimeline {
 	t, ok := r.timelines[name]
 	if !ok {
-		t = &PodTimeline{Name: name, UID: uid}
+		t = &PodTimeline{Name: name, UID: uid, Ignore: r.Ignore}
 		r.timelines[name] = t
 	}
 	return t
@@ -200,44 +207,77 @@ func (r *Rollout) ReplicaSets() []*appsv1.ReplicaSet {
 	return out
 }
 
-// newHash is the pod-template-hash of the ReplicaSet of the Deployment's current
-// revision; empty until the controller has caught up with the spec.
-func (r *Rollout) newHash() string {
+// newReplicaSet is the Deployment's ReplicaSet of its current revision; nil
+// until the controller has caught up with the spec.
+func (r *Rollout) newReplicaSet() *appsv1.ReplicaSet {
 	d := r.Deployment
 	rev := d.Annotations[workload.RevisionAnnotation]
 	if rev == "" || d.Status.ObservedGeneration < d.Generation {
-		return ""
+		return nil
 	}
 	for _, rs := range r.replicaSets {
-		if rs.Annotations[workload.RevisionAnnotation] == rev {
-			return rs.Labels[appsv1.DefaultDeploymentUniqueLabelKey]
+		if rs.Annotations[workload.RevisionAnnotation] == rev && metav1.IsControlledBy(rs, d) {
+			return rs
 		}
 	}
-	return ""
+	return nil
 }
 
-// OldTimelines are the timelines of the Deployment's pods that are not of the new
-// ReplicaSet; pods only an Event or an endpoint mentioned are not its pods.
-func (r *Rollout) OldTimelines() []*PodTimeline {
-	newHash := r.newHash()
+// replicaSetOf is the Deployment's ReplicaSet that controls the pod, if any:
+// a pod that merely carries the labels is not the Deployment's.
+func (r *Rollout) replicaSetOf(pod string) *appsv1.ReplicaSet {
+	ref, ok := r.podOwner[pod]
+	if !ok {
+		return nil
+	}
+	rs, ok := r.replicaSets[ref.Name]
+	if !ok || rs.UID != ref.UID || !metav1.IsControlledBy(rs, r.Deployment) {
+		return nil
+	}
+	return rs
+}
+
+// oldPods lists the timelines of the Deployment's pods that are not of the new
+// ReplicaSet (all of its pods while the new one is not known yet).
+func (r *Rollout) oldPods() []*PodTimeline {
+	newRS := r.newReplicaSet()
 	var out []*PodTimeline
 	for name, t := range r.timelines {
-		h, known := r.podHash[name]
-		if !known || (newHash != "" && h == newHash) {
-			continue
+		if rs := r.replicaSetOf(name); rs != nil && (newRS == nil || rs.UID != newRS.UID) {
+			out = append(out, t)
 		}
-		out = append(out, t)
 	}
+	return out
+}
+
+// OldTimelines are the timelines of the old pods the rollout replaces; pods only
+// an Event or an endpoint mentioned, and bare pods with the same labels, are not
+// the Deployment's.
+func (r *Rollout) OldTimelines() []*PodTimeline { return r.oldPods() }
+
+// NewPodFailures lists the pods of the new ReplicaSet whose containers
+// restarted or failed to start.
+func (r *Rollout) NewPodFailures() []PodFailure {
+	newRS := r.newReplicaSet()
+	if newRS == nil {
+		return nil
+	}
+	var out []PodFailure
+	for name, t := range r.timelines {
+		if rs := r.replicaSetOf(name); rs != nil && rs.UID == newRS.UID && t.Failure != nil {
+			out = append(out, *t.Failure)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Pod < out[j].Pod })
 	return out
 }
 
 // Status tells whether the rollout to targetGeneration is complete: the
 // controller finished it AND every old pod is gone.
 func (r *Rollout) Status(targetGeneration int64) (msg string, done bool, err error) {
-	newHash := r.newHash()
 	left := 0
-	for name, t := range r.timelines {
-		if h, ok := r.podHash[name]; ok && h != newHash && t.Gone.IsZero() {
+	for _, t := range r.oldPods() {
+		if t.Gone.IsZero() {
 			left++
 		}
 	}
@@ -247,7 +287,7 @@ func (r *Rollout) Status(targetGeneration int64) (msg string, done bool, err err
 		return msg, false, err
 	case left > 0:
 		return fmt.Sprintf("new pods available; %d old pods still terminating", left), false, nil
-	case newHash == "":
+	case r.newReplicaSet() == nil:
 		return "waiting for the new ReplicaSet", false, nil
 	}
 	return msg + ", every old pod gone", true, nil

@@ -26,8 +26,19 @@ type PodTimeline struct {
 	NotReady        time.Time // EndpointSlice: ready=false or terminating=true
 	NotServing      time.Time // EndpointSlice: serving=false
 	EndpointRemoved time.Time // no EndpointSlice lists the pod any more
-	ContainerExited time.Time // first container terminated
+	ContainerExited time.Time // first (not ignored) container terminated
+	LastExit        time.Time // last (not ignored) container terminated
 	Gone            time.Time // DELETED event
+
+	// Evicted names the eviction (the DisruptionTarget condition's reason) when the
+	// pod was deleted by one rather than by the rollout.
+	Evicted string
+	// Ignore names containers whose exits are reported but not judged
+	// (--ignore-container, the safe-rollout.io/ignore-containers annotation).
+	Ignore map[string]bool
+
+	// Failure is the pod's container restarts or failed start, before its deletion.
+	Failure *PodFailure
 
 	seenEndpoint bool
 	Containers   []ContainerExit
@@ -41,6 +52,7 @@ type ContainerExit struct {
 	Reason     string             `json:"reason"`
 	FinishedAt time.Time          `json:"finishedAt"`
 	Exit       progress.ExitClass `json:"exit"`
+	Ignored    bool               `json:"ignored,omitempty"`
 }
 
 // PodEvent is a Kubernetes Event about the pod (Killing, Unhealthy, FailedPreStopHook, ...).
@@ -69,7 +81,17 @@ func (t *PodTimeline) ObservePod(pod *corev1.Pod, at time.Time, deleted bool) {
 	if deleted && t.DeletionObserved.IsZero() {
 		t.DeletionObserved = at // force-deleted without a grace period
 	}
-	for _, cs := range pod.Status.ContainerStatuses {
+	if !t.Deleting() {
+		t.Failure = podFailure(pod)
+	}
+	if t.Evicted == "" {
+		for _, c := range pod.Status.Conditions {
+			if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue {
+				t.Evicted = c.Reason
+			}
+		}
+	}
+	for _, cs := range terminatingContainers(pod) {
 		term := cs.State.Terminated
 		if term == nil || !t.Deleting() {
 			continue
@@ -98,21 +120,52 @@ func (t *PodTimeline) estimateLocal(server time.Time) time.Time {
 	return t.DeletionObserved.Add(server.Sub(t.DeletionRequested))
 }
 
+// terminatingContainers are the containers the kubelet stops when the pod goes:
+// every regular container and every native sidecar (an init container with
+// restartPolicy Always, stopped after the main containers).
+func terminatingContainers(pod *corev1.Pod) []corev1.ContainerStatus {
+	out := append([]corev1.ContainerStatus(nil), pod.Status.ContainerStatuses...)
+	sidecars := map[string]bool{}
+	for _, c := range pod.Spec.InitContainers {
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			sidecars[c.Name] = true
+		}
+	}
+	for _, cs := range pod.Status.InitContainerStatuses {
+		if sidecars[cs.Name] {
+			out = append(out, cs)
+		}
+	}
+	return out
+}
+
 func (t *PodTimeline) recordExit(container string, term *corev1.ContainerStateTerminated, at time.Time) {
 	for _, c := range t.Containers {
 		if c.Name == container {
 			return
 		}
 	}
+	// Drained: the endpoint stopped serving before the exit reached the guard (both
+	// on the guard's clock: API timestamps have one-second precision), or the pod
+	// never had an endpoint to drain.
+	drained := !t.seenEndpoint || (!t.NotServing.IsZero() && !t.NotServing.After(at))
+	ignored := t.Ignore[container]
 	t.Containers = append(t.Containers, ContainerExit{
 		Name:       container,
 		ExitCode:   term.ExitCode,
 		Reason:     term.Reason,
 		FinishedAt: term.FinishedAt.Time,
-		Exit:       ClassifyExit(term, t.DeletionRequested, t.Grace),
+		Exit:       ClassifyExit(term, t.DeletionRequested, t.Grace, drained),
+		Ignored:    ignored,
 	})
+	if ignored {
+		return
+	}
 	if t.ContainerExited.IsZero() || at.Before(t.ContainerExited) {
 		t.ContainerExited = at
+	}
+	if at.After(t.LastExit) {
+		t.LastExit = at
 	}
 }
 
@@ -148,10 +201,10 @@ func (t *PodTimeline) ObserveEvent(reason, message string, at time.Time) {
 	}
 }
 
-// GraceUsage is the fraction of the grace period the pod used before its first
-// container exited; ok is false before that or without a grace period.
+// GraceUsage is the fraction of the grace period the pod used before its last
+// judged container exited; ok is false before that or without a grace period.
 func (t *PodTimeline) GraceUsage() (usage float64, ok bool) {
-	exited := t.Since(t.ContainerExited)
+	exited := t.Since(t.LastExit)
 	if exited == nil || t.Grace <= 0 {
 		return 0, false
 	}
@@ -171,21 +224,22 @@ func (t *PodTimeline) HasEvent(reason string) bool {
 	return false
 }
 
-// Exit is the pod's worst container exit; ok is false before any container exited.
+// Exit is the pod's worst judged (not ignored) container exit; ok is false
+// before any such container exited.
 func (t *PodTimeline) Exit() (ContainerExit, bool) {
-	if len(t.Containers) == 0 {
-		if !t.Gone.IsZero() {
-			return ContainerExit{Exit: progress.ExitUnknown}, true
-		}
-		return ContainerExit{}, false
-	}
-	worst := t.Containers[0]
-	for _, c := range t.Containers[1:] {
-		if c.Exit.Rank() > worst.Exit.Rank() {
-			worst = c
+	var worst *ContainerExit
+	for i, c := range t.Containers {
+		if !c.Ignored && (worst == nil || c.Exit.Rank() > worst.Exit.Rank()) {
+			worst = &t.Containers[i]
 		}
 	}
-	return worst, true
+	switch {
+	case worst != nil:
+		return *worst, true
+	case !t.Gone.IsZero():
+		return ContainerExit{Exit: progress.ExitUnknown}, true
+	}
+	return ContainerExit{}, false
 }
 
 // DrainedBeforeExit tells whether readiness reflected draining (serving=false)

@@ -6,6 +6,7 @@ package workload
 
 import (
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/utils/ptr"
@@ -18,6 +19,9 @@ const (
 	RestartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
 	// FieldManager names the plugin in managedFields of every object it writes.
 	FieldManager = "kubectl-safe-rollout"
+	// AnnotationIgnoreContainers lists containers (a,b) whose exits the team
+	// accepts: reported, never judged. On the workload or its pod template.
+	AnnotationIgnoreContainers = "safe-rollout.io/ignore-containers"
 	// KindDeployment is the kind the guard follows today.
 	KindDeployment = "Deployment"
 )
@@ -56,4 +60,18 @@ func Status(d *appsv1.Deployment, targetGeneration int64) (msg string, done bool
 		return fmt.Sprintf("%d of %d new pods available", s.AvailableReplicas, s.UpdatedReplicas), false, nil
 	}
 	return fmt.Sprintf("%d new pods available", s.AvailableReplicas), true, nil
+}
+
+// IgnoredContainers reads AnnotationIgnoreContainers from the Deployment and its
+// pod template.
+func IgnoredContainers(d *appsv1.Deployment) []string {
+	var out []string
+	for _, a := range []string{d.Annotations[AnnotationIgnoreContainers], d.Spec.Template.Annotations[AnnotationIgnoreContainers]} {
+		for _, name := range strings.Split(a, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
 }
