@@ -119,18 +119,20 @@ func (f *GuardFlags) Validate() error {
 		}
 	}
 	if len(f.Probes) > 0 {
-		if err := f.probeOptions(nil).Validate(); err != nil {
+		if err := f.probeOptions(nil, 0).Validate(); err != nil {
 			return err
 		}
 	}
 	return validateProgress(f.Progress)
 }
 
-// probeOptions are the probe traffic's options, timed by clk.
-func (f *GuardFlags) probeOptions(clk clock.WithTicker) traffic.ProbeOptions {
+// probeOptions are the probe traffic's options, timed by clk; a gRPC target
+// answered NOT_SERVING re-dials for notServingWindow (the drain delay).
+func (f *GuardFlags) probeOptions(clk clock.WithTicker, notServingWindow time.Duration) traffic.ProbeOptions {
 	return traffic.ProbeOptions{
 		Targets: f.Probes, Rate: f.ProbeRate, Concurrency: f.ProbeConcurrency,
 		Timeout: f.ProbeTimeout, NewConnections: f.ProbeNewConnections, Clock: clk,
+		NotServingWindow: notServingWindow,
 	}
 }
 
@@ -178,7 +180,7 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, d *app
 	if len(g.flags.Probes) > 0 {
 		// The prober runs on the guard's clock: its error times and the pods'
 		// timelines are on one time line.
-		prober, err := traffic.NewProber(g.flags.probeOptions(g.clock))
+		prober, err := traffic.NewProber(g.flags.probeOptions(g.clock, g.budget.DrainDelay))
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,8 @@ make --no-print-directory lab-up
 echo; echo "== deploying examples/contract-app.yaml and examples/naive-app.yaml into namespace $NS"
 kubectl create namespace $NS --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl -n $NS apply -f examples/contract-app.yaml -f examples/naive-app.yaml
+# an earlier demo leaves naive-app paused by the guard: resume it
+kubectl -n $NS rollout resume deploy/naive-app >/dev/null 2>&1 || true
 kubectl -n $NS rollout status deploy/contract-app --timeout=120s
 kubectl -n $NS rollout status deploy/naive-app --timeout=120s
 echo; echo "== kubectl plugin list (kubectl finds the plugin as kubectl-safe_rollout)"
@@ -40,9 +42,11 @@ $(printf '  %s\n' "${summary[@]}")
   - contract-app: every old pod reached "not serving" before its container exited 0,
     and hey saw 0 errors: readiness flipped in preStop, the app kept serving for its
     drain delay, then shut down within the grace period.
-  - naive-app: the containers exited with code 2 (a Go program that is PID 1 dying on
-    SIGTERM) without ever failing readiness: "died-without-drain", and hey saw errors
-    (connection refused / reset) while the endpoints still pointed at dying pods.
+  - naive-app: the first old pod exited with code 2 (a Go program that is PID 1 dying on
+    SIGTERM) without ever failing readiness: "died-without-drain". The default budget
+    of 0 unclean exits made the guard pause the rollout right there (exit 3), and hey
+    saw errors (connection refused / reset) while the endpoints still pointed at the
+    dying pod. kubectl rollout resume deploy/naive-app -n $NS lets it go on.
   - The report's propagation line and recommended terminationGracePeriodSeconds come
     from what the guard measured on this cluster.
   The lab keeps running: kubectl --kubeconfig .lab/kubeconfig -n $NS get pods; stop it with make lab-down.

@@ -546,9 +546,11 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"--error-rate=1.5"}, "error-rate", nil},
 		{[]string{"--drain-delay=-1s"}, "negative", nil},
 		{[]string{"extra"}, "unexpected arguments", nil},
+		{[]string{"--exit-code=256"}, "exit-code", nil},
+		{[]string{"--exit-code=-1"}, "exit-code", nil},
 	}
 	for _, tt := range tests {
-		cfg, err := parseFlags(tt.args, io.Discard)
+		cfg, _, err := parseFlags(tt.args, io.Discard)
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("parseFlags(%q) error = %v, want %q", tt.args, err, tt.wantErr)
@@ -558,5 +560,8 @@ func TestParseFlags(t *testing.T) {
 		if err != nil || !tt.check(cfg) {
 			t.Errorf("parseFlags(%q) = %+v, %v", tt.args, cfg, err)
 		}
+	}
+	if _, code, err := parseFlags([]string{"--exit-code=143"}, io.Discard); err != nil || code != 143 {
+		t.Errorf("--exit-code=143: %d, %v", code, err)
 	}
 }

@@ -33,7 +33,7 @@ func main() {
 
 // run is main without os.Exit, so that tests can run the real program.
 func run(args []string, stdout, stderr io.Writer) int {
-	cfg, err := parseFlags(args, stderr)
+	cfg, exitCode, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -76,12 +76,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cfg.Logger.Error("exit", "code", 1, "err", err)
 		return 1
 	}
-	cfg.Logger.Info("exit", "code", 0)
-	return 0
+	cfg.Logger.Info("exit", "code", exitCode)
+	return exitCode
 }
 
-func parseFlags(args []string, stderr io.Writer) (Config, error) {
+// parseFlags returns the app's configuration and the code to exit with after a
+// graceful shutdown (--exit-code: 143 is what a JVM with Spring Boot's graceful
+// shutdown, or a Node app with a SIGTERM handler, reports).
+func parseFlags(args []string, stderr io.Writer) (Config, int, error) {
 	var cfg Config
+	var exitCode int
 	fs := flag.NewFlagSet("drain-app", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", ":8080", "HTTP listen address")
@@ -92,11 +96,15 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&cfg.ReadyDelay, "ready-delay", 0, "time after start before the app reports ready")
 	fs.DurationVar(&cfg.SlowDrainWork, "slow-drain-work", defaultSlowDrainWork, "extra work that ignores the grace period (slow-drain mode)")
 	fs.Float64Var(&cfg.ErrorRate, "error-rate", 0, "fraction of / requests answered with 500, from 0 to 1")
+	fs.IntVar(&exitCode, "exit-code", 0, "exit code after a graceful shutdown, e.g. 143 like a JVM (0 to 255)")
 	if err := fs.Parse(args); err != nil {
-		return cfg, err
+		return cfg, 0, err
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+		return cfg, 0, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	return cfg, cfg.validate()
+	if exitCode < 0 || exitCode > 255 {
+		return cfg, 0, fmt.Errorf("exit-code %d is not between 0 and 255", exitCode)
+	}
+	return cfg, exitCode, cfg.validate()
 }

@@ -27,12 +27,14 @@ func TestMain(m *testing.M) {
 func TestSignals(t *testing.T) {
 	tests := []struct {
 		mode     string
+		extra    []string
 		pid1     bool
 		survives bool   // still running 500ms after SIGTERM (then SIGKILLed)
 		want     string // how the process ended
 	}{
 		{mode: ModeContract, want: "exit status 0"},
 		{mode: ModeContract, pid1: true, want: "exit status 0"},
+		{mode: ModeContract, extra: []string{"--exit-code=143"}, want: "exit status 143"}, // a JVM's graceful exit
 		{mode: ModeNaive, want: "signal: terminated"}, // a shell shows 143
 		{mode: ModeNaive, pid1: true, want: "exit status 2"},
 		{mode: ModeIgnoreSIGTERM, survives: true, want: "signal: killed"}, // 137
@@ -43,11 +45,14 @@ func TestSignals(t *testing.T) {
 		if tt.pid1 {
 			name += "/pid1"
 		}
+		if len(tt.extra) > 0 {
+			name += "/" + strings.Join(tt.extra, ",")
+		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			out := &syncBuffer{}
-			cmd := exec.Command(os.Args[0], "--mode="+tt.mode, "--drain-delay=300ms",
-				"--http-addr=127.0.0.1:0", "--grpc-addr=127.0.0.1:0")
+			cmd := exec.Command(os.Args[0], append([]string{"--mode=" + tt.mode, "--drain-delay=300ms",
+				"--http-addr=127.0.0.1:0", "--grpc-addr=127.0.0.1:0"}, tt.extra...)...)
 			cmd.Env = append(os.Environ(), "DRAIN_APP_MAIN=1")
 			cmd.Stdout, cmd.Stderr = out, out
 			if tt.pid1 {
@@ -110,7 +115,8 @@ func TestSignals(t *testing.T) {
 				if took := time.Since(start); took < 300*time.Millisecond {
 					t.Errorf("exited %v after SIGTERM, before the 300ms drain delay", took)
 				}
-				for _, want := range []string{"by=SIGTERM", "shutdown complete", "msg=exit code=0"} {
+				code := strings.TrimPrefix(tt.want, "exit status ")
+				for _, want := range []string{"by=SIGTERM", "shutdown complete", "msg=exit code=" + code} {
 					if !strings.Contains(out.String(), want) {
 						t.Errorf("output lacks %q", want)
 					}

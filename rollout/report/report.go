@@ -251,11 +251,12 @@ func (r *Rollout) Summarise(timelines []*state.PodTimeline, budget verify.GraceB
 		if api := time.Duration(*r.Propagation.Max * float64(time.Second)); api > budget.EndpointPropagation {
 			measured.EndpointPropagation, source = api, "measured-api"
 		}
-		req := measured.Require(0)
-		secs := req.Seconds()
-		r.RecommendedGraceSeconds = &secs
-		r.RecommendationFormula = req.Formula()
-		r.RecommendationPropagation = source
+		if req := measured.Require(0); !req.Unbounded() { // absurd inputs recommend nothing
+			secs := req.Seconds()
+			r.RecommendedGraceSeconds = &secs
+			r.RecommendationFormula = req.Formula()
+			r.RecommendationPropagation = source
+		}
 	}
 	r.DurationSeconds = r.FinishedAt.Sub(r.StartedAt).Seconds()
 }

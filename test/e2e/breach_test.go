@@ -190,7 +190,7 @@ func TestNaiveAppProbeErrorsAttributedToTerminatingPods(t *testing.T) {
 	ip := l.clusterIP(t, ns, "naive")
 	l.waitAnswering(t, "http://"+ip+"/")
 
-	r := l.run(t, "-n", ns, "restart", "deploy/naive", "--probe", "http://"+ip+"/", "--probe-new-connections", "--probe-rate=200", "-o", "json", "--progress=plain", "--timeout=3m")
+	r := l.run(t, "-n", ns, "restart", "deploy/naive", "--probe", "http://"+ip+"/", "--probe-new-connections", "--probe-rate=200", "--max-unclean-exits=-1", "-o", "json", "--progress=plain", "--timeout=3m")
 	rep := decodeBreach(t, r)
 	if r.code != 3 || rep.Outcome != "paused" {
 		t.Fatalf("exit %d outcome %q, want 3 and paused", r.code, rep.Outcome)

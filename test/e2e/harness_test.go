@@ -98,6 +98,8 @@ type app struct {
 	args     []string
 	preStop  bool
 	strategy appsv1.DeploymentStrategy
+	// sidecars run beside the app container (the drain-app image, no ports).
+	sidecars []corev1.Container
 }
 
 func (a app) objects(ns string) (*appsv1.Deployment, *corev1.Service) {
@@ -136,7 +138,7 @@ func (a app) objects(ns string) (*appsv1.Deployment, *corev1.Service) {
 			Strategy: a.strategy,
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{TerminationGracePeriodSeconds: &a.grace, Containers: []corev1.Container{c}},
+				Spec:       corev1.PodSpec{TerminationGracePeriodSeconds: &a.grace, Containers: append([]corev1.Container{c}, a.sidecars...)},
 			},
 		},
 	}

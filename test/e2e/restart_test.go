@@ -92,7 +92,7 @@ func TestRestartNaiveAppDiesWithoutDraining(t *testing.T) {
 	ns := l.namespace(t)
 	l.deploy(t, ns, app{name: "naive", grace: 30, args: []string{"--mode=naive"}})
 
-	r := l.run(t, "-n", ns, "restart", "deploy/naive", "--skip-preflight", "-o", "json", "--progress=plain", "--timeout=3m")
+	r := l.run(t, "-n", ns, "restart", "deploy/naive", "--skip-preflight", "--max-unclean-exits=-1", "-o", "json", "--progress=plain", "--timeout=3m")
 	rep := decodeReport(t, r)
 	if len(rep.Pods) != 3 {
 		t.Fatalf("report has %d pods, want 3: %s", len(rep.Pods), r.stdout)
@@ -103,7 +103,7 @@ func TestRestartNaiveAppDiesWithoutDraining(t *testing.T) {
 		}
 	}
 	if r.code != 0 || rep.Outcome != "succeeded" {
-		t.Errorf("exit %d outcome %q, want 0/succeeded (unclean exits are only reported by default)", r.code, rep.Outcome)
+		t.Errorf("exit %d outcome %q, want 0/succeeded (unclean exits only reported with --max-unclean-exits=-1)", r.code, rep.Outcome)
 	}
 }
 

@@ -58,7 +58,11 @@ type ProbeOptions struct {
 	Timeout     time.Duration
 	// NewConnections dials per request instead of keeping connections alive.
 	NewConnections bool
-	Clock          clock.WithTicker
+	// NotServingWindow is how long a gRPC health probe that is answered
+	// NOT_SERVING keeps re-dialling for a SERVING answer, as a health-checking
+	// client does (the drain delay); 0 counts NOT_SERVING as an error at once.
+	NotServingWindow time.Duration
+	Clock            clock.WithTicker
 }
 
 // Prober sends steady probe traffic and counts what fails, in bounded memory.
@@ -77,7 +81,8 @@ type Prober struct {
 }
 
 type probeTarget interface {
-	do(ctx context.Context) (errClass string)
+	// do sends one request; each attempt may take up to timeout.
+	do(ctx context.Context, timeout time.Duration) (errClass string)
 	close()
 	String() string
 }
@@ -217,9 +222,7 @@ func (p *Prober) Run(ctx context.Context) {
 
 func (p *Prober) once(ctx context.Context, t probeTarget) {
 	start := p.opts.Clock.Now()
-	reqCtx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
-	class := t.do(reqCtx)
-	cancel()
+	class := t.do(ctx, p.opts.Timeout)
 	if ctx.Err() != nil && class != "" {
 		return // stopping: a request cut short by our own cancellation is not the app's error
 	}

@@ -319,22 +319,46 @@ func TestGRPCProbeServingStatusChanges(t *testing.T) {
 	p := newTestProber(t, ProbeOptions{Targets: []string{"grpc://" + g.addr + "/web.Shop"}, Timeout: 5 * time.Second})
 	tg := p.targets[0]
 	ctx := context.Background()
-	if got := tg.do(ctx); got != "" {
+	if got := tg.do(ctx, 5*time.Second); got != "" {
 		t.Fatalf("SERVING: class %q", got)
 	}
 	g.health.SetServingStatus("web.Shop", healthpb.HealthCheckResponse_NOT_SERVING)
-	if got := tg.do(ctx); got != ErrClassGRPCNotServing {
+	if got := tg.do(ctx, 5*time.Second); got != ErrClassGRPCNotServing {
 		t.Errorf("NOT_SERVING: class %q, want %q", got, ErrClassGRPCNotServing)
 	}
 	g.health.Shutdown() // every service NOT_SERVING, as a draining server does
 	g.health.SetServingStatus("web.Shop", healthpb.HealthCheckResponse_SERVING)
-	if got := tg.do(ctx); got != ErrClassGRPCNotServing {
+	if got := tg.do(ctx, 5*time.Second); got != ErrClassGRPCNotServing {
 		t.Errorf("after health Shutdown: class %q, want %q", got, ErrClassGRPCNotServing)
 	}
 	// The server goes away under the shared connection.
 	g.server.Stop()
-	if got := tg.do(ctx); got != ErrClassGRPCUnavailable {
+	if got := tg.do(ctx, 5*time.Second); got != ErrClassGRPCUnavailable {
 		t.Errorf("server stopped: class %q, want %q", got, ErrClassGRPCUnavailable)
+	}
+}
+
+// A health-checking client re-dials a NOT_SERVING server for the window: a
+// drain that ends with SERVING somewhere within it is no error; a server that
+// stays NOT_SERVING is.
+func TestGRPCProbeNotServingWindow(t *testing.T) {
+	g := startGRPCHealth(t, nil)
+	g.health.SetServingStatus("web.Shop", healthpb.HealthCheckResponse_NOT_SERVING)
+	p := newTestProber(t, ProbeOptions{Targets: []string{"grpc://" + g.addr + "/web.Shop"}, NotServingWindow: 300 * time.Millisecond})
+	if got := p.targets[0].do(context.Background(), time.Second); got != ErrClassGRPCNotServing {
+		t.Errorf("NOT_SERVING through the whole window: class %q, want %q", got, ErrClassGRPCNotServing)
+	}
+	p = newTestProber(t, ProbeOptions{Targets: []string{"grpc://" + g.addr + "/web.Shop"}, NotServingWindow: 5 * time.Second})
+	go func() {
+		time.Sleep(250 * time.Millisecond) // the re-dial reaches a serving pod
+		g.health.SetServingStatus("web.Shop", healthpb.HealthCheckResponse_SERVING)
+	}()
+	start := time.Now()
+	if got := p.targets[0].do(context.Background(), time.Second); got != "" {
+		t.Errorf("SERVING within the window: class %q, want no error", got)
+	}
+	if took := time.Since(start); took < 200*time.Millisecond {
+		t.Errorf("answered after %s, before the server served again", took)
 	}
 }
 
@@ -346,7 +370,7 @@ func TestGRPCProbeDeadlineAndCancel(t *testing.T) {
 	p := newTestProber(t, ProbeOptions{Targets: []string{"grpc://" + g.addr}})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
-	if got := p.targets[0].do(ctx); got != ErrClassGRPCCancelled {
+	if got := p.targets[0].do(ctx, 5*time.Second); got != ErrClassGRPCCancelled {
 		t.Errorf("cancelled Check: class %q, want %q", got, ErrClassGRPCCancelled)
 	}
 }
@@ -357,7 +381,7 @@ type stubTarget struct {
 	calls atomic.Int64
 }
 
-func (s *stubTarget) do(context.Context) string { s.calls.Add(1); return s.class }
+func (s *stubTarget) do(context.Context, time.Duration) string { s.calls.Add(1); return s.class }
 func (s *stubTarget) close()                    {}
 func (s *stubTarget) String() string            { return "stub://" + s.class }
 

@@ -11,12 +11,14 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+	"k8s.io/utils/clock"
 )
 
 // classifyNetError names a transport failure.
@@ -56,7 +58,9 @@ func newHTTPTarget(u *url.URL, opts ProbeOptions) *httpTarget {
 
 func (t *httpTarget) String() string { return t.url }
 
-func (t *httpTarget) do(ctx context.Context) string {
+func (t *httpTarget) do(ctx context.Context, timeout time.Duration) string {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url, nil)
 	if err != nil {
 		return ErrClassOther
@@ -80,15 +84,21 @@ func (t *httpTarget) do(ctx context.Context) string {
 func (t *httpTarget) close() { t.client.CloseIdleConnections() }
 
 type grpcTarget struct {
-	raw     string
-	address string
-	service string
-	newConn bool
-	conn    *grpc.ClientConn // shared unless newConn
+	raw              string
+	address          string
+	service          string
+	newConn          bool
+	notServingWindow time.Duration
+	clock            clock.WithTicker
+	conn             *grpc.ClientConn // shared unless newConn
 }
 
+// redialPause spaces the re-dials of a NOT_SERVING answer.
+const redialPause = 100 * time.Millisecond
+
 func newGRPCTarget(u *url.URL, opts ProbeOptions) (*grpcTarget, error) {
-	t := &grpcTarget{raw: u.String(), address: u.Host, service: strings.TrimPrefix(u.Path, "/"), newConn: opts.NewConnections}
+	t := &grpcTarget{raw: u.String(), address: u.Host, service: strings.TrimPrefix(u.Path, "/"), newConn: opts.NewConnections,
+		notServingWindow: opts.NotServingWindow, clock: opts.Clock}
 	if !t.newConn {
 		conn, err := t.dial()
 		if err != nil {
@@ -109,9 +119,34 @@ func (t *grpcTarget) dial() (*grpc.ClientConn, error) {
 
 func (t *grpcTarget) String() string { return t.raw }
 
-func (t *grpcTarget) do(ctx context.Context) string {
-	conn := t.conn
-	if t.newConn {
+func (t *grpcTarget) do(ctx context.Context, timeout time.Duration) string {
+	class := t.checkOn(ctx, timeout, t.conn)
+	if class != ErrClassGRPCNotServing || t.notServingWindow <= 0 {
+		return class
+	}
+	// A health-checking client drops a NOT_SERVING connection and dials again.
+	// Through a ClusterIP the new connection may reach the same draining pod, so
+	// it keeps trying for the window; only no SERVING answer within it is an
+	// error (a release that is really down is still caught). The shared
+	// connection is left alone: the server's GOAWAY moves it to another pod.
+	deadline := t.clock.Now().Add(t.notServingWindow)
+	for t.clock.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ErrClassGRPCCancelled
+		case <-t.clock.After(redialPause):
+		}
+		if class = t.checkOn(ctx, timeout, nil); class == "" {
+			return ""
+		}
+	}
+	return class
+}
+
+// checkOn asks the health service once, on conn or, when conn is nil, on a
+// connection of its own.
+func (t *grpcTarget) checkOn(ctx context.Context, timeout time.Duration, conn *grpc.ClientConn) string {
+	if conn == nil {
 		c, err := t.dial()
 		if err != nil {
 			return ErrClassOther
@@ -119,6 +154,8 @@ func (t *grpcTarget) do(ctx context.Context) string {
 		defer c.Close()
 		conn = c
 	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: t.service})
 	if err != nil {
 		switch status.Code(err) {
