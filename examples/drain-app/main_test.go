@@ -35,7 +35,7 @@ func TestSignals(t *testing.T) {
 		{mode: ModeContract, want: "exit status 0"},
 		{mode: ModeContract, pid1: true, want: "exit status 0"},
 		{mode: ModeContract, extra: []string{"--exit-code=143"}, want: "exit status 143"}, // a JVM's graceful exit
-		{mode: ModeNaive, want: "signal: terminated"}, // a shell shows 143
+		{mode: ModeNaive, want: "signal: terminated"},                                     // a shell shows 143
 		{mode: ModeNaive, pid1: true, want: "exit status 2"},
 		{mode: ModeIgnoreSIGTERM, survives: true, want: "signal: killed"}, // 137
 		{mode: ModeIgnoreSIGTERM, pid1: true, survives: true, want: "signal: killed"},

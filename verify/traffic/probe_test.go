@@ -382,8 +382,8 @@ type stubTarget struct {
 }
 
 func (s *stubTarget) do(context.Context, time.Duration) string { s.calls.Add(1); return s.class }
-func (s *stubTarget) close()                    {}
-func (s *stubTarget) String() string            { return "stub://" + s.class }
+func (s *stubTarget) close()                                   {}
+func (s *stubTarget) String() string                           { return "stub://" + s.class }
 
 // fakeClockProber is a Prober whose requests start at the fake clock's time.
 func fakeClockProber(t *testing.T) (*Prober, *clocktesting.FakeClock) {
