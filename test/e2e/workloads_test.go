@@ -183,3 +183,23 @@ func TestBarePodWithTheAppsLabelsDoesNotBlock(t *testing.T) {
 		t.Errorf("watch: exit %d, want 0 (no rollout)", w.code)
 	}
 }
+
+// Most users probe a gRPC server's overall health (grpc://IP:9090, service "").
+// A draining server answers NOT_SERVING there by design; like a health-checking
+// client the probe re-dials, and the contract app rolls with no probe error.
+func TestGRPCOverallHealthProbeOfTheContractApp(t *testing.T) {
+	l := newLab(t)
+	ns := l.namespace(t)
+	l.deploy(t, ns, app{name: "grpc", grace: 30, preStop: true, args: []string{"--mode=contract", "--drain-delay=5s"}})
+	ip := l.clusterIP(t, ns, "grpc")
+	l.waitAnswering(t, "http://"+ip+"/")
+	r := l.run(t, "-n", ns, "restart", "deploy/grpc", "--probe", "grpc://"+ip+":9090", "-o", "json", "--progress=plain", "--timeout=3m")
+	rep := decodeBreach(t, r)
+	if rep.Probe == nil || rep.Probe.Requests == 0 {
+		t.Fatalf("no probe traffic in the report: %s", r.stdout)
+	}
+	if r.code != 0 || rep.Outcome != "succeeded" || rep.Probe.Errors != 0 {
+		t.Fatalf("exit %d outcome %q probe errors %d %v, want 0, succeeded, no error", r.code, rep.Outcome, rep.Probe.Errors, rep.Probe.ErrorsByClass)
+	}
+	t.Logf("%d gRPC health probes of the overall server, 0 errors", rep.Probe.Requests)
+}
