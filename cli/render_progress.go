@@ -38,6 +38,8 @@ func describeEvent(e progress.Event) string {
 		return fmt.Sprintf("pod %s: container %s exited %d (%s) after %s: %s", e.Pod, e.Container, e.ExitCode, e.Reason, after(e.After), e.Class)
 	case progress.PodGone:
 		return fmt.Sprintf("pod %s: gone after %s", e.Pod, after(e.After))
+	case progress.PodUnobserved:
+		return fmt.Sprintf("pod %s: gone while the watch was disconnected (exit not observed)", e.Pod)
 	case progress.PodEventObserved:
 		return fmt.Sprintf("pod %s: event %s: %s", e.Pod, e.Reason, e.Message)
 	case progress.BreachDetected:

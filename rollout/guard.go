@@ -258,7 +258,14 @@ func (r *run) checkStatus(ctx context.Context) (done, tailStart bool) {
 }
 
 func (r *run) apply(c watch.Change) {
-	for _, e := range r.rollout.Apply(c.Object, c.Deleted, r.Clock.Now()) {
+	now := r.Clock.Now()
+	var events []progress.Event
+	if c.Unobserved {
+		events = r.rollout.ApplyUnobserved(c.Object, now)
+	} else {
+		events = r.rollout.Apply(c.Object, c.Deleted, now)
+	}
+	for _, e := range events {
 		r.emit(e)
 	}
 }

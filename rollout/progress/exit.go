@@ -13,6 +13,9 @@ const (
 	ExitOOMKilled   ExitClass = "oom-killed"         // killed by the kernel's OOM killer
 	ExitUnclean     ExitClass = "died-without-drain" // any other exit before the deadline
 	ExitUnknown     ExitClass = "unknown"            // the pod vanished without a final status
+	// ExitUnobserved: the pod went while the guard's watch was disconnected; its
+	// exit was never seen, so nothing is claimed about it.
+	ExitUnobserved ExitClass = "unobserved"
 	// ExitBeforeDeletion is an exit that finished before the pod's deletion was
 	// requested (a liveness kill, the app's own kill -9): not the rollout's doing.
 	ExitBeforeDeletion ExitClass = "exited-before-deletion"
@@ -26,7 +29,7 @@ func (c ExitClass) Rank() int {
 	switch c {
 	case ExitClean, ExitCleanSignal:
 		return 0
-	case ExitUnknown, ExitBeforeDeletion:
+	case ExitUnknown, ExitBeforeDeletion, ExitUnobserved:
 		return 1
 	case ExitUnclean:
 		return 2

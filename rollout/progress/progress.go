@@ -118,6 +118,12 @@ type PodGone struct {
 	After time.Duration
 }
 
+// PodUnobserved: the pod went while the guard's watch was disconnected.
+type PodUnobserved struct {
+	Header
+	Pod string
+}
+
 // PodEventObserved: a Kubernetes Event about a terminating pod (Killing,
 // Unhealthy, FailedPreStopHook, ...), reported once per reason.
 type PodEventObserved struct {

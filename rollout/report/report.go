@@ -88,6 +88,8 @@ type Summary struct {
 	CleanSignalExits     int `json:"cleanSignalExits"`
 	ExitedBeforeDeletion int `json:"exitedBeforeDeletion"`
 	Evicted              int `json:"evicted"`
+	// Unobserved pods went while the guard's watch was disconnected.
+	Unobserved int `json:"unobserved"`
 }
 
 // PodReport is one old pod's drain timeline as reported to the user.
@@ -132,6 +134,7 @@ const (
 	VerdictStillPresent   = "still-terminating"
 	VerdictNotTerminated  = "not-terminated"
 	VerdictEvicted        = "evicted"
+	VerdictUnobserved     = "unobserved"
 	VerdictBeforeDeletion = "exited-before-deletion"
 )
 
@@ -151,6 +154,9 @@ func NewPodReport(t *state.PodTimeline) PodReport {
 	}
 	if u, ok := t.GraceUsage(); ok {
 		r.GraceUsage = &u
+	}
+	if t.GoneUnobserved {
+		r.SecondsToGone = nil // only when the guard found out, not when it went
 	}
 	exit, exited := t.Exit()
 	switch {
@@ -183,6 +189,8 @@ func NewPodReport(t *state.PodTimeline) PodReport {
 		r.Verdict = VerdictUnclean
 	case progress.ExitUnknown:
 		r.Verdict = VerdictExitUnknown
+	case progress.ExitUnobserved:
+		r.Verdict = VerdictUnobserved
 	default:
 		r.Verdict = VerdictOK
 		if !r.ServingFalseBeforeExit && t.SeenEndpoint() {
@@ -234,6 +242,8 @@ func (r *Rollout) Summarise(timelines []*state.PodTimeline, budget verify.GraceB
 			r.Summary.UncleanExits++
 		case progress.ExitUnknown:
 			r.Summary.UnknownExits++
+		case progress.ExitUnobserved:
+			r.Summary.Unobserved++
 		}
 		if p.Verdict == VerdictNoDrain {
 			r.Summary.ExitedBeforeNotServing++

@@ -33,6 +33,7 @@ type Rollout struct {
 	podOwner    map[string]metav1.OwnerReference // pod name -> its controller
 	timelines   map[string]*PodTimeline
 	slices      map[string]map[string]discoveryv1.EndpointConditions // slice -> pod -> conditions
+	seenEvents  map[string]bool
 }
 
 // New starts the state of d's rollout.
@@ -44,6 +45,7 @@ func New(d *appsv1.Deployment, since time.Time) *Rollout {
 		podOwner:    map[string]metav1.OwnerReference{},
 		timelines:   map[string]*PodTimeline{},
 		slices:      map[string]map[string]discoveryv1.EndpointConditions{},
+		seenEvents:  map[string]bool{},
 	}
 }
 
@@ -77,9 +79,29 @@ func (r *Rollout) Apply(obj any, deleted bool, now time.Time) []progress.Event {
 	case *discoveryv1.EndpointSlice:
 		return r.applySlice(o, deleted, now)
 	case *corev1.Event:
-		if !deleted {
+		if !deleted && !r.seenEvents[eventKey(o)] {
+			r.seenEvents[eventKey(o)] = true // a relist delivers every Event again
 			return r.applyEvent(o, now)
 		}
+	}
+	return nil
+}
+
+// ApplyUnobserved folds a deletion the watch missed (a relist found the object
+// gone): a pod whose exit was not seen is marked unobserved, never given the
+// stale status of its last sighting or the relist time as its end.
+func (r *Rollout) ApplyUnobserved(obj any, now time.Time) []progress.Event {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return r.Apply(obj, true, now)
+	}
+	t := r.timeline(pod.Name, string(pod.UID))
+	if t.Gone.IsZero() {
+		t.Gone, t.GoneUnobserved = now, true
+		if t.DeletionObserved.IsZero() {
+			t.DeletionObserved = now
+		}
+		return []progress.Event{progress.PodUnobserved{Header: r.header(now), Pod: pod.Name}}
 	}
 	return nil
 }
@@ -108,6 +130,9 @@ func (r *Rollout) applyEvent(e *corev1.Event, now time.Time) []progress.Event {
 	t.ObserveEvent(e.Reason, e.Message, now)
 	return out
 }
+
+// eventKey identifies one occurrence of an Event: its object and its count.
+func eventKey(e *corev1.Event) string { return fmt.Sprintf("%s/%d", e.UID, e.Count) }
 
 // interestingEvent tells which pod Events belong in a drain timeline.
 func interestingEvent(reason string) bool {

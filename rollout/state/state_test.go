@@ -148,3 +148,43 @@ func TestNewPodFailures(t *testing.T) {
 		t.Errorf("web-bbb-2 = %+v, want one failed start (ImagePullBackOff)", f)
 	}
 }
+
+// A pod that went while the watch was disconnected arrives as a tombstone with
+// its last, stale status: it is unobserved, never classified from that status.
+func TestUnobservedDeletion(t *testing.T) {
+	r := rollingOut(t)
+	stale := deleting(rollouttest.WebPod("web-aaa-1", "aaa"), rollouttest.At(1))
+	r.Apply(stale, false, rollouttest.At(1))
+	events := r.ApplyUnobserved(stale, rollouttest.At(40)) // the relist after the outage
+	tl := r.timelines["web-aaa-1"]
+	if exit, ok := tl.Exit(); !ok || exit.Exit != progress.ExitUnobserved || !tl.GoneUnobserved {
+		t.Errorf("exit %+v (gone unobserved %v), want unobserved", exit, tl.GoneUnobserved)
+	}
+	if len(events) != 1 {
+		t.Errorf("events = %+v, want one PodUnobserved", events)
+	} else if _, ok := events[0].(progress.PodUnobserved); !ok {
+		t.Errorf("event %T, want PodUnobserved", events[0])
+	}
+	// The pod no longer holds the rollout open.
+	r.Apply(rollouttest.WebDeployment(2, 2, "2", rollouttest.CompleteStatus()), false, rollouttest.At(41))
+	if _, done, _ := r.Status(2); !done {
+		t.Error("an unobserved pod still counts as terminating")
+	}
+}
+
+// A relist re-delivers every Event: each occurrence is recorded once.
+func TestEventsDeduplicated(t *testing.T) {
+	r := rollingOut(t)
+	r.Apply(deleting(rollouttest.WebPod("web-aaa-1", "aaa"), rollouttest.At(1)), false, rollouttest.At(1))
+	e := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "web-aaa-1.killing", UID: "ev-1"}, Count: 1,
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: "web-aaa-1"}, Reason: "Unhealthy", Message: "Readiness probe failed",
+		LastTimestamp: metav1.NewTime(rollouttest.At(2))}
+	r.Apply(e, false, rollouttest.At(2))
+	r.Apply(e.DeepCopy(), false, rollouttest.At(9)) // the relist
+	again := e.DeepCopy()
+	again.Count = 2 // the probe failed once more: a new occurrence
+	r.Apply(again, false, rollouttest.At(10))
+	if n := len(r.timelines["web-aaa-1"].Events); n != 2 {
+		t.Errorf("%d events recorded, want 2 (the relisted copy dropped)", n)
+	}
+}

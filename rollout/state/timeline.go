@@ -29,6 +29,9 @@ type PodTimeline struct {
 	ContainerExited time.Time // first (not ignored) container terminated
 	LastExit        time.Time // last (not ignored) container terminated
 	Gone            time.Time // DELETED event
+	// GoneUnobserved: the pod went while the watch was disconnected; Gone is only
+	// when the guard found out.
+	GoneUnobserved bool
 
 	// Evicted names the eviction (the DisruptionTarget condition's reason) when the
 	// pod was deleted by one rather than by the rollout.
@@ -236,6 +239,8 @@ func (t *PodTimeline) Exit() (ContainerExit, bool) {
 	switch {
 	case worst != nil:
 		return *worst, true
+	case t.GoneUnobserved:
+		return ContainerExit{Exit: progress.ExitUnobserved}, true
 	case !t.Gone.IsZero():
 		return ContainerExit{Exit: progress.ExitUnknown}, true
 	}

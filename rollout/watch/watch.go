@@ -21,10 +21,13 @@ import (
 )
 
 // Change is one object as a watch delivered it; Deleted marks the final
-// DELETED object, which carries the last container statuses.
+// DELETED object, which carries the last container statuses. Unobserved marks a
+// deletion the watch missed (it was disconnected): the object is the last one it
+// saw, with stale status, and the deletion happened at some unknown time.
 type Change struct {
-	Object  any
-	Deleted bool
+	Object     any
+	Deleted    bool
+	Unobserved bool
 }
 
 // Target is what to watch.
@@ -80,11 +83,12 @@ func Start(ctx context.Context, client kubernetes.Interface, t Target) (*Watches
 		toSync = append(toSync, bySlice.Discovery().V1().EndpointSlices().Informer())
 	}
 	send := func(obj any, deleted bool) {
+		c := Change{Object: obj, Deleted: deleted}
 		if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = tomb.Obj
+			c.Object, c.Unobserved = tomb.Obj, true
 		}
 		select {
-		case changes <- Change{Object: obj, Deleted: deleted}:
+		case changes <- c:
 		case <-ctx.Done():
 		}
 	}
