@@ -29,6 +29,7 @@ import (
 // GuardFlags are shared by restart and watch.
 type GuardFlags struct {
 	Timeout         time.Duration
+	ActionTimeout   time.Duration
 	Progress        string
 	Output          string
 	OnBreach        string
@@ -59,7 +60,7 @@ type GuardFlags struct {
 
 func NewGuardFlags(onBreach policy.Action) GuardFlags {
 	return GuardFlags{
-		Progress: progressAuto, OnBreach: string(onBreach), MaxGraceUsage: 0.9,
+		Progress: progressAuto, OnBreach: string(onBreach), MaxGraceUsage: 0.9, ActionTimeout: 30 * time.Second,
 		ProbeRate: 20, ProbeConcurrency: 4, ProbeTimeout: 2 * time.Second, ProbeTail: 2 * time.Second,
 		MaxProbeErrorRate: -1, PrometheusInterval: 5 * time.Second,
 	}
@@ -68,6 +69,7 @@ func NewGuardFlags(onBreach policy.Action) GuardFlags {
 func (f *GuardFlags) AddFlags(fs *pflag.FlagSet, onBreachHelp string) {
 	f.flags = fs
 	fs.DurationVar(&f.Timeout, "timeout", 0, "Give up after this long (a progress breach: --on-breach applies; exit 5 with none); 0 waits for the progress deadline")
+	fs.DurationVar(&f.ActionTimeout, "action-timeout", f.ActionTimeout, "How long a pause or rollback keeps retrying through API errors before it counts as failed")
 	fs.StringVar(&f.Progress, "progress", f.Progress, "Progress on stderr: auto (spinner on a terminal), plain (timestamped lines) or none")
 	fs.StringVar(&f.OnBreach, "on-breach", f.OnBreach, onBreachHelp)
 	fs.IntVar(&f.MaxSIGKILLs, "max-sigkills", 0, "SIGKILLed containers allowed")
@@ -100,6 +102,8 @@ func (f *GuardFlags) Validate() error {
 	switch {
 	case f.Timeout < 0:
 		return fmt.Errorf("--timeout must not be negative, got %s", f.Timeout)
+	case f.ActionTimeout <= 0:
+		return fmt.Errorf("--action-timeout must be positive, got %s", f.ActionTimeout)
 	case f.MaxSIGKILLs < 0:
 		return fmt.Errorf("--max-sigkills must not be negative, got %d", f.MaxSIGKILLs)
 	case f.MaxGraceUsage < 0:

@@ -79,6 +79,9 @@ func (r *run) act(ctx context.Context, b policy.Breach) bool {
 		}
 		action = policy.Resolve(action, &d.Spec.Template, previousTemplate)
 	}
+	if r.phase == phaseProbeTail {
+		action = policy.ActionNone // the rollout already completed: nothing to stop
+	}
 	r.emit(progress.BreachDetected{Header: r.header(), Budget: b.Budget, Message: b.Message})
 	rep := r.report
 	record := func(what string) {
@@ -86,10 +89,29 @@ func (r *run) act(ctx context.Context, b policy.Breach) bool {
 		b.Action, b.ActionLatencySeconds = what, &latency
 		rep.Breaches = append(rep.Breaches, b)
 	}
+	attempt := func(err error) {
+		a := policy.Attempt{At: r.Clock.Now()}
+		if err != nil {
+			a.Error = err.Error()
+		}
+		b.Attempts = append(b.Attempts, a)
+	}
+	timeout := r.ActionTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	name, ns := d.Name, d.Namespace
 	switch action {
 	case policy.ActionPause:
-		if err := actions.Pause(ctx, r.Client, ns, name); err != nil {
+		err := actions.Pause(ctx, r.Client, d, r.guarded, attempt)
+		switch {
+		case errors.Is(err, actions.ErrPauseRefused):
+			record("pause-refused")
+			rep.Outcome, rep.Message = report.OutcomeFailed, b.Message+"; "+err.Error()+": nothing was changed"
+			return true
+		case err != nil:
 			record("failed: " + err.Error())
 			rep.Outcome, rep.Message = report.OutcomeFailed, b.Message+"; pausing failed: "+err.Error()
 			return true
@@ -102,7 +124,7 @@ func (r *run) act(ctx context.Context, b policy.Breach) bool {
 	case policy.ActionRollback:
 		err := errors.New("no previous revision to roll back to")
 		if previous != nil {
-			err = actions.Rollback(ctx, r.Client, d, previous, r.guarded)
+			err = actions.Rollback(ctx, r.Client, d, previous, r.guarded, attempt)
 		}
 		revision := ""
 		if previous != nil {

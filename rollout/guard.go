@@ -59,6 +59,8 @@ type Guard struct {
 	OnBreach    policy.Action // "" behaves as none
 	// Timeout ends the guard (a progress breach); 0 means no limit.
 	Timeout time.Duration
+	// ActionTimeout bounds a pause or rollback with its retries; 0: 30 s.
+	ActionTimeout time.Duration
 	// IgnoreContainers are reported but not judged, besides those the workload's
 	// safe-rollout.io/ignore-containers annotation names.
 	IgnoreContainers []string

@@ -81,8 +81,9 @@ func checkPausePatch(t *testing.T, c *cluster) {
 		t.Fatalf("deployment patches = %v, want the one pause", patches)
 	}
 	p := patches[0].(k8stesting.PatchAction)
-	if p.GetPatchType() != "application/merge-patch+json" || string(p.GetPatch()) != `{"spec":{"paused":true}}` {
-		t.Errorf("patch = %s %s, want the merge patch setting spec.paused", p.GetPatchType(), p.GetPatch())
+	if p.GetPatchType() != "application/merge-patch+json" || !strings.HasSuffix(string(p.GetPatch()), `,"spec":{"paused":true}}`) ||
+		!strings.HasPrefix(string(p.GetPatch()), `{"metadata":{"resourceVersion":`) {
+		t.Errorf("patch = %s %s, want the merge patch setting spec.paused, conditional on a resourceVersion", p.GetPatchType(), p.GetPatch())
 	}
 	if !c.stored().Spec.Paused {
 		t.Error("the Deployment was not paused")
@@ -526,17 +527,12 @@ func TestGuardProbeErrorRateMinimumSample(t *testing.T) {
 	}
 }
 
-// act decides on st.deployment, the informer's copy. Right after a restart
-// trigger that copy can still be the pre-restart Deployment (its MODIFIED event
-// not delivered yet, here held back for good): a breach then looks for the
-// revision below the OLD revision and compares the OLD template with the guarded
-// one. Here: "rollback failed: no previous revision to roll back to", although
-// revision 1 exists and the Deployment still carries the restarted template; with
-// one more older revision it picks the wrong one and Rollback refuses with "someone
-// else updated it". A probe that fails from its first request (say a wrong port)
-// breaches within milliseconds of the trigger, so the race is realistic.
-// Remove the Skip once act uses the trigger's Deployment (or re-reads).
-func TestGuardBreachRightAfterTriggerKnownBug(t *testing.T) {
+// Right after a restart the informer's copy of the Deployment can still be the
+// pre-restart one (its MODIFIED event held back here for good): a breach then
+// must act on the trigger's Deployment, finding revision 1 to roll back to. A
+// probe that fails from its first request (a wrong port) breaches within
+// milliseconds of the trigger, so the race is realistic.
+func TestGuardBreachRightAfterTrigger(t *testing.T) {
 	d := rollouttest.WebDeployment(1, 1, "1", rollouttest.CompleteStatus())
 	d.Spec.Template = rollouttest.PodTemplate("web:1", nil)
 	c := newCluster(t, d, rollouttest.TemplatedReplicaSet("aaa", "1", rollouttest.PodTemplate("web:1", nil)), rollouttest.WebPod("web-aaa-1", "aaa"), rollouttest.WebService())
@@ -613,4 +609,34 @@ func TestGuardNewPodCrashPauses(t *testing.T) {
 		t.Errorf("breach = %+v, want web-bbb-1's restart with its exit code", b)
 	}
 	checkPausePatch(t, c)
+}
+
+// Someone else changes the template during the rollout: the pause would stop
+// their rollout, so it is refused and nothing is written.
+func TestGuardPauseRefusedOverSomeoneElsesRollout(t *testing.T) {
+	c, d := templatedRollout(t, rollouttest.PodTemplate("web:2", nil), rollouttest.PodTemplate("web:1", nil))
+	g := c.guard(breachBudgets(), 0)
+	g.OnBreach = policy.ActionPause
+	done := c.run(g, context.Background(), d, nil)
+	c.log.waitFor(t, status("1 of 2 new pods updated"))
+	theirs := c.stored()
+	theirs.Spec.Template.Spec.Containers[0].Image = "web:3"
+	theirs, err := c.client.AppsV1().Deployments(rollouttest.NS).Update(c.ctx, theirs, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs.Status.UpdatedReplicas = 0
+	if _, err := c.client.AppsV1().Deployments(rollouttest.NS).UpdateStatus(c.ctx, theirs, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.log.waitFor(t, status("0 of 2 new pods updated"))
+	c.sigkill("web-aaa-1")
+	r := c.result(done)
+	if r.Outcome != report.OutcomeFailed || !strings.Contains(r.Message, "pause refused") {
+		t.Errorf("outcome %q (%s), want failed with the refusal", r.Outcome, r.Message)
+	}
+	checkOneBreach(t, r, policy.BudgetSIGKILLs, "pause-refused")
+	if n := len(c.deploymentActions("patch")); n != 0 || c.stored().Spec.Paused {
+		t.Errorf("%d patches, paused %v: want the other rollout left alone", n, c.stored().Spec.Paused)
+	}
 }

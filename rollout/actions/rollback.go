@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"sort"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -12,6 +15,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 	deploymentutil "k8s.io/kubectl/pkg/util/deployment"
@@ -23,14 +28,63 @@ import (
 // produced: someone else changed it, and undoing would overwrite their change.
 var ErrRollbackRefused = errors.New("rollback refused: the Deployment's template changed since the guard started (someone else updated it)")
 
-// Pause sets spec.paused, which stops the Deployment controller from going on with the rollout.
-func Pause(ctx context.Context, client kubernetes.Interface, namespace, name string) error {
-	_, err := client.AppsV1().Deployments(namespace).Patch(ctx, name, types.MergePatchType,
-		[]byte(`{"spec":{"paused":true}}`), metav1.PatchOptions{FieldManager: workload.FieldManager})
-	if err != nil {
-		return fmt.Errorf("pausing deployment %s/%s: %w", namespace, name, err)
+// ErrPauseRefused means the same for a pause: it would stop someone else's rollout.
+var ErrPauseRefused = errors.New("pause refused: the Deployment's template changed since the guard started (someone else updated it)")
+
+// Pause sets spec.paused, which stops the Deployment controller from going on with
+// the rollout, but only while the Deployment still carries guarded: the patch is
+// conditional on the resourceVersion whose template was checked, and a conflict
+// re-reads and checks again. Transient errors are retried with backoff until ctx
+// ends (the action timeout); attempt hears of every try.
+func Pause(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment, guarded *corev1.PodTemplateSpec, attempt func(error)) error {
+	deployments := client.AppsV1().Deployments(d.Namespace)
+	current := d
+	err := retryTransient(ctx, attempt, func() error {
+		if current == nil {
+			fresh, err := deployments.Get(ctx, d.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			current = fresh
+		}
+		if !equality.Semantic.DeepEqual(&current.Spec.Template, guarded) {
+			return ErrPauseRefused
+		}
+		patch := fmt.Sprintf(`{"metadata":{"resourceVersion":%q},"spec":{"paused":true}}`, current.ResourceVersion)
+		current = nil // any failure re-reads
+		_, err := deployments.Patch(ctx, d.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: workload.FieldManager})
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrPauseRefused) {
+		return fmt.Errorf("pausing deployment %s/%s: %w", d.Namespace, d.Name, err)
 	}
-	return nil
+	return err
+}
+
+// actionBackoff spaces the retries of an action; the action timeout (ctx) ends them.
+func actionBackoff() wait.Backoff {
+	return wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: math.MaxInt32, Cap: 5 * time.Second}
+}
+
+// retryTransient runs fn until it succeeds, fails for good, or ctx ends.
+// Conflicts, timeouts, throttling, 5xx and broken connections are transient.
+func retryTransient(ctx context.Context, attempt func(error), fn func() error) error {
+	return retry.OnError(actionBackoff(), func(err error) bool {
+		return ctx.Err() == nil && transient(err)
+	}, func() error {
+		err := fn()
+		if attempt != nil {
+			attempt(err)
+		}
+		return err
+	})
+}
+
+func transient(err error) bool {
+	return apierrors.IsConflict(err) || apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) ||
+		apierrors.IsTooManyRequests(err) || apierrors.IsInternalError(err) || apierrors.IsServiceUnavailable(err) ||
+		apierrors.IsUnexpectedServerError(err) || utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) ||
+		utilnet.IsProbableEOF(err) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // revisionedReplicaSet is a ReplicaSet of the Deployment with its parsed revision.
@@ -93,11 +147,12 @@ func TemplateOf(rs *appsv1.ReplicaSet) corev1.PodTemplateSpec {
 
 // Rollback restores the previous revision's pod template as `kubectl rollout undo`
 // does, but only while the Deployment still carries guarded, the template this
-// rollout produced. A conflict re-reads the Deployment and decides again.
-func Rollback(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment, previous *appsv1.ReplicaSet, guarded *corev1.PodTemplateSpec) error {
+// rollout produced. A conflict re-reads the Deployment and decides again;
+// transient errors are retried until ctx ends; attempt hears of every try.
+func Rollback(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment, previous *appsv1.ReplicaSet, guarded *corev1.PodTemplateSpec, attempt func(error)) error {
 	deployments := client.AppsV1().Deployments(d.Namespace)
 	current := d
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := retryTransient(ctx, attempt, func() error {
 		if current == nil {
 			fresh, err := deployments.Get(ctx, d.Name, metav1.GetOptions{})
 			if err != nil {
@@ -110,7 +165,7 @@ func Rollback(ctx context.Context, client kubernetes.Interface, d *appsv1.Deploy
 		}
 		next := current.DeepCopy()
 		next.Spec.Template = TemplateOf(previous)
-		current = nil // a conflict re-reads
+		current = nil // any failure re-reads
 		_, err := deployments.Update(ctx, next, metav1.UpdateOptions{FieldManager: workload.FieldManager})
 		return err
 	})
@@ -120,8 +175,6 @@ func Rollback(ctx context.Context, client kubernetes.Interface, d *appsv1.Deploy
 		return err
 	case errors.As(err, &reread):
 		return fmt.Errorf("re-reading deployment %s/%s: %w", d.Namespace, d.Name, reread.err)
-	case apierrors.IsConflict(err):
-		return fmt.Errorf("rolling back deployment %s/%s: still conflicting after %d attempts: %w", d.Namespace, d.Name, retry.DefaultRetry.Steps, err)
 	}
 	return fmt.Errorf("rolling back deployment %s/%s: %w", d.Namespace, d.Name, err)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -39,8 +40,10 @@ var (
 )
 
 func TestPause(t *testing.T) {
-	c := fake.NewClientset(templatedDeployment("2", podTemplate("web:2", nil)))
-	if err := Pause(context.Background(), c, guardNS, "web"); err != nil {
+	d := templatedDeployment("2", podTemplate("web:2", nil))
+	d.ResourceVersion = "42"
+	c := fake.NewClientset(d)
+	if err := Pause(context.Background(), c, d, &d.Spec.Template, nil); err != nil {
 		t.Fatal(err)
 	}
 	patches := deploymentActions(c, "patch")
@@ -48,8 +51,9 @@ func TestPause(t *testing.T) {
 		t.Fatalf("actions = %v, want exactly one patch", c.Actions())
 	}
 	p := patches[0].(k8stesting.PatchAction)
-	if p.GetPatchType() != types.MergePatchType || string(p.GetPatch()) != `{"spec":{"paused":true}}` || p.GetName() != "web" || p.GetNamespace() != guardNS {
-		t.Errorf("patch %s %s/%s %s, want a merge patch {\"spec\":{\"paused\":true}} of shop/web", p.GetPatchType(), p.GetNamespace(), p.GetName(), p.GetPatch())
+	want := `{"metadata":{"resourceVersion":"42"},"spec":{"paused":true}}` // conditional on the checked template
+	if p.GetPatchType() != types.MergePatchType || string(p.GetPatch()) != want || p.GetName() != "web" || p.GetNamespace() != guardNS {
+		t.Errorf("patch %s %s/%s %s, want the merge patch %s of shop/web", p.GetPatchType(), p.GetNamespace(), p.GetName(), p.GetPatch(), want)
 	}
 	if !storedDeployment(t, c).Spec.Paused {
 		t.Error("the Deployment is not paused")
@@ -59,9 +63,44 @@ func TestPause(t *testing.T) {
 	}
 }
 
+// Someone else's newer rollout is not paused.
+func TestPauseRefusedWhenTemplateChanged(t *testing.T) {
+	d := templatedDeployment("2", podTemplate("web:2", nil))
+	c := fake.NewClientset(d)
+	guarded := podTemplate("web:1", nil)
+	if err := Pause(context.Background(), c, d, &guarded, nil); !errors.Is(err, ErrPauseRefused) {
+		t.Fatalf("Pause = %v, want ErrPauseRefused", err)
+	}
+	if len(c.Actions()) != 0 || storedDeployment(t, c).Spec.Paused {
+		t.Errorf("actions %v: want nothing written", c.Actions())
+	}
+}
+
+// A brief API outage at the breach: the pause is retried until it lands.
+func TestPauseRetriesTransientErrors(t *testing.T) {
+	d := templatedDeployment("2", podTemplate("web:2", nil))
+	c := fake.NewClientset(d)
+	failures := 2
+	c.PrependReactor("patch", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if failures > 0 {
+			failures--
+			return true, nil, apierrors.NewServiceUnavailable("apiserver restarting")
+		}
+		return false, nil, nil
+	})
+	var attempts []error
+	if err := Pause(context.Background(), c, d, &d.Spec.Template, func(err error) { attempts = append(attempts, err) }); err != nil {
+		t.Fatalf("Pause = %v, want success after the outage", err)
+	}
+	if len(attempts) != 3 || attempts[0] == nil || attempts[2] != nil || !storedDeployment(t, c).Spec.Paused {
+		t.Errorf("attempts %v, paused %v; want two failures then the pause", attempts, storedDeployment(t, c).Spec.Paused)
+	}
+}
+
 func TestPauseError(t *testing.T) {
 	c := fake.NewClientset()
-	err := Pause(context.Background(), c, guardNS, "web")
+	d := templatedDeployment("2", podTemplate("web:2", nil))
+	err := Pause(context.Background(), c, d, &d.Spec.Template, nil)
 	if err == nil || !apierrors.IsNotFound(err) || !strings.Contains(err.Error(), "pausing deployment shop/web") {
 		t.Errorf("Pause of a missing Deployment = %v, want a wrapped NotFound", err)
 	}
@@ -160,7 +199,7 @@ func (f *rollbackFixture) checkRolledBack(t *testing.T, update k8stesting.Action
 
 func TestRollback(t *testing.T) {
 	f := newRollbackFixture()
-	if err := Rollback(context.Background(), f.client, f.d, f.previous, f.guarded); err != nil {
+	if err := Rollback(context.Background(), f.client, f.d, f.previous, f.guarded, nil); err != nil {
 		t.Fatal(err)
 	}
 	updates := deploymentActions(f.client, "update")
@@ -177,7 +216,7 @@ func TestRollbackRefusedWhenTemplateChanged(t *testing.T) {
 	f := newRollbackFixture()
 	changed := f.d.DeepCopy()
 	changed.Spec.Template.Spec.Containers[0].Image = "web:3" // someone else's change
-	err := Rollback(context.Background(), f.client, changed, f.previous, f.guarded)
+	err := Rollback(context.Background(), f.client, changed, f.previous, f.guarded, nil)
 	if !errors.Is(err, ErrRollbackRefused) {
 		t.Fatalf("Rollback = %v, want ErrRollbackRefused", err)
 	}
@@ -188,7 +227,7 @@ func TestRollbackRefusedWhenTemplateChanged(t *testing.T) {
 	// Only the template counts: a change elsewhere in the Deployment is fine.
 	scaled := f.d.DeepCopy()
 	scaled.Spec.Replicas = ptr.To[int32](5)
-	if err := Rollback(context.Background(), f.client, scaled, f.previous, f.guarded); err != nil {
+	if err := Rollback(context.Background(), f.client, scaled, f.previous, f.guarded, nil); err != nil {
 		t.Errorf("Rollback of a scaled Deployment = %v", err)
 	}
 }
@@ -231,7 +270,7 @@ func verbs(actions []k8stesting.Action) string {
 func TestRollbackConflictThenSuccess(t *testing.T) {
 	f := newRollbackFixture()
 	conflictOnce(t, f.client, func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](4) }) // a scale: not the template
-	if err := Rollback(context.Background(), f.client, f.d, f.previous, f.guarded); err != nil {
+	if err := Rollback(context.Background(), f.client, f.d, f.previous, f.guarded, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := verbs(f.client.Actions()); got != "update,get,update" {
@@ -248,7 +287,7 @@ func TestRollbackConflictThenSuccess(t *testing.T) {
 func TestRollbackConflictThenSomeoneElsesTemplate(t *testing.T) {
 	f := newRollbackFixture()
 	conflictOnce(t, f.client, func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "web:3" })
-	err := Rollback(context.Background(), f.client, f.d, f.previous, f.guarded)
+	err := Rollback(context.Background(), f.client, f.d, f.previous, f.guarded, nil)
 	if !errors.Is(err, ErrRollbackRefused) {
 		t.Fatalf("Rollback = %v, want ErrRollbackRefused", err)
 	}
@@ -265,12 +304,15 @@ func TestRollbackKeepsConflicting(t *testing.T) {
 	f.client.PrependReactor("update", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "apps", Resource: "deployments"}, "web", errors.New("modified"))
 	})
-	err := Rollback(context.Background(), f.client, f.d, f.previous, f.guarded)
-	if err == nil || errors.Is(err, ErrRollbackRefused) || !strings.Contains(err.Error(), "still conflicting after 5 attempts") {
-		t.Fatalf("Rollback = %v, want the give-up error", err)
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond) // the action timeout
+	defer cancel()
+	var attempts []error
+	err := Rollback(ctx, f.client, f.d, f.previous, f.guarded, func(err error) { attempts = append(attempts, err) })
+	if err == nil || errors.Is(err, ErrRollbackRefused) || !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "rolling back deployment shop/web") {
+		t.Fatalf("Rollback = %v, want the last conflict once the action timeout ended the retries", err)
 	}
-	if n := len(deploymentActions(f.client, "update")); n != 5 {
-		t.Errorf("%d updates, want 5 attempts", n)
+	if n := len(deploymentActions(f.client, "update")); n < 2 || n != len(attempts) {
+		t.Errorf("%d updates, %d attempts recorded; want retries, each recorded", n, len(attempts))
 	}
 }
 
@@ -279,7 +321,7 @@ func TestRollbackOtherErrors(t *testing.T) {
 	f.client.PrependReactor("update", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "web", errors.New("no update"))
 	})
-	err := Rollback(context.Background(), f.client, f.d, f.previous, f.guarded)
+	err := Rollback(context.Background(), f.client, f.d, f.previous, f.guarded, nil)
 	if !apierrors.IsForbidden(err) || errors.Is(err, ErrRollbackRefused) || !strings.Contains(err.Error(), "rolling back deployment shop/web") {
 		t.Fatalf("Rollback = %v, want a wrapped Forbidden", err)
 	}
@@ -292,7 +334,7 @@ func TestRollbackOtherErrors(t *testing.T) {
 	g.client.PrependReactor("get", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewNotFound(schema.GroupResource{Group: "apps", Resource: "deployments"}, "web")
 	})
-	err = Rollback(context.Background(), g.client, g.d, g.previous, g.guarded)
+	err = Rollback(context.Background(), g.client, g.d, g.previous, g.guarded, nil)
 	if !apierrors.IsNotFound(err) || !strings.Contains(err.Error(), "re-reading deployment shop/web") {
 		t.Errorf("Rollback with a failing re-read = %v, want a wrapped NotFound", err)
 	}

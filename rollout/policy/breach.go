@@ -46,9 +46,18 @@ type Breach struct {
 	Pod      string    `json:"pod,omitempty"`
 	At       time.Time `json:"at"`
 	Message  string    `json:"message"`
-	// Action is paused, rolled-back, rollback-refused, none, or failed: ERROR.
+	// Action is paused, rolled-back, rollback-refused, pause-refused, none, or
+	// failed: ERROR.
 	Action               string   `json:"action"`
 	ActionLatencySeconds *float64 `json:"actionLatencySeconds"`
+	// Attempts are the API calls the action made, with their errors.
+	Attempts []Attempt `json:"attempts,omitempty"`
+}
+
+// Attempt is one API call of an action.
+type Attempt struct {
+	At    time.Time `json:"at"`
+	Error string    `json:"error,omitempty"`
 }
 
 // Observations are the figures the limits are checked against.
