@@ -16,6 +16,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/policy"
@@ -46,6 +47,7 @@ type GuardFlags struct {
 	ProbeConcurrency    int
 	ProbeTimeout        time.Duration
 	ProbeNewConnections bool
+	ProbeInsecure       bool
 	ProbeTail           time.Duration
 	MaxProbeErrors      int
 	MaxProbeErrorRate   float64
@@ -83,6 +85,7 @@ func (f *GuardFlags) AddFlags(fs *pflag.FlagSet, onBreachHelp string) {
 	fs.IntVar(&f.ProbeConcurrency, "probe-concurrency", f.ProbeConcurrency, "Probe requests in flight at most")
 	fs.DurationVar(&f.ProbeTimeout, "probe-timeout", f.ProbeTimeout, "A probe request taking longer is an error")
 	fs.BoolVar(&f.ProbeNewConnections, "probe-new-connections", false, "Dial a new connection per probe request (default: keep-alive, like real clients)")
+	fs.BoolVar(&f.ProbeInsecure, "probe-insecure", false, "Accept any TLS certificate of an https:// probe target (self-signed)")
 	fs.DurationVar(&f.ProbeTail, "probe-tail", f.ProbeTail, "Keep probing this long after the rollout completed")
 	fs.IntVar(&f.MaxProbeErrors, "max-probe-errors", 0, "Probe errors allowed")
 	fs.Float64Var(&f.MaxProbeErrorRate, "max-probe-error-rate", f.MaxProbeErrorRate, "Probe error rate allowed, 0..1 (replaces --max-probe-errors unless that is set too)")
@@ -106,6 +109,8 @@ func (f *GuardFlags) Validate() error {
 		return fmt.Errorf("--action-timeout must be positive, got %s", f.ActionTimeout)
 	case f.MaxSIGKILLs < 0:
 		return fmt.Errorf("--max-sigkills must not be negative, got %d", f.MaxSIGKILLs)
+	case f.MaxUncleanExits < -1 || f.MaxNewPodRestarts < -1 || f.MaxProbeErrors < -1:
+		return errors.New("--max-unclean-exits, --max-new-pod-restarts and --max-probe-errors take a count, or -1 for unlimited")
 	case f.MaxGraceUsage < 0:
 		return fmt.Errorf("--max-grace-usage must not be negative, got %g", f.MaxGraceUsage)
 	case f.ProbeRate <= 0 || f.ProbeConcurrency <= 0 || f.ProbeTimeout <= 0:
@@ -136,7 +141,7 @@ func (f *GuardFlags) probeOptions(clk clock.WithTicker, notServingWindow time.Du
 	return traffic.ProbeOptions{
 		Targets: f.Probes, Rate: f.ProbeRate, Concurrency: f.ProbeConcurrency,
 		Timeout: f.ProbeTimeout, NewConnections: f.ProbeNewConnections, Clock: clk,
-		NotServingWindow: notServingWindow,
+		NotServingWindow: notServingWindow, Insecure: f.ProbeInsecure,
 	}
 }
 
@@ -223,4 +228,29 @@ func outcomeError(r *report.Rollout) error {
 		return withCode(ExitInterrupted, errors.New(r.Message))
 	}
 	return fmt.Errorf("unexpected outcome %q", r.Outcome)
+}
+
+// guardFlagNames are the flags that only mean something while a rollout is guarded.
+var guardFlagNames = []string{"on-breach", "timeout", "action-timeout", "probe", "prometheus-query", "max-sigkills",
+	"max-unclean-exits", "max-new-pod-restarts", "ignore-container", "max-probe-errors", "max-probe-error-rate"}
+
+// guarding lists the guard flags given explicitly.
+func (f *GuardFlags) guarding() []string {
+	var set []string
+	for _, name := range guardFlagNames {
+		if f.flags != nil && f.flags.Changed(name) {
+			set = append(set, "--"+name)
+		}
+	}
+	return set
+}
+
+// checkTimeoutCoversGrace rejects a --timeout the old pods' grace period cannot
+// fit in: the guard would give up on every pod that drains as it should.
+func (f *GuardFlags) checkTimeoutCoversGrace(d *appsv1.Deployment) error {
+	grace := time.Duration(ptr.Deref(d.Spec.Template.Spec.TerminationGracePeriodSeconds, 30)) * time.Second
+	if f.Timeout > 0 && f.Timeout < grace {
+		return fmt.Errorf("--timeout %s is shorter than deployment/%s's terminationGracePeriodSeconds (%s): the guard would give up before an old pod may finish draining", f.Timeout, d.Name, grace)
+	}
+	return nil
 }

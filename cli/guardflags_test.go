@@ -169,3 +169,14 @@ func TestGuardFlagsBadInputThroughCommands(t *testing.T) {
 		})
 	}
 }
+
+func TestGuardFlagsRejectNonsense(t *testing.T) {
+	for _, args := range [][]string{
+		{"--max-unclean-exits=-2"}, {"--max-new-pod-restarts=-5"}, {"--max-probe-errors=-3"},
+		{"--probe-rate=0"}, {"--action-timeout=0s"}, {"--timeout=-1s"},
+	} {
+		if err := parseGuardFlags(t, policy.ActionPause, args...).Validate(); err == nil {
+			t.Errorf("Validate(%q) accepted nonsense", args)
+		}
+	}
+}

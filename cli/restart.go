@@ -83,12 +83,18 @@ func (o *RestartOptions) Validate() error {
 	if err := o.Guard.Validate(); err != nil {
 		return err
 	}
+	if set := o.Guard.guarding(); len(set) > 0 && actions.DryRun(o.DryRun) != actions.DryRunNone {
+		return fmt.Errorf("--dry-run only shows the restart, nothing is guarded: %s do not apply", strings.Join(set, ", "))
+	}
 	return o.Targets.Validate(o.args)
 }
 
 func (o *RestartOptions) Run(ctx context.Context) error {
 	d, targets, err := resolveOne(&o.Targets, o.args, "restart")
 	if err != nil {
+		return err
+	}
+	if err := o.Guard.checkTimeoutCoversGrace(d); err != nil {
 		return err
 	}
 	client, err := o.Clients(o.ConfigFlags, 0)

@@ -68,6 +68,9 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := o.Guard.checkTimeoutCoversGrace(d); err != nil {
+		return err
+	}
 	client, err := o.Clients(o.ConfigFlags, 0)
 	if err != nil {
 		return err

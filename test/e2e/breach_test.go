@@ -124,7 +124,7 @@ func TestBadReleaseRolledBackOnProbeErrors(t *testing.T) {
 func TestStuckReleaseIsAProgressBreach(t *testing.T) {
 	l := newLab(t)
 	ns := l.namespace(t)
-	l.deploy(t, ns, app{name: "stuck", grace: 30, preStop: true, args: []string{"--mode=contract"}})
+	l.deploy(t, ns, app{name: "stuck", grace: 10, preStop: true, args: []string{"--mode=contract"}})
 
 	// The new pods never become ready.
 	l.patchArgs(t, ns, "stuck", "--mode=contract", "--ready-delay=1h")
@@ -145,7 +145,7 @@ func TestStuckReleaseIsAProgressBreach(t *testing.T) {
 func TestRollbackRefusedWhenSomeoneElseChangedTheTemplate(t *testing.T) {
 	l := newLab(t)
 	ns := l.namespace(t)
-	l.deploy(t, ns, app{name: "shared", grace: 30, preStop: true, args: []string{"--mode=contract"}})
+	l.deploy(t, ns, app{name: "shared", grace: 10, preStop: true, args: []string{"--mode=contract"}})
 	l.patchArgs(t, ns, "shared", "--mode=contract", "--ready-delay=1h")
 
 	done := make(chan result, 1)

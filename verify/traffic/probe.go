@@ -62,7 +62,9 @@ type ProbeOptions struct {
 	// NOT_SERVING keeps re-dialling for a SERVING answer, as a health-checking
 	// client does (the drain delay); 0 counts NOT_SERVING as an error at once.
 	NotServingWindow time.Duration
-	Clock            clock.WithTicker
+	// Insecure accepts any TLS certificate of an https target (self-signed).
+	Insecure bool
+	Clock    clock.WithTicker
 }
 
 // Prober sends steady probe traffic and counts what fails, in bounded memory.

@@ -745,3 +745,32 @@ func TestProbeRunGRPC(t *testing.T) {
 		}
 	}
 }
+
+// The probe follows redirects on its target's host only, and trusts a
+// self-signed certificate only when told to.
+func TestHTTPProbeRedirectsAndTLS(t *testing.T) {
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	t.Cleanup(other.Close)
+	var mux http.ServeMux
+	mux.HandleFunc("/away", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, other.URL+"/", http.StatusFound) })
+	mux.HandleFunc("/here", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ok", http.StatusFound) })
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) {})
+	s := httptest.NewServer(&mux)
+	t.Cleanup(s.Close)
+	if got := probeClass(t, s.URL+"/away", ProbeOptions{Timeout: 5 * time.Second}); got != "" || elsewhere.Load() != 0 {
+		t.Errorf("redirect to another host: class %q, %d requests there; want the 302 as the answer and none sent", got, elsewhere.Load())
+	}
+	if got := probeClass(t, s.URL+"/here", ProbeOptions{Timeout: 5 * time.Second}); got != "" {
+		t.Errorf("redirect on the same host: class %q", got)
+	}
+
+	tlsServer := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(tlsServer.Close)
+	if got := probeClass(t, tlsServer.URL, ProbeOptions{Timeout: 5 * time.Second}); got == "" {
+		t.Error("a self-signed certificate was trusted without --probe-insecure")
+	}
+	if got := probeClass(t, tlsServer.URL, ProbeOptions{Timeout: 5 * time.Second, Insecure: true}); got != "" {
+		t.Errorf("with Insecure: class %q, want success", got)
+	}
+}

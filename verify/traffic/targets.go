@@ -2,6 +2,7 @@ package traffic
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -52,8 +53,20 @@ func newHTTPTarget(u *url.URL, opts ProbeOptions) *httpTarget {
 		MaxIdleConnsPerHost: opts.Concurrency,
 		Proxy:               nil, // probe the target itself, never through a proxy
 		DialContext:         (&net.Dialer{Timeout: opts.Timeout}).DialContext,
+		// A self-signed certificate is accepted only when asked for (--probe-insecure).
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: opts.Insecure}, //nolint:gosec // explicit opt-in
 	}
-	return &httpTarget{url: u.String(), client: &http.Client{Transport: transport}}
+	client := &http.Client{Transport: transport, CheckRedirect: sameHostRedirects}
+	return &httpTarget{url: u.String(), client: client}
+}
+
+// sameHostRedirects follows redirects on the probed host only: the probe never
+// sends traffic to an address it was not given. A redirect elsewhere is the answer.
+func sameHostRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 || req.URL.Host != via[0].URL.Host {
+		return http.ErrUseLastResponse
+	}
+	return nil
 }
 
 func (t *httpTarget) String() string { return t.url }
