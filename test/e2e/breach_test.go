@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -148,14 +147,11 @@ func TestRollbackRefusedWhenSomeoneElseChangedTheTemplate(t *testing.T) {
 	l.deploy(t, ns, app{name: "shared", grace: 10, preStop: true, args: []string{"--mode=contract"}})
 	l.patchArgs(t, ns, "shared", "--mode=contract", "--ready-delay=1h")
 
-	done := make(chan result, 1)
-	go func() {
-		done <- l.run(t, "-n", ns, "watch", "deploy/shared", "--on-breach=rollback", "--timeout=15s", "-o", "json", "--progress=plain")
-	}()
-	time.Sleep(5 * time.Second) // someone else ships another release while the guard runs
+	guard := l.start(t, "-n", ns, "watch", "deploy/shared", "--on-breach=rollback", "--timeout=15s", "-o", "json", "--progress=plain")
+	guard.waitStderr(t, "watching deployment") // someone else ships another release while the guard runs
 	other := []string{"--mode=contract", "--ready-delay=2h"}
 	l.patchArgs(t, ns, "shared", other...)
-	r := <-done
+	r := <-guard.done
 	rep := decodeBreach(t, r)
 	if r.code != 3 || len(rep.Breaches) != 1 || rep.Breaches[0].Action != "rollback-refused" {
 		t.Fatalf("exit %d breaches %+v, want 3 and rollback-refused", r.code, rep.Breaches)

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -223,6 +224,68 @@ func (l *lab) runWithEnv(t *testing.T, kubeconfig string, env []string, args ...
 	}
 	t.Logf("%s kubectl safe-rollout %s (--kubeconfig %s) -> exit %d\nstderr:\n%s", strings.Join(env, " "), strings.Join(args, " "), kubeconfig, r.code, r.stderr)
 	return r
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while the plugin writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// running is a plugin run in the background.
+type running struct {
+	stderr *lockedBuffer
+	done   chan result
+}
+
+// start runs the plugin in the background with the lab's admin kubeconfig.
+func (l *lab) start(t *testing.T, args ...string) *running {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	cmd := exec.CommandContext(ctx, l.plugin, append([]string{"--kubeconfig", l.kubeconfig}, args...)...)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	var out bytes.Buffer
+	r := &running{stderr: &lockedBuffer{}, done: make(chan result, 1)}
+	cmd.Stdout, cmd.Stderr = &out, r.stderr
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("starting plugin: %v", err)
+	}
+	go func() {
+		defer cancel()
+		err := cmd.Wait()
+		res := result{stdout: out.String(), stderr: r.stderr.String()}
+		if exitErr, ok := err.(*exec.ExitError); ok {
+			res.code = exitErr.ExitCode()
+		} else if err != nil {
+			res.code = -1
+		}
+		r.done <- res
+	}()
+	return r
+}
+
+// waitStderr waits until the plugin printed want on stderr.
+func (r *running) waitStderr(t *testing.T, want string) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
+		return strings.Contains(r.stderr.String(), want), nil
+	})
+	if err != nil {
+		t.Fatalf("the plugin never printed %q; stderr:\n%s", want, r.stderr.String())
+	}
 }
 
 // rolloutReport is the part of the JSON report the tests assert on.
