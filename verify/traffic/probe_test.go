@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/verify/verifytest"
 )
 
 // probeBase is a multiple of the 100 ms error bucket, so bucket edges are easy to name.
@@ -146,16 +148,7 @@ func statusServer(t *testing.T, code int) *httptest.Server {
 }
 
 // closedPort returns a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
+var closedPort = verifytest.ClosedPort
 
 // hijackServer takes over each connection after reading the request and closes
 // it without answering; linger0 makes the close a TCP reset.
@@ -177,19 +170,7 @@ func hijackServer(t *testing.T, linger0 bool) *httptest.Server {
 }
 
 // blockingServer answers only once released or when the client gives up.
-func blockingServer(t *testing.T) *httptest.Server {
-	t.Helper()
-	release := make(chan struct{})
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	t.Cleanup(s.Close)
-	t.Cleanup(func() { close(release) }) // runs first: Close waits for the handlers
-	return s
-}
+var blockingServer = verifytest.BlockingServer
 
 func TestHTTPProbeClassification(t *testing.T) {
 	tests := []struct {
