@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
@@ -42,6 +43,8 @@ type PreflightOptions struct {
 
 	Deps
 	args []string
+	// flags tell which budget inputs were given on the command line.
+	flags *pflag.FlagSet
 	genericiooptions.IOStreams
 }
 
@@ -63,6 +66,7 @@ func NewCmdPreflight(configFlags *genericclioptions.ConfigFlags, streams generic
 	addOutputFlag(cmd, &o.Output)
 	cmd.Flags().BoolVar(&o.Local, "local", false, "Read only the manifests given with -f; never contact a cluster")
 	cmd.Flags().BoolVar(&o.Strict, "strict", false, "Treat warnings as failures (exit 2)")
+	o.flags = cmd.Flags()
 	return cmd
 }
 
@@ -80,6 +84,10 @@ func validateOutput(out string) error {
 
 func (o *PreflightOptions) Complete(args []string) error {
 	o.args = args
+	if o.Local {
+		o.Targets.CompleteLocal(o.ConfigFlags)
+		return nil
+	}
 	return o.Targets.Complete(o.ConfigFlags)
 }
 
@@ -107,9 +115,12 @@ func (o *PreflightOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	report, err := runPreflight(ctx, client, targets, o.Budget.GraceBudget)
+	report, err := runPreflight(ctx, client, targets, StatedBudget(o.Budget.GraceBudget, o.flags))
 	if err != nil {
 		return err
+	}
+	if o.Strict {
+		report = report.AsStrict()
 	}
 	if err := printPreflight(o.Out, report, o.Output, isTerminal(o.Out)); err != nil {
 		return err
@@ -120,9 +131,22 @@ func (o *PreflightOptions) Run(ctx context.Context) error {
 	return nil
 }
 
+// StatedBudget marks the budget inputs given as flags: only those (and the
+// annotations) can make grace-budget fail; the defaults are assumptions.
+func StatedBudget(b verify.GraceBudget, fs *pflag.FlagSet) verify.GraceBudget {
+	if fs == nil {
+		return b
+	}
+	b.Stated.EndpointPropagation = b.Stated.EndpointPropagation || fs.Changed("endpoint-propagation")
+	b.Stated.DrainDelay = b.Stated.DrainDelay || fs.Changed("drain-delay")
+	b.Stated.MaxRequest = b.Stated.MaxRequest || fs.Changed("max-request")
+	b.Stated.SafetyMargin = b.Stated.SafetyMargin || fs.Changed("safety-margin")
+	return b
+}
+
 // runPreflight checks every target; client is nil for --local.
 func runPreflight(ctx context.Context, client kubernetes.Interface, t *Targets, budget verify.GraceBudget) (verify.PreflightReport, error) {
-	fromFiles := verify.Environment{Local: client == nil, Services: t.Services, PDBs: t.PDBs}
+	fromFiles := verify.Environment{Local: client == nil, Services: t.Services, PDBs: t.PDBs, HPAs: t.HPAs}
 	var reader *cluster.Reader
 	if client != nil {
 		reader = cluster.NewReader(client)
@@ -134,6 +158,7 @@ func runPreflight(ctx context.Context, client kubernetes.Interface, t *Targets, 
 			return verify.PreflightReport{}, fmt.Errorf("deployment %s/%s: %w", d.Namespace, d.Name, err)
 		}
 		env := fromFiles
+		env.UnknownFields = t.UnknownFields(d)
 		if reader != nil {
 			known := fromFiles
 			if !t.FromFiles {
@@ -145,7 +170,9 @@ func runPreflight(ctx context.Context, client kubernetes.Interface, t *Targets, 
 		}
 		objects = append(objects, verify.CheckDeployment(d, b, env))
 	}
-	return verify.NewPreflightReport(objects), nil
+	report := verify.NewPreflightReport(objects)
+	report.Skipped = t.Skipped
+	return report, nil
 }
 
 // newClient is the clientFactory of the real commands.
@@ -197,8 +224,24 @@ func printPreflight(w io.Writer, r verify.PreflightReport, format string, colour
 	if len(fixes) > 0 {
 		fmt.Fprintf(w, "\nFixes:\n%s\n", strings.Join(fixes, "\n"))
 	}
-	fmt.Fprintf(w, "\nVerdict: %s\n", paint(string(r.Verdict), r.Verdict, colour))
+	printSkipped(w, r.Skipped)
+	verdict := paint(string(r.Verdict), r.Verdict, colour)
+	if r.Strict {
+		verdict += " (--strict: warnings fail)"
+	}
+	fmt.Fprintf(w, "\nVerdict: %s\n", verdict)
 	return nil
+}
+
+// printSkipped lists the manifest objects that were not checked, and why.
+func printSkipped(w io.Writer, skipped []verify.SkippedObject) {
+	if len(skipped) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nSkipped (not checked):")
+	for _, s := range skipped {
+		fmt.Fprintf(w, "  %s %s/%s (%s, %s): %s\n", s.Kind, s.Namespace, s.Name, s.APIVersion, s.Source, s.Reason)
+	}
 }
 
 func writeJSON(w io.Writer, v any) error {

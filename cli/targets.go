@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,15 +10,15 @@ import (
 
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/resource"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/verify"
 )
 
 var deploymentsGR = schema.GroupResource{Group: "apps", Resource: "deployments"}
@@ -34,12 +33,11 @@ type TargetOptions struct {
 	namespace   string
 }
 
-// Targets is what the resolution found: the Deployments, and the Services and
-// PodDisruptionBudgets that came with them in manifests.
+// Targets is what the resolution found: the Deployments, and with manifests the
+// Services, PodDisruptionBudgets and HorizontalPodAutoscalers that came with them
+// and the objects skipped.
 type Targets struct {
-	Deployments []*appsv1.Deployment
-	Services    []corev1.Service
-	PDBs        []policyv1.PodDisruptionBudget
+	verify.Manifests
 	// FromFiles is true when the Deployments are manifests, not live objects.
 	FromFiles bool
 }
@@ -60,6 +58,17 @@ func (o *TargetOptions) Complete(configFlags *genericclioptions.ConfigFlags) err
 	}
 	o.namespace = ns
 	return nil
+}
+
+// CompleteLocal is Complete for --local, which reads no kubeconfig: a broken
+// KUBECONFIG or an unknown --context must not stop a check of manifests in CI.
+// The namespace of manifests without one is -n, or "default".
+func (o *TargetOptions) CompleteLocal(configFlags *genericclioptions.ConfigFlags) {
+	o.configFlags = configFlags
+	o.namespace = metav1.NamespaceDefault
+	if configFlags.Namespace != nil && *configFlags.Namespace != "" {
+		o.namespace = *configFlags.Namespace
+	}
 }
 
 func (o *TargetOptions) Validate(args []string) error {
@@ -123,9 +132,10 @@ func (o *TargetOptions) resolveLive(args []string) (*Targets, error) {
 	return t, nil
 }
 
+// resolveFiles reads manifests with a local builder: it never asks the
+// kubeconfig or the cluster for anything.
 func (o *TargetOptions) resolveFiles() (*Targets, error) {
-	r := resource.NewBuilder(o.configFlags).
-		Local().
+	r := resource.NewLocalBuilder().
 		Unstructured().
 		FilenameParam(false, &o.FilenameOptions).
 		Flatten().
@@ -136,33 +146,23 @@ func (o *TargetOptions) resolveFiles() (*Targets, error) {
 	}
 	t := &Targets{FromFiles: true}
 	for _, info := range infos {
-		gvk := info.Object.GetObjectKind().GroupVersionKind()
-		if info.Namespace == "" {
-			if u, ok := info.Object.(*unstructured.Unstructured); ok {
-				u.SetNamespace(o.namespace)
-			}
+		u, ok := info.Object.(*unstructured.Unstructured)
+		if !ok {
+			return nil, fmt.Errorf("%s: unexpected object type %T", info.Source, info.Object)
 		}
-		var err error
-		switch gvk {
-		case appsv1.SchemeGroupVersion.WithKind("Deployment"):
-			d := &appsv1.Deployment{}
-			err = fromUnstructured(info.Object, d)
-			t.Deployments = append(t.Deployments, d)
-		case corev1.SchemeGroupVersion.WithKind("Service"):
-			s := corev1.Service{}
-			err = fromUnstructured(info.Object, &s)
-			t.Services = append(t.Services, s)
-		case policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"):
-			p := policyv1.PodDisruptionBudget{}
-			err = fromUnstructured(info.Object, &p)
-			t.PDBs = append(t.PDBs, p)
+		if u.GetNamespace() == "" {
+			u.SetNamespace(o.namespace)
 		}
-		if err != nil {
+		if err := t.Add(u, info.Source); err != nil {
 			return nil, fmt.Errorf("%s: %w", info.Source, err)
 		}
 	}
 	if len(t.Deployments) == 0 {
-		return nil, fmt.Errorf("no Deployment (apps/v1) found in %v", o.Filenames)
+		msg := fmt.Sprintf("no Deployment (apps/v1) found in %v", o.Filenames)
+		for _, s := range t.Skipped {
+			msg += fmt.Sprintf("; skipped %s %s (%s): %s", s.Kind, s.Name, s.APIVersion, s.Reason)
+		}
+		return nil, errors.New(msg)
 	}
 	return t, nil
 }
@@ -195,22 +195,4 @@ func withFileLine(err error) error {
 	}
 	line, _ := strconv.Atoi(m[2])
 	return fmt.Errorf("error parsing %s: line %d: %s", m[1], line+offset, m[3])
-}
-
-func fromUnstructured(obj runtime.Object, into any) error {
-	u, ok := obj.(*unstructured.Unstructured)
-	if !ok {
-		return fmt.Errorf("unexpected object type %T", obj)
-	}
-	// Through JSON rather than runtime.DefaultUnstructuredConverter: for a field
-	// of the wrong type the JSON decoder names the field (spec.replicas), the
-	// converter only says "unrecognized type: int32".
-	raw, err := u.MarshalJSON()
-	if err == nil {
-		err = json.Unmarshal(raw, into)
-	}
-	if err != nil {
-		return fmt.Errorf("decoding %s %s: %w", u.GetKind(), u.GetName(), err)
-	}
-	return nil
 }

@@ -15,9 +15,13 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/utils/ptr"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -127,10 +131,11 @@ func newFakeAPIServer(t *testing.T) *fakeAPIServer {
 	t.Helper()
 	s := &fakeAPIServer{lists: map[string]any{}, forbidden: map[string]bool{}}
 	for path, kind := range map[string][2]string{
-		"/api/v1/namespaces/default/services":                         {"v1", "ServiceList"},
-		"/api/v1/namespaces/default/pods":                             {"v1", "PodList"},
-		"/apis/discovery.k8s.io/v1/namespaces/default/endpointslices": {"discovery.k8s.io/v1", "EndpointSliceList"},
-		"/apis/policy/v1/namespaces/default/poddisruptionbudgets":     {"policy/v1", "PodDisruptionBudgetList"},
+		"/api/v1/namespaces/default/services":                              {"v1", "ServiceList"},
+		"/api/v1/namespaces/default/pods":                                  {"v1", "PodList"},
+		"/apis/discovery.k8s.io/v1/namespaces/default/endpointslices":      {"discovery.k8s.io/v1", "EndpointSliceList"},
+		"/apis/policy/v1/namespaces/default/poddisruptionbudgets":          {"policy/v1", "PodDisruptionBudgetList"},
+		"/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers": {"autoscaling/v2", "HorizontalPodAutoscalerList"},
 	} {
 		s.lists[path] = apiList(kind[0], kind[1])
 	}
@@ -227,4 +232,73 @@ func (s *fakeAPIServer) requestLog() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.requests...)
+}
+
+// Live targets, against a fake API server.
+
+func liveDeployment(name string) appsv1.Deployment {
+	l := map[string]string{"app": name}
+	return appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l, Generation: 2},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](2),
+			Selector: &metav1.LabelSelector{MatchLabels: l},
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
+				MaxSurge: ptr.To(intstr.FromInt32(1)), MaxUnavailable: ptr.To(intstr.FromInt32(0)),
+			}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: l},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name:  "app",
+					Image: "example/web:1",
+					Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+					ReadinessProbe: &corev1.Probe{
+						ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromString("http")}},
+						PeriodSeconds: 1, FailureThreshold: 1,
+					},
+					Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{
+						HTTPGet: &corev1.HTTPGetAction{Path: "/drain", Port: intstr.FromString("http")},
+					}},
+				}}},
+			},
+		},
+		Status: appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 2, AvailableReplicas: 2},
+	}
+}
+
+// newLabServer serves Deployment web (2 pods behind Service web, no PDB) and
+// Deployment busy (mid-rollout, no Service).
+func newLabServer(t *testing.T) *fakeAPIServer {
+	s := newFakeAPIServer(t)
+	s.addDeployment(liveDeployment("web"))
+	busy := liveDeployment("busy")
+	busy.Status.UpdatedReplicas = 1
+	busy.Status.Replicas = 3
+	s.addDeployment(busy)
+	svc := corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web"},
+		Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": "web"}},
+	}
+	s.lists["/api/v1/namespaces/default/services"] = apiList("v1", "ServiceList", svc)
+	var pods []any
+	for _, n := range []string{"web-1", "web-2", "busy-1"} {
+		app := strings.TrimSuffix(strings.TrimSuffix(n, "-1"), "-2")
+		pods = append(pods, corev1.Pod{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: n, Labels: map[string]string{"app": app}},
+		})
+	}
+	s.lists["/api/v1/namespaces/default/pods"] = apiList("v1", "PodList", pods...)
+	slice := discoveryv1.EndpointSlice{
+		TypeMeta:    metav1.TypeMeta{APIVersion: "discovery.k8s.io/v1", Kind: "EndpointSlice"},
+		ObjectMeta:  metav1.ObjectMeta{Namespace: "default", Name: "web-x1", Labels: map[string]string{discoveryv1.LabelServiceName: "web"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints: []discoveryv1.Endpoint{
+			{Addresses: []string{"10.0.0.1"}, TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "default", Name: "web-1"}},
+			{Addresses: []string{"10.0.0.2"}, TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "default", Name: "web-2"}},
+		},
+	}
+	s.lists["/apis/discovery.k8s.io/v1/namespaces/default/endpointslices"] = apiList("discovery.k8s.io/v1", "EndpointSliceList", slice)
+	return s
 }

@@ -21,6 +21,21 @@ type GraceBudget struct {
 	DrainDelay          time.Duration
 	MaxRequest          time.Duration
 	SafetyMargin        time.Duration
+	// Stated marks the inputs someone gave (flags, annotations); the others are
+	// DefaultGraceBudget's assumptions. A grace period short of what only the
+	// assumptions add is a warning: a failure must rest on stated numbers and on
+	// the manifest's own facts (its preStop sleeps).
+	Stated BudgetInputs
+}
+
+// BudgetInputs marks each input of the grace budget.
+type BudgetInputs struct {
+	EndpointPropagation, DrainDelay, MaxRequest, SafetyMargin bool
+}
+
+// AllStated marks every input as given, for callers whose inputs are all measured.
+func AllStated() BudgetInputs {
+	return BudgetInputs{EndpointPropagation: true, DrainDelay: true, MaxRequest: true, SafetyMargin: true}
 }
 
 // DefaultGraceBudget is used when neither flags nor annotations say otherwise.
@@ -35,11 +50,14 @@ func DefaultGraceBudget() GraceBudget {
 
 // WithAnnotations returns the budget with the Deployment's annotations applied on top.
 func (b GraceBudget) WithAnnotations(annotations map[string]string) (GraceBudget, error) {
-	for key, field := range map[string]*time.Duration{
-		AnnotationEndpointPropagation: &b.EndpointPropagation,
-		AnnotationDrainDelay:          &b.DrainDelay,
-		AnnotationMaxRequest:          &b.MaxRequest,
-		AnnotationSafetyMargin:        &b.SafetyMargin,
+	for key, field := range map[string]struct {
+		value  *time.Duration
+		stated *bool
+	}{
+		AnnotationEndpointPropagation: {&b.EndpointPropagation, &b.Stated.EndpointPropagation},
+		AnnotationDrainDelay:          {&b.DrainDelay, &b.Stated.DrainDelay},
+		AnnotationMaxRequest:          {&b.MaxRequest, &b.Stated.MaxRequest},
+		AnnotationSafetyMargin:        {&b.SafetyMargin, &b.Stated.SafetyMargin},
 	} {
 		raw, ok := annotations[key]
 		if !ok {
@@ -49,7 +67,7 @@ func (b GraceBudget) WithAnnotations(annotations map[string]string) (GraceBudget
 		if err != nil || d < 0 {
 			return b, fmt.Errorf("annotation %s: %q is not a non-negative duration such as 5s", key, raw)
 		}
-		*field = d
+		*field.value, *field.stated = d, true
 	}
 	return b, nil
 }
@@ -76,6 +94,11 @@ type Requirement struct {
 	// drain delay and a preStop sleep.
 	EffectiveDrain time.Duration
 	Total          time.Duration
+	// PreStopSleep is the preStop sleep the requirement was evaluated with.
+	PreStopSleep time.Duration
+	// Known sums only the stated inputs and the preStop sleep: what the grace
+	// period needs for a fact.
+	Known time.Duration
 }
 
 // Require evaluates the formula; a preStop sleep longer than the drain delay replaces it.
@@ -83,11 +106,42 @@ type Requirement struct {
 // unbounded (∞), never a negative number that every grace period would meet.
 func (b GraceBudget) Require(preStopSleep time.Duration) Requirement {
 	drain := max(b.DrainDelay, preStopSleep)
+	stated := func(d time.Duration, ok bool) time.Duration {
+		if ok {
+			return d
+		}
+		return 0
+	}
 	return Requirement{
 		GraceBudget:    b,
 		EffectiveDrain: drain,
 		Total:          sumDurations(b.EndpointPropagation, drain, b.MaxRequest, b.SafetyMargin),
+		PreStopSleep:   preStopSleep,
+		Known: sumDurations(stated(b.EndpointPropagation, b.Stated.EndpointPropagation),
+			max(stated(b.DrainDelay, b.Stated.DrainDelay), preStopSleep),
+			stated(b.MaxRequest, b.Stated.MaxRequest), stated(b.SafetyMargin, b.Stated.SafetyMargin)),
 	}
+}
+
+// Assumed names the inputs that come from assumptions and add to the total: a
+// drain delay a longer preStop sleep replaces is not one of them.
+func (r Requirement) Assumed() []string {
+	var out []string
+	for _, in := range []struct {
+		name   string
+		value  time.Duration
+		stated bool
+	}{
+		{"endpoint propagation", r.EndpointPropagation, r.Stated.EndpointPropagation},
+		{"drain delay", r.DrainDelay - min(r.DrainDelay, r.PreStopSleep), r.Stated.DrainDelay},
+		{"max request", r.MaxRequest, r.Stated.MaxRequest},
+		{"safety margin", r.SafetyMargin, r.Stated.SafetyMargin},
+	} {
+		if !in.stated && in.value > 0 {
+			out = append(out, in.name)
+		}
+	}
+	return out
 }
 
 // Unbounded tells that no grace period can meet the requirement: a preStop hook
@@ -103,6 +157,14 @@ func (r Requirement) Seconds() int64 {
 		return math.MaxInt64
 	}
 	return int64(math.Ceil(r.Total.Seconds()))
+}
+
+// KnownSeconds is Known rounded up to whole seconds; math.MaxInt64 when it never ends.
+func (r Requirement) KnownSeconds() int64 {
+	if r.Known == maxDuration {
+		return math.MaxInt64
+	}
+	return int64(math.Ceil(r.Known.Seconds()))
 }
 
 // Formula spells the sum with its numbers, e.g. "5s endpoint propagation + 5s drain delay + ...".

@@ -30,11 +30,12 @@ func TestWithAnnotations(t *testing.T) {
 		{name: "unrelated annotations", annotations: map[string]string{"deployment.kubernetes.io/revision": "3"}, want: DefaultGraceBudget()},
 		{name: "every input", annotations: map[string]string{
 			AnnotationEndpointPropagation: "2s", AnnotationDrainDelay: "8s", AnnotationMaxRequest: "1m", AnnotationSafetyMargin: "500ms",
-		}, want: GraceBudget{EndpointPropagation: 2 * time.Second, DrainDelay: 8 * time.Second, MaxRequest: time.Minute, SafetyMargin: 500 * time.Millisecond}},
+		}, want: GraceBudget{EndpointPropagation: 2 * time.Second, DrainDelay: 8 * time.Second, MaxRequest: time.Minute, SafetyMargin: 500 * time.Millisecond, Stated: AllStated()}},
 		{name: "one input", annotations: map[string]string{AnnotationMaxRequest: "45s"},
-			want: GraceBudget{EndpointPropagation: 5 * time.Second, DrainDelay: 5 * time.Second, MaxRequest: 45 * time.Second, SafetyMargin: 5 * time.Second}},
+			want: GraceBudget{EndpointPropagation: 5 * time.Second, DrainDelay: 5 * time.Second, MaxRequest: 45 * time.Second, SafetyMargin: 5 * time.Second,
+				Stated: BudgetInputs{MaxRequest: true}}},
 		{name: "zero is allowed", annotations: map[string]string{AnnotationSafetyMargin: "0s"},
-			want: GraceBudget{EndpointPropagation: 5 * time.Second, DrainDelay: 5 * time.Second, MaxRequest: 15 * time.Second}},
+			want: GraceBudget{EndpointPropagation: 5 * time.Second, DrainDelay: 5 * time.Second, MaxRequest: 15 * time.Second, Stated: BudgetInputs{SafetyMargin: true}}},
 		{name: "not a duration", annotations: map[string]string{AnnotationDrainDelay: "soon"},
 			wantErr: `annotation safe-rollout.io/drain-delay: "soon" is not a non-negative duration`},
 		{name: "no unit", annotations: map[string]string{AnnotationMaxRequest: "30"},
@@ -71,6 +72,7 @@ func TestWithAnnotationsStartsFromTheFlags(t *testing.T) {
 	}
 	want := flags
 	want.DrainDelay = 20 * time.Second
+	want.Stated.DrainDelay = true
 	if got != want {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
@@ -88,8 +90,9 @@ func TestAnnotationsOverrideTheBudgetInChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := CheckDeployment(d, b, localEnv)
+	// 30s < 41s, the stated 1s drain delay and 40s max request alone: a fact.
 	gb := findCheck(t, r, CheckGraceBudget, "")
-	if gb.Status != StatusFail || !strings.Contains(gb.Message, "< 51s = 5s endpoint propagation + 1s drain delay + 40s max request + 5s safety margin") {
+	if gb.Status != StatusFail || !strings.Contains(gb.Message, "< 51s = 5s endpoint propagation + 1s drain delay + 40s max request + 5s safety margin; even without the assumed endpoint propagation, safety margin it needs 41s") {
 		t.Errorf("grace-budget = %s %q", gb.Status, gb.Message)
 	}
 	rr := findCheck(t, r, CheckReadinessReaction, "app")
@@ -240,8 +243,12 @@ func TestRequireSaturates(t *testing.T) {
 }
 
 func TestGraceBudgetSaturates(t *testing.T) {
-	huge := budgetWith(func(b *GraceBudget) { b.MaxRequest = 2562047 * time.Hour })
-	hugePlus := budgetWith(func(b *GraceBudget) { b.MaxRequest = 2562047 * time.Hour; b.SafetyMargin = time.Hour })
+	huge := budgetWith(func(b *GraceBudget) { b.MaxRequest = 2562047 * time.Hour; b.Stated = AllStated() })
+	hugePlus := budgetWith(func(b *GraceBudget) {
+		b.MaxRequest = 2562047 * time.Hour
+		b.SafetyMargin = time.Hour
+		b.Stated = AllStated()
+	})
 	zero := &GraceBudget{}
 	sleeping := func(cmd ...string) *appsv1.Deployment {
 		return deployment(withContainers(goodContainer("app", execPreStop(cmd...))))
@@ -262,8 +269,12 @@ func TestGraceBudgetSaturates(t *testing.T) {
 		{name: "a sleep as long as the grace period, with nothing else in the budget", dep: sleeping("sleep", "30"), budget: zero, want: StatusFail,
 			contains: []string{"terminationGracePeriodSeconds 30 is not longer than the 30s a preStop hook sleeps (30s = 0s endpoint propagation + 30s drain delay"},
 			fixHas:   "shorten the preStop sleep"},
-		{name: "a draining hook's sleep counts", dep: sleeping("sh", "-c", "curl -XPOST localhost:8080/drain && sleep 15"), want: StatusFail,
+		{name: "a draining hook's sleep counts", dep: sleeping("sh", "-c", "curl -XPOST localhost:8080/drain && sleep 15"), want: StatusWarn,
+			contains: []string{"terminationGracePeriodSeconds 30 < 40s = 5s endpoint propagation + 15s drain delay", "short only by the assumed endpoint propagation, max request, safety margin"}},
+		{name: "a draining hook's sleep counts, measured inputs", dep: sleeping("sh", "-c", "curl -XPOST localhost:8080/drain && sleep 15"),
+			budget: budgetWith(func(b *GraceBudget) { b.Stated = AllStated() }), want: StatusFail,
 			contains: []string{"terminationGracePeriodSeconds 30 < 40s = 5s endpoint propagation + 15s drain delay"}},
+		{name: "sleep infinity with assumed inputs is a fact", dep: sleeping("sleep", "infinity"), want: StatusFail, fixHas: "make every preStop hook end"},
 		{name: "a sleep just shorter, with nothing else in the budget", dep: sleeping("sleep", "29"), budget: zero, want: StatusPass,
 			contains: []string{"terminationGracePeriodSeconds 30 >= 29s"}},
 	})

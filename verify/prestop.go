@@ -70,13 +70,18 @@ func classifyPreStop(c *corev1.Container) preStopHook {
 	return preStopHook{kind: preStopOther, description: "with no handler"}
 }
 
-// longestPreStopSleep is the drain delay the preStop hooks impose on the pod: the
-// longest summed sleep of any hook, draining or not, since the kubelet sends
-// SIGTERM only when the hook returns.
-func longestPreStopSleep(spec *corev1.PodSpec) time.Duration {
+// drainSleep is the drain delay the preStop hooks impose on the pod: the longest
+// summed sleep of a serving container's hook, draining or not, since the kubelet
+// sends SIGTERM only when the hook returns. Helpers and proxies sleeping in their
+// hooks do not delay the app; in a pod that serves nothing every hook counts.
+func (v *podView) drainSleep() time.Duration {
+	counted := v.serving()
+	if len(counted) == 0 {
+		counted = v.members
+	}
 	var longest time.Duration
-	for i := range spec.Containers {
-		longest = max(longest, classifyPreStop(&spec.Containers[i]).sleep)
+	for _, m := range counted {
+		longest = max(longest, classifyPreStop(m.c).sleep)
 	}
 	return longest
 }

@@ -46,6 +46,22 @@ type ObjectReport struct {
 type PreflightReport struct {
 	Verdict Status         `json:"verdict"`
 	Objects []ObjectReport `json:"objects"`
+	// Skipped lists the objects of the manifests that were not checked, and why:
+	// what is not checked must be said.
+	Skipped []SkippedObject `json:"skipped,omitempty"`
+	// Strict is set when --strict judged the report: warnings made it fail.
+	Strict bool `json:"strict,omitempty"`
+}
+
+// SkippedObject is a manifest object preflight did not check or use.
+type SkippedObject struct {
+	Kind       string `json:"kind"`
+	APIVersion string `json:"apiVersion"`
+	Name       string `json:"name"`
+	Namespace  string `json:"namespace"`
+	// Source is the file (or URL, or "STDIN") the object came from.
+	Source string `json:"source"`
+	Reason string `json:"reason"`
 }
 
 // NewPreflightReport computes the verdicts of the given objects and of the whole report.
@@ -64,6 +80,24 @@ func NewPreflightReport(objects []ObjectReport) PreflightReport {
 		}
 	}
 	return r
+}
+
+// AsStrict returns the report as --strict judges it: warnings fail, so the verdicts
+// printed and the exit code agree. The checks keep their own statuses.
+func (r PreflightReport) AsStrict() PreflightReport {
+	out := r
+	out.Objects = make([]ObjectReport, len(r.Objects))
+	for i, o := range r.Objects {
+		if o.Verdict == StatusWarn {
+			o.Verdict = StatusFail
+		}
+		out.Objects[i] = o
+	}
+	if out.Verdict == StatusWarn {
+		out.Verdict = StatusFail
+	}
+	out.Strict = true
+	return out
 }
 
 // Failed tells whether the report should stop a rollout; strict turns warnings into failures.

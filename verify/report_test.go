@@ -109,3 +109,34 @@ func TestReportJSON(t *testing.T) {
 		t.Errorf("JSON\n got %s\nwant %s", got, want)
 	}
 }
+
+// --strict: the verdicts printed agree with the exit code.
+func TestAsStrict(t *testing.T) {
+	r := NewPreflightReport([]ObjectReport{obj("a", StatusPass), obj("b", StatusWarn), obj("c", StatusSkip)})
+	s := r.AsStrict()
+	if s.Verdict != StatusFail || !s.Strict || s.Objects[0].Verdict != StatusPass || s.Objects[1].Verdict != StatusFail {
+		t.Errorf("AsStrict = %+v", s)
+	}
+	if s.Objects[1].Checks[0].Status != StatusWarn {
+		t.Error("AsStrict changed a check's status")
+	}
+	if r.Verdict != StatusWarn || r.Objects[1].Verdict != StatusWarn || r.Strict {
+		t.Errorf("AsStrict modified its receiver: %+v", r)
+	}
+	if p := NewPreflightReport([]ObjectReport{obj("a", StatusPass)}).AsStrict(); p.Verdict != StatusPass || p.Failed(true) {
+		t.Errorf("a passing report under --strict = %+v", p)
+	}
+}
+
+func TestReportJSONSkipped(t *testing.T) {
+	r := NewPreflightReport(nil)
+	r.Skipped = []SkippedObject{{Kind: "Deployment", APIVersion: "apps/v1beta2", Name: "web", Namespace: "ns", Source: "a.yaml", Reason: "removed"}}
+	got, err := json.Marshal(r.AsStrict())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"verdict":"pass","objects":[],"skipped":[{"kind":"Deployment","apiVersion":"apps/v1beta2","name":"web","namespace":"ns","source":"a.yaml","reason":"removed"}],"strict":true}`
+	if string(got) != want {
+		t.Errorf("JSON\n got %s\nwant %s", got, want)
+	}
+}

@@ -1,5 +1,6 @@
 // Package cluster reads what surrounds a live Deployment (Services,
-// EndpointSlices, pods, PodDisruptionBudgets) for preflight's checks.
+// EndpointSlices, pods, PodDisruptionBudgets, HorizontalPodAutoscalers) for
+// preflight's checks.
 package cluster
 
 import (
@@ -8,6 +9,7 @@ import (
 	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -30,6 +32,10 @@ type namespaceObjects struct {
 	slices   []discoveryv1.EndpointSlice
 	pods     []corev1.Pod
 	pdbs     []policyv1.PodDisruptionBudget
+	hpas     []autoscalingv2.HorizontalPodAutoscaler
+	// hpasUnread says why the HPAs could not be read: they only refine the
+	// replica count, so a Role without them must not stop the preflight.
+	hpasUnread string
 }
 
 // NewReader reads through client.
@@ -61,6 +67,9 @@ func (r *Reader) Environment(ctx context.Context, d *appsv1.Deployment, known ve
 		EndpointSlices: objs.slices,
 		Pods:           objs.pods,
 		PDBs:           objs.pdbs,
+		HPAs:           objs.hpas,
+		HPAsUnread:     objs.hpasUnread,
+		UnknownFields:  known.UnknownFields,
 	}
 	for _, s := range known.Services {
 		if !slices.ContainsFunc(env.Services, func(c corev1.Service) bool { return c.Name == s.Name }) {
@@ -70,6 +79,11 @@ func (r *Reader) Environment(ctx context.Context, d *appsv1.Deployment, known ve
 	for _, p := range known.PDBs {
 		if !slices.ContainsFunc(env.PDBs, func(c policyv1.PodDisruptionBudget) bool { return c.Name == p.Name }) {
 			env.PDBs = append(env.PDBs, p)
+		}
+	}
+	for _, h := range known.HPAs {
+		if !slices.ContainsFunc(env.HPAs, func(c autoscalingv2.HorizontalPodAutoscaler) bool { return c.Name == h.Name }) {
+			env.HPAs = append(env.HPAs, h)
 		}
 	}
 	return env, nil
@@ -100,6 +114,24 @@ func (r *Reader) namespace(ctx context.Context, ns string) (*namespaceObjects, e
 		return nil, fmt.Errorf("listing poddisruptionbudgets in %s: %w", ns, err)
 	}
 	objs.pdbs = pdbs.Items
+	if err := r.readHPAs(ctx, ns, objs); err != nil {
+		return nil, err
+	}
 	r.namespaces[ns] = objs
 	return objs, nil
+}
+
+// readHPAs lists the namespace's HorizontalPodAutoscalers. Forbidden, or an API
+// the cluster does not serve, is noted and the preflight carries on.
+func (r *Reader) readHPAs(ctx context.Context, ns string, objs *namespaceObjects) error {
+	hpas, err := r.client.AutoscalingV2().HorizontalPodAutoscalers(ns).List(ctx, metav1.ListOptions{})
+	switch {
+	case apierrors.IsForbidden(err) || apierrors.IsNotFound(err):
+		objs.hpasUnread = err.Error()
+		return nil
+	case err != nil:
+		return fmt.Errorf("listing horizontalpodautoscalers in %s: %w", ns, err)
+	}
+	objs.hpas = hpas.Items
+	return nil
 }

@@ -7,11 +7,16 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/utils/ptr"
 
 	"github.com/safe-rollout/kubectl-safe-rollout/verify"
 	"github.com/safe-rollout/kubectl-safe-rollout/verify/verifytest"
@@ -92,7 +97,7 @@ func TestClusterReaderListsEachNamespaceOnce(t *testing.T) {
 		}
 	}
 	for _, ns := range []string{"ns", "other"} {
-		for _, res := range []string{"services", "endpointslices", "pods", "poddisruptionbudgets"} {
+		for _, res := range []string{"services", "endpointslices", "pods", "poddisruptionbudgets", "horizontalpodautoscalers"} {
 			if n := lists[ns+"/"+res]; n != 1 {
 				t.Errorf("%s listed %d times in %s, want 1", res, n, ns)
 			}
@@ -112,12 +117,59 @@ func TestClusterReaderNotDeployedYet(t *testing.T) {
 	if env.Live != nil {
 		t.Errorf("Live = %+v, want nil", env.Live)
 	}
-	rep := verify.CheckDeployment(verifytest.Deployment(), verify.DefaultGraceBudget(), env)
+	serving := verifytest.Deployment()
+	serving.Spec.Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}
+	rep := verify.CheckDeployment(serving, verify.DefaultGraceBudget(), env)
 	if c := findCheck(t, rep, verify.CheckRolloutInProgress); c.Status != verify.StatusSkip {
 		t.Errorf("rollout-in-progress = %s, want skip", c.Status)
 	}
 	if c := findCheck(t, rep, verify.CheckService); c.Status != verify.StatusWarn {
 		t.Errorf("service = %s, want warn (no Service in the cluster)", c.Status)
+	}
+	// Without ports either, the pods are workers: no Service is the design.
+	worker := verify.CheckDeployment(verifytest.Deployment(), verify.DefaultGraceBudget(), env)
+	if c := findCheck(t, worker, verify.CheckService); c.Status != verify.StatusSkip || !strings.Contains(c.Message, "a worker") {
+		t.Errorf("service of a worker = %s %q, want skip", c.Status, c.Message)
+	}
+}
+
+// The cluster's HorizontalPodAutoscaler sets the replicas rollout-strategy judges.
+func TestClusterReaderHPA(t *testing.T) {
+	d := verifytest.Deployment()
+	d.Spec.Replicas = nil
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web-hpa"},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
+			MinReplicas:    ptr.To[int32](3), MaxReplicas: 10,
+		},
+	}
+	env, err := NewReader(fake.NewClientset(hpa)).Environment(context.Background(), d, verify.Environment{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := findCheck(t, verify.CheckDeployment(d, verify.DefaultGraceBudget(), env), verify.CheckRolloutStrategy)
+	if c.Status != verify.StatusPass || !strings.Contains(c.Message, "replicas 3 (minReplicas of HorizontalPodAutoscaler web-hpa)") {
+		t.Errorf("rollout-strategy = %s %q, want pass with the HPA's minReplicas", c.Status, c.Message)
+	}
+}
+
+// A Role that may not list HorizontalPodAutoscalers: the report says so and the
+// preflight carries on with spec.replicas.
+func TestClusterReaderHPAForbidden(t *testing.T) {
+	client := fake.NewClientset()
+	client.PrependReactor("list", "horizontalpodautoscalers", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "autoscaling", Resource: "horizontalpodautoscalers"}, "", errors.New("no RBAC"))
+	})
+	d := verifytest.Deployment()
+	env, err := NewReader(client).Environment(context.Background(), d, verify.Environment{})
+	if err != nil {
+		t.Fatalf("forbidden HPAs stopped the preflight: %v", err)
+	}
+	c := findCheck(t, verify.CheckDeployment(d, verify.DefaultGraceBudget(), env), verify.CheckRolloutStrategy)
+	if c.Status != verify.StatusPass || !strings.Contains(c.Message, "(HorizontalPodAutoscalers not read: horizontalpodautoscalers.autoscaling is forbidden") ||
+		!strings.Contains(c.Message, "spec.replicas used)") {
+		t.Errorf("rollout-strategy = %s %q, want pass saying what could not be read", c.Status, c.Message)
 	}
 }
 
@@ -153,6 +205,7 @@ func TestClusterReaderErrors(t *testing.T) {
 		{"list", "endpointslices", "listing endpointslices in ns"},
 		{"list", "pods", "listing pods in ns"},
 		{"list", "poddisruptionbudgets", "listing poddisruptionbudgets in ns"},
+		{"list", "horizontalpodautoscalers", "listing horizontalpodautoscalers in ns: forbidden"}, // not an API Forbidden: a real failure
 		{"get", "deployments", "reading deployment ns/web: forbidden"},
 	} {
 		t.Run(tc.verb+" "+tc.resource, func(t *testing.T) {
