@@ -15,7 +15,10 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-const td = "testdata/preflight/"
+const (
+	td        = "testdata/preflight/"
+	realWorld = "../verify/testdata/real-world/"
+)
 
 // Golden tests: the table and the JSON of manifest sets, read with --local.
 func TestPreflightGolden(t *testing.T) {
@@ -221,6 +224,43 @@ func TestPreflightStatedBudget(t *testing.T) {
 	}
 }
 
+// The real-world manifests read from the command line: the same verdicts as
+// verify's table, through the resource builder, and the skipped Deployment said.
+func TestPreflightRealWorld(t *testing.T) {
+	r := runCmd(t, "preflight", "--local", "-f", realWorld, "-o", "json")
+	if r.code != ExitPreflightFailed || r.stderr != "" {
+		t.Fatalf("exit %d, stderr %q; want 2 (renamed-port and linkerd-injected fail)", r.code, r.stderr)
+	}
+	var doc struct {
+		Verdict string
+		Objects []struct{ Namespace, Name, Verdict string }
+		Skipped []map[string]string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	verdicts := map[string]string{}
+	for _, o := range doc.Objects {
+		verdicts[o.Namespace+"/"+o.Name] = o.Verdict
+	}
+	for name, want := range map[string]string{
+		"default/productpage-v1": "pass", "emojivoto/web": "fail", "default/podinfo": "warn", "default/loadgenerator": "warn",
+		"default/storefront": "pass", "default/api": "fail", "default/reports": "warn",
+	} {
+		if verdicts[name] != want {
+			t.Errorf("%s verdict = %q, want %q", name, verdicts[name], want)
+		}
+	}
+	if len(doc.Skipped) != 1 || doc.Skipped[0]["name"] != "nginx-deployment" || doc.Skipped[0]["apiVersion"] != "apps/v1beta2" ||
+		!strings.HasSuffix(doc.Skipped[0]["source"], "legacy-apps-v1beta2.yaml") || doc.Skipped[0]["reason"] == "" {
+		t.Errorf("skipped = %v", doc.Skipped)
+	}
+	podinfo := runCmd(t, "preflight", "--local", "-f", realWorld+"podinfo.yaml")
+	if podinfo.code != ExitOK || !strings.Contains(podinfo.stdout, "Verdict: warn") {
+		t.Errorf("podinfo: exit %d, want 0 and a warning:\n%s", podinfo.code, podinfo.stdout)
+	}
+}
+
 // --local reads no kubeconfig: neither a broken one nor an unknown context stops it.
 func TestPreflightLocalReadsNoKubeconfig(t *testing.T) {
 	dir := t.TempDir()
@@ -265,6 +305,8 @@ func TestPreflightBadInput(t *testing.T) {
 		{"malformed YAML in a later document", []string{"-f", td + "malformed-second.yaml", "--local"}, []string{td + "malformed-second.yaml", "line"}},
 		{"only a Service", []string{"-f", td + "only-service.yaml", "--local"}, []string{"no Deployment", "only-service.yaml"}},
 		{"only a custom resource", []string{"-f", td + "only-crd.yaml", "--local"}, []string{"no Deployment"}},
+		{"only skipped Deployments", []string{"-f", realWorld + "legacy-apps-v1beta2.yaml", "--local"},
+			[]string{"no Deployment", "skipped Deployment nginx-deployment (apps/v1beta2)", "removed in Kubernetes 1.16"}},
 		{"directory without manifests", []string{"-f", td + "no-manifests", "--local"}, []string{"no-manifests"}},
 		{"field of the wrong type", []string{"-f", td + "wrong-type.yaml", "--local"}, []string{"wrong-type.yaml", "Deployment web", "replicas"}},
 		{"invalid budget annotation", []string{"-f", td + "bad-annotation.yaml", "--local"},
