@@ -103,7 +103,7 @@ func (o *RestartOptions) Run(ctx context.Context) error {
 	}
 	g := &guardRun{flags: o.Guard, budget: o.Budget, client: client, clock: o.Clock, preflightSkipped: o.SkipPreflight}
 	if !o.SkipPreflight {
-		report, err := runPreflight(ctx, client, targets, o.Budget.GraceBudget)
+		report, err := runPreflight(ctx, client, targets, StatedBudget(o.Budget.GraceBudget, o.Guard.flags))
 		if err != nil {
 			return err
 		}
