@@ -47,7 +47,8 @@ $(printf '  %s\n' "${summary[@]}")
     of 0 unclean exits made the guard pause the rollout right there (exit 3), and hey
     saw errors (connection refused / reset) while the endpoints still pointed at the
     dying pod. kubectl rollout resume deploy/naive-app -n $NS lets it go on.
-  - The report's propagation line and recommended terminationGracePeriodSeconds come
-    from what the guard measured on this cluster.
+  - The report's propagation line is what the guard measured on this cluster (deletion to
+    endpoint not ready, the API's view); the recommended terminationGracePeriodSeconds uses
+    the larger of it and the configured propagation, and says which.
   The lab keeps running: kubectl --kubeconfig .lab/kubeconfig -n $NS get pods; stop it with make lab-down.
 MSG
