@@ -230,14 +230,12 @@ func outcomeError(r *report.Rollout) error {
 	return fmt.Errorf("unexpected outcome %q", r.Outcome)
 }
 
-// guardFlagNames are the flags that only mean something while a rollout is guarded.
-var guardFlagNames = []string{"on-breach", "timeout", "action-timeout", "probe", "prometheus-query", "max-sigkills",
-	"max-unclean-exits", "max-new-pod-restarts", "ignore-container", "max-probe-errors", "max-probe-error-rate"}
-
-// guarding lists the guard flags given explicitly.
+// guarding lists the guard flags given explicitly: they only mean something
+// while a rollout is guarded.
 func (f *GuardFlags) guarding() []string {
 	var set []string
-	for _, name := range guardFlagNames {
+	for _, name := range []string{"on-breach", "timeout", "action-timeout", "probe", "prometheus-query", "max-sigkills",
+		"max-unclean-exits", "max-new-pod-restarts", "ignore-container", "max-probe-errors", "max-probe-error-rate"} {
 		if f.flags != nil && f.flags.Changed(name) {
 			set = append(set, "--"+name)
 		}

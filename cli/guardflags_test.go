@@ -180,3 +180,12 @@ func TestGuardFlagsRejectNonsense(t *testing.T) {
 		}
 	}
 }
+
+// A dry run guards nothing: guard flags with it are rejected before any read.
+func TestRestartDryRunRejectsGuardFlags(t *testing.T) {
+	r := runCmd(t, "restart", "deploy/web", "--dry-run=server", "--on-breach=rollback", "--probe", "http://127.0.0.1:1/")
+	assertOneErrorLine(t, r)
+	if !strings.Contains(r.stderr, "--on-breach, --probe do not apply") {
+		t.Errorf("stderr %q does not name the flags that do not apply", r.stderr)
+	}
+}
