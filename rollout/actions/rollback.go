@@ -37,28 +37,39 @@ var ErrPauseRefused = errors.New("pause refused: the Deployment's template chang
 // re-reads and checks again. Transient errors are retried with backoff until ctx
 // ends (the action timeout); attempt hears of every try.
 func Pause(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment, guarded *corev1.PodTemplateSpec, attempt func(error)) error {
-	deployments := client.AppsV1().Deployments(d.Namespace)
-	current := d
-	err := retryTransient(ctx, attempt, func() error {
-		if current == nil {
-			fresh, err := deployments.Get(ctx, d.Name, metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			current = fresh
-		}
-		if !equality.Semantic.DeepEqual(&current.Spec.Template, guarded) {
-			return ErrPauseRefused
-		}
+	err := whileGuarded(ctx, client, d, guarded, ErrPauseRefused, attempt, func(current *appsv1.Deployment) error {
 		patch := fmt.Sprintf(`{"metadata":{"resourceVersion":%q},"spec":{"paused":true}}`, current.ResourceVersion)
-		current = nil // any failure re-reads
-		_, err := deployments.Patch(ctx, d.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: workload.FieldManager})
+		_, err := client.AppsV1().Deployments(d.Namespace).Patch(ctx, d.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: workload.FieldManager})
 		return err
 	})
 	if err != nil && !errors.Is(err, ErrPauseRefused) {
 		return fmt.Errorf("pausing deployment %s/%s: %w", d.Namespace, d.Name, err)
 	}
 	return err
+}
+
+// whileGuarded writes the Deployment only while it still carries guarded, the
+// template this rollout produced: on the copy the guard knows first, on a fresh
+// read after any failure; refused once the template changed. Transient errors
+// are retried until ctx ends.
+func whileGuarded(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment, guarded *corev1.PodTemplateSpec,
+	refused error, attempt func(error), write func(current *appsv1.Deployment) error) error {
+	current := d
+	return retryTransient(ctx, attempt, func() error {
+		if current == nil {
+			fresh, err := client.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
+			if err != nil {
+				return &rereadError{err}
+			}
+			current = fresh
+		}
+		if !equality.Semantic.DeepEqual(&current.Spec.Template, guarded) {
+			return refused
+		}
+		target := current
+		current = nil // any failure re-reads
+		return write(target)
+	})
 }
 
 // actionBackoff spaces the retries of an action; the action timeout (ctx) ends them.
@@ -150,23 +161,10 @@ func TemplateOf(rs *appsv1.ReplicaSet) corev1.PodTemplateSpec {
 // rollout produced. A conflict re-reads the Deployment and decides again;
 // transient errors are retried until ctx ends; attempt hears of every try.
 func Rollback(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment, previous *appsv1.ReplicaSet, guarded *corev1.PodTemplateSpec, attempt func(error)) error {
-	deployments := client.AppsV1().Deployments(d.Namespace)
-	current := d
-	err := retryTransient(ctx, attempt, func() error {
-		if current == nil {
-			fresh, err := deployments.Get(ctx, d.Name, metav1.GetOptions{})
-			if err != nil {
-				return &rereadError{err}
-			}
-			current = fresh
-		}
-		if !equality.Semantic.DeepEqual(&current.Spec.Template, guarded) {
-			return ErrRollbackRefused
-		}
+	err := whileGuarded(ctx, client, d, guarded, ErrRollbackRefused, attempt, func(current *appsv1.Deployment) error {
 		next := current.DeepCopy()
 		next.Spec.Template = TemplateOf(previous)
-		current = nil // any failure re-reads
-		_, err := deployments.Update(ctx, next, metav1.UpdateOptions{FieldManager: workload.FieldManager})
+		_, err := client.AppsV1().Deployments(d.Namespace).Update(ctx, next, metav1.UpdateOptions{FieldManager: workload.FieldManager})
 		return err
 	})
 	var reread *rereadError
