@@ -14,13 +14,8 @@ import (
 func checkReadinessProbe(m member, v *podView) Check {
 	c, p := m.c, m.c.ReadinessProbe
 	ch := Check{ID: CheckReadinessProbe, Container: c.Name}
-	if p != nil {
-		if port, missing := undeclaredPort(c, probePort(&p.ProbeHandler)); missing {
-			ch.Status = StatusFail
-			ch.Message = fmt.Sprintf("readinessProbe %s names port %s, which the container does not declare: the kubelet fails the probe, so the container never becomes ready", describeHandler(&p.ProbeHandler), port)
-			ch.Fix = declarePortFix(port)
-			return ch
-		}
+	if failUndeclaredPort(&ch, c, p, "readinessProbe", "the kubelet fails the probe, so the container never becomes ready") {
+		return ch
 	}
 	switch {
 	case m.role == roleWorker:
@@ -158,13 +153,8 @@ func proxyReaction(m member, fastest member, known bool) string {
 func checkReadinessLiveness(c *corev1.Container) Check {
 	ch := Check{ID: CheckReadinessLiveness, Container: c.Name}
 	live, ready := c.LivenessProbe, c.ReadinessProbe
-	if live != nil {
-		if port, missing := undeclaredPort(c, probePort(&live.ProbeHandler)); missing {
-			ch.Status = StatusFail
-			ch.Message = fmt.Sprintf("livenessProbe %s names port %s, which the container does not declare: the kubelet fails the probe and restarts the container again and again", describeHandler(&live.ProbeHandler), port)
-			ch.Fix = declarePortFix(port)
-			return ch
-		}
+	if failUndeclaredPort(&ch, c, live, "livenessProbe", "the kubelet fails the probe and restarts the container again and again") {
+		return ch
 	}
 	switch {
 	case live == nil:
@@ -182,6 +172,21 @@ func checkReadinessLiveness(c *corev1.Container) Check {
 		ch.Message = "livenessProbe " + describeHandler(&live.ProbeHandler) + " is separate from readiness"
 	}
 	return ch
+}
+
+// failUndeclaredPort fails ch when probe p (nil: none) names a port the container
+// does not declare; consequence says what the kubelet then does.
+func failUndeclaredPort(ch *Check, c *corev1.Container, p *corev1.Probe, what, consequence string) bool {
+	if p == nil {
+		return false
+	}
+	port, missing := undeclaredPort(c, probePort(&p.ProbeHandler))
+	if missing {
+		ch.Status = StatusFail
+		ch.Message = fmt.Sprintf("%s %s names port %s, which the container does not declare: %s", what, describeHandler(&p.ProbeHandler), port, consequence)
+		ch.Fix = declarePortFix(port)
+	}
+	return missing
 }
 
 // runnable tells whether the kubelet can run the container's readinessProbe at all.
