@@ -146,7 +146,7 @@ func StatedBudget(b verify.GraceBudget, fs *pflag.FlagSet) verify.GraceBudget {
 
 // runPreflight checks every target; client is nil for --local.
 func runPreflight(ctx context.Context, client kubernetes.Interface, t *Targets, budget verify.GraceBudget) (verify.PreflightReport, error) {
-	fromFiles := verify.Environment{Local: client == nil, Services: t.Services, PDBs: t.PDBs, HPAs: t.HPAs}
+	fromFiles := verify.Environment{Local: client == nil, Services: t.Services, PDBs: t.PDBs, HPAs: t.HPAs, Ingresses: t.Ingresses}
 	var reader *cluster.Reader
 	if client != nil {
 		reader = cluster.NewReader(client)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
@@ -453,6 +454,60 @@ func TestPreflightLiveHPA(t *testing.T) {
 		s := newLabServer(t)
 		s.forbidden[path] = true
 		if code, line := strategy(t, s); code != ExitOK || !strings.Contains(line, "(HorizontalPodAutoscalers not read: horizontalpodautoscalers is forbidden") {
+			t.Errorf("exit %d, row %q", code, line)
+		}
+	})
+}
+
+// An ALB Ingress routing to the Deployment's Service raises the assumed endpoint
+// propagation (a warning: it is an assumption); a flag overrides it; a Role that
+// may not list Ingresses gets a preflight that says so.
+func TestPreflightLiveIngress(t *testing.T) {
+	const path = "/apis/networking.k8s.io/v1/namespaces/default/ingresses"
+	budget := func(t *testing.T, s *fakeAPIServer, extra ...string) (int, string) {
+		t.Helper()
+		r := runCmd(t, append([]string{"preflight", "--kubeconfig", s.Kubeconfig, "deploy/web"}, extra...)...)
+		if r.stderr != "" {
+			t.Errorf("stderr = %q", r.stderr)
+		}
+		for _, line := range strings.Split(r.stdout, "\n") {
+			if strings.Contains(line, "grace-budget") {
+				return r.code, line
+			}
+		}
+		t.Fatalf("no grace-budget row in:\n%s", r.stdout)
+		return 0, ""
+	}
+	alb := networkingv1.Ingress{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "Ingress"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web"},
+		Spec: networkingv1.IngressSpec{
+			IngressClassName: ptr.To("alb"),
+			DefaultBackend: &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
+				Name: "web", Port: networkingv1.ServiceBackendPort{Name: "http"}}},
+		},
+	}
+	t.Run("alb", func(t *testing.T) {
+		s := newLabServer(t)
+		s.lists[path] = apiList("networking.k8s.io/v1", "IngressList", alb)
+		code, line := budget(t, s)
+		if code != ExitOK || !strings.Contains(line, "warn") ||
+			!strings.Contains(line, "30s endpoint propagation (assumed: AWS ALB)") ||
+			!strings.Contains(line, "Ingress web (to Service web): ingressClassName: alb") {
+			t.Errorf("exit %d, row %q", code, line)
+		}
+	})
+	t.Run("flag overrides", func(t *testing.T) {
+		s := newLabServer(t)
+		s.lists[path] = apiList("networking.k8s.io/v1", "IngressList", alb)
+		if code, line := budget(t, s, "--endpoint-propagation=5s"); code != ExitOK || !strings.Contains(line, "pass") || strings.Contains(line, "ALB") {
+			t.Errorf("exit %d, row %q", code, line)
+		}
+	})
+	t.Run("forbidden", func(t *testing.T) {
+		s := newLabServer(t)
+		s.forbidden[path] = true
+		if code, line := budget(t, s); code != ExitOK || !strings.Contains(line, "(Ingresses not read: ingresses is forbidden") {
 			t.Errorf("exit %d, row %q", code, line)
 		}
 	})

@@ -137,6 +137,7 @@ func newFakeAPIServer(t *testing.T) *fakeAPIServer {
 		"/apis/policy/v1/namespaces/default/poddisruptionbudgets":          {"policy/v1", "PodDisruptionBudgetList"},
 		"/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers": {"autoscaling/v2", "HorizontalPodAutoscalerList"},
 	} {
+		"/apis/networking.k8s.io/v1/namespaces/default/ingresses":          {"networking.k8s.io/v1", "IngressList"},
 		s.lists[path] = apiList(kind[0], kind[1])
 	}
 	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))

@@ -26,6 +26,9 @@ type GraceBudget struct {
 	// assumptions add is a warning: a failure must rest on stated numbers and on
 	// the manifest's own facts (its preStop sleeps).
 	Stated BudgetInputs
+	// PropagationFrom is the load balancer whose assumed deregistration time
+	// replaced the default endpoint propagation; nil when none did.
+	PropagationFrom *LoadBalancerFront
 }
 
 // BudgetInputs marks each input of the grace budget.
@@ -132,7 +135,7 @@ func (r Requirement) Assumed() []string {
 		value  time.Duration
 		stated bool
 	}{
-		{"endpoint propagation", r.EndpointPropagation, r.Stated.EndpointPropagation},
+		{r.propagationName(), r.EndpointPropagation, r.Stated.EndpointPropagation},
 		{"drain delay", r.DrainDelay - min(r.DrainDelay, r.PreStopSleep), r.Stated.DrainDelay},
 		{"max request", r.MaxRequest, r.Stated.MaxRequest},
 		{"safety margin", r.SafetyMargin, r.Stated.SafetyMargin},
@@ -142,6 +145,15 @@ func (r Requirement) Assumed() []string {
 		}
 	}
 	return out
+}
+
+// propagationName is "endpoint propagation", with the load balancer it was
+// assumed for when one fronts the pods.
+func (r Requirement) propagationName() string {
+	if f := r.PropagationFrom; f != nil {
+		return fmt.Sprintf("endpoint propagation (%s assumed for %s, %s)", seconds(f.Propagation), f.Kind, f.Evidence)
+	}
+	return "endpoint propagation"
 }
 
 // Unbounded tells that no grace period can meet the requirement: a preStop hook
@@ -169,8 +181,12 @@ func (r Requirement) KnownSeconds() int64 {
 
 // Formula spells the sum with its numbers, e.g. "5s endpoint propagation + 5s drain delay + ...".
 func (r Requirement) Formula() string {
-	return fmt.Sprintf("%s endpoint propagation + %s drain delay + %s max request + %s safety margin",
-		seconds(r.EndpointPropagation), seconds(r.EffectiveDrain), seconds(r.MaxRequest), seconds(r.SafetyMargin))
+	propagation := "endpoint propagation"
+	if f := r.PropagationFrom; f != nil {
+		propagation += " (assumed: " + f.Kind + ")"
+	}
+	return fmt.Sprintf("%s %s + %s drain delay + %s max request + %s safety margin",
+		seconds(r.EndpointPropagation), propagation, seconds(r.EffectiveDrain), seconds(r.MaxRequest), seconds(r.SafetyMargin))
 }
 
 // unbounded is how messages print a duration that never ends (a saturated sum,

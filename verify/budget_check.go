@@ -10,7 +10,18 @@ import (
 // facts: no grace period at all, one short of the stated inputs plus the preStop
 // sleeps, or a preStop sleep (hookSleep, the longest) that fills it. Short of a
 // budget that rests on assumed inputs, it warns.
-func checkGraceBudget(grace int64, req Requirement, hookSleep time.Duration) Check {
+//
+// ingressesUnread says why the cluster's Ingresses could not be read: an ALB in
+// front of the pods would then go unnoticed, and the finding says so.
+func checkGraceBudget(grace int64, req Requirement, hookSleep time.Duration, ingressesUnread string) Check {
+	ch := checkGraceBudgetFigures(grace, req, hookSleep)
+	if ingressesUnread != "" && !req.Stated.EndpointPropagation {
+		ch.Message += " (Ingresses not read: " + ingressesUnread + "; a load balancer they configure is not accounted for)"
+	}
+	return ch
+}
+
+func checkGraceBudgetFigures(grace int64, req Requirement, hookSleep time.Duration) Check {
 	ch := Check{ID: CheckGraceBudget}
 	need, known := req.Seconds(), req.KnownSeconds()
 	formula := fmt.Sprintf("terminationGracePeriodSeconds %d < %s = %s", grace, wholeSeconds(need), req.Formula())

@@ -5,6 +5,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
@@ -49,6 +50,11 @@ type Environment struct {
 	// HPAsUnread says why the cluster's HorizontalPodAutoscalers could not be read
 	// ("" when they were, or when only manifests were read).
 	HPAsUnread string
+	// Ingresses reveal an AWS ALB in front of the Services (the endpoint
+	// propagation assumed for it).
+	Ingresses []networkingv1.Ingress
+	// IngressesUnread says why the cluster's Ingresses could not be read.
+	IngressesUnread string
 	// UnknownFields are the fields of the Deployment's manifest that its API
 	// version does not have: the API server would drop them. Nil for live objects.
 	UnknownFields []string
@@ -59,7 +65,7 @@ func CheckDeployment(d *appsv1.Deployment, budget GraceBudget, env Environment) 
 	grace := graceSeconds(&d.Spec.Template.Spec)
 	pod := analysePod(d, env.Services)
 	hookSleep := pod.drainSleep()
-	req := budget.Require(hookSleep)
+	req := budget.FrontedBy(FrontingLoadBalancer(d, env.Services, env.Ingresses)).Require(hookSleep)
 
 	var checks []Check
 	if len(env.UnknownFields) > 0 {
@@ -74,7 +80,7 @@ func CheckDeployment(d *appsv1.Deployment, budget GraceBudget, env Environment) 
 		)
 	}
 	checks = append(checks,
-		checkGraceBudget(grace, req, hookSleep),
+		checkGraceBudget(grace, req, hookSleep, env.IngressesUnread),
 		checkRolloutStrategy(d, env, &pod),
 		checkService(d, env, &pod),
 		checkPaused(d, env),

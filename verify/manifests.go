@@ -12,6 +12,7 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -25,8 +26,10 @@ type Manifests struct {
 	PDBs        []policyv1.PodDisruptionBudget
 	// HPAs holds autoscaling/v2 HorizontalPodAutoscalers, and autoscaling/v1 ones
 	// converted (the fields preflight reads are the same).
-	HPAs    []autoscalingv2.HorizontalPodAutoscaler
-	Skipped []SkippedObject
+	HPAs []autoscalingv2.HorizontalPodAutoscaler
+	// Ingresses can reveal a cloud load balancer in front of the Services.
+	Ingresses []networkingv1.Ingress
+	Skipped   []SkippedObject
 
 	unknown map[*appsv1.Deployment][]string
 }
@@ -66,6 +69,12 @@ func (m *Manifests) Add(u *unstructured.Unstructured, source string) error {
 			return err
 		}
 		m.HPAs = append(m.HPAs, h)
+	case networkingv1.SchemeGroupVersion.WithKind("Ingress"):
+		var ing networkingv1.Ingress
+		if _, err := decodeStrict(u, &ing); err != nil {
+			return err
+		}
+		m.Ingresses = append(m.Ingresses, ing)
 	default:
 		if reason := skipReason(gvk); reason != "" {
 			m.Skipped = append(m.Skipped, SkippedObject{
@@ -94,6 +103,8 @@ func skipReason(gvk schema.GroupVersionKind) string {
 		return fmt.Sprintf("%s PodDisruptionBudgets are no longer served (removed in Kubernetes 1.25): not used by the pdb check; use policy/v1", gvk.GroupVersion())
 	case gvk.Kind == "HorizontalPodAutoscaler" && gvk.Group == "autoscaling":
 		return fmt.Sprintf("%s HorizontalPodAutoscalers are no longer served (removed in Kubernetes 1.25 or 1.26): not used by rollout-strategy; use autoscaling/v2", gvk.GroupVersion())
+	case gvk.Kind == "Ingress" && (gvk.Group == "extensions" || gvk.Group == "networking.k8s.io"):
+		return fmt.Sprintf("%s Ingresses are no longer served (removed in Kubernetes 1.22): not used to recognise a load balancer in front of the Services; use networking.k8s.io/v1", gvk.GroupVersion())
 	case gvk.Group == "apps" && (gvk.Kind == "StatefulSet" || gvk.Kind == "DaemonSet"):
 		return "preflight checks Deployments only"
 	}

@@ -54,13 +54,16 @@ func TestManifestsAdd(t *testing.T) {
 		"apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: api, namespace: ns}\n" +
 			"spec: {scaleTargetRef: {kind: Deployment, name: api}, maxReplicas: 5}",
 		"apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: ns}\nspec: {selector: {app: web}}",
+		"apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web, namespace: ns}\nspec: {ingressClassName: alb}",
+		"apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: legacy, namespace: ns}",
 	} {
 		if err := m.Add(object(t, doc), "f.yaml"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if len(m.Deployments) != 1 || len(m.Services) != 1 || len(m.HPAs) != 2 || len(m.PDBs) != 0 {
-		t.Fatalf("got %d Deployments, %d Services, %d HPAs, %d PDBs; want 1, 1, 2, 0", len(m.Deployments), len(m.Services), len(m.HPAs), len(m.PDBs))
+	if len(m.Deployments) != 1 || len(m.Services) != 1 || len(m.HPAs) != 2 || len(m.PDBs) != 0 || len(m.Ingresses) != 1 {
+		t.Fatalf("got %d Deployments, %d Services, %d HPAs, %d PDBs, %d Ingresses; want 1, 1, 2, 0, 1",
+			len(m.Deployments), len(m.Services), len(m.HPAs), len(m.PDBs), len(m.Ingresses))
 	}
 	wantUnknown := "spec.template.spec.containers[0].Ports spec.template.spec.containers[0].readinesProbe spec.template.spec.terminationGracePeriodSecond"
 	got := m.UnknownFields(m.Deployments[0])
@@ -80,7 +83,7 @@ func TestManifestsAdd(t *testing.T) {
 			t.Errorf("%s %s skipped without a reason", s.Kind, s.Name)
 		}
 	}
-	want := "Deployment apps/v1beta2 old ns f.yaml|Deployment extensions/v1beta1 older ns f.yaml|PodDisruptionBudget policy/v1beta1 pdb ns f.yaml|StatefulSet apps/v1 db ns f.yaml"
+	want := "Deployment apps/v1beta2 old ns f.yaml|Deployment extensions/v1beta1 older ns f.yaml|PodDisruptionBudget policy/v1beta1 pdb ns f.yaml|StatefulSet apps/v1 db ns f.yaml|Ingress extensions/v1beta1 legacy ns f.yaml"
 	if got := strings.Join(skipped, "|"); got != want {
 		t.Errorf("skipped = %s\nwant %s", got, want)
 	}

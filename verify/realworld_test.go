@@ -210,6 +210,14 @@ var realWorld = []struct {
 		{CheckReadinessLiveness, "controller", StatusWarn, "liveness = readiness (/healthz:10254)", "same handler"},
 		{CheckPreStopHook, "controller", StatusPass, "/wait-shutdown is the controller's own drain", "triggers draining"},
 	}, surroundings(rw{CheckGraceBudget, "", StatusPass, "300s", "300 >= 30s"}, singleWarn))}},
+
+	{file: "aws-alb-2048.yaml", deployments: map[string][]rw{"deployment-2048": checksOf([]rw{
+		{CheckReadinessProbe, "app-2048", StatusFail, "the Service targets port 80 and the container has no readinessProbe", "no readinessProbe"},
+		{CheckReadinessReaction, "app-2048", StatusSkip, "nothing to time", ""},
+		{CheckReadinessLiveness, "app-2048", StatusPass, "no livenessProbe", ""},
+		{CheckPreStopHook, "app-2048", StatusWarn, "no preStop hook", "no preStop hook"},
+	}, surroundings(rw{CheckGraceBudget, "", StatusWarn, "the ALB's assumed 30s deregistration needs 55s: an assumption warns",
+		"30s endpoint propagation (assumed: AWS ALB)"}, strategyPass))}},
 }
 
 func TestRealWorldManifests(t *testing.T) {
@@ -258,7 +266,7 @@ func TestRealWorldManifests(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				env := Environment{Local: true, Services: m.Services, PDBs: m.PDBs, HPAs: m.HPAs, UnknownFields: m.UnknownFields(d)}
+				env := Environment{Local: true, Services: m.Services, PDBs: m.PDBs, HPAs: m.HPAs, Ingresses: m.Ingresses, UnknownFields: m.UnknownFields(d)}
 				compareChecks(t, d.Name, CheckDeployment(d, budget, env).Checks, want)
 			}
 		})

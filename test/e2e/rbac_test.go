@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -58,9 +59,14 @@ func TestRBAC(t *testing.T) {
 		t.Fatalf("preflight in namespace default as %s: exit %d, want 1 and forbidden", user, r.code)
 	}
 
-	// Everything works with the documented Role.
-	if r := l.runWith(t, kubeconfig, "preflight", "-l", "app=rbac", "-o", "json"); r.code != 0 {
-		t.Fatalf("preflight -l: exit %d, want 0\n%s", r.code, r.stdout)
+	// Everything works with the documented Role: preflight reads the HPAs and
+	// Ingresses too.
+	pr := l.runWith(t, kubeconfig, "preflight", "-l", "app=rbac", "-o", "json")
+	if pr.code != 0 {
+		t.Fatalf("preflight -l: exit %d, want 0\n%s", pr.code, pr.stdout)
+	}
+	if unread := notRead(t, pr.stdout); len(unread) > 0 {
+		t.Errorf("preflight with the documented Role could not read everything: %q", unread)
 	}
 	if r := l.runWith(t, kubeconfig, "watch", "deploy/rbac", "-o", "json", "--progress=plain", "--timeout=1m"); r.code != 0 || decodeReport(t, r).Outcome != "no-rollout" {
 		t.Fatalf("watch with no rollout: exit %d, want 0 and no-rollout\n%s", r.code, r.stdout)
@@ -121,6 +127,25 @@ func TestRBAC(t *testing.T) {
 	if after.Generation != before.Generation || after.ResourceVersion != before.ResourceVersion {
 		t.Errorf("deployment changed without patch: generation %d -> %d, resourceVersion %s -> %s",
 			before.Generation, after.Generation, before.ResourceVersion, after.ResourceVersion)
+	}
+
+	// Without the HPA and Ingress rules preflight still runs, and says what it
+	// could not read.
+	if role, err = l.client.RbacV1().Roles(ns).Get(ctx, role.Name, metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	role.Rules = slices.DeleteFunc(role.Rules, func(rule rbacv1.PolicyRule) bool {
+		return slices.Contains(rule.Resources, "horizontalpodautoscalers") || slices.Contains(rule.Resources, "ingresses")
+	})
+	if _, err = l.client.RbacV1().Roles(ns).Update(ctx, role, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	l.waitAllowedOn(t, user, ns, "list", "networking.k8s.io", "ingresses", false)
+	l.waitAllowedOn(t, user, ns, "list", "autoscaling", "horizontalpodautoscalers", false)
+	pr = l.runWith(t, kubeconfig, "preflight", "deploy/rbac", "-o", "json")
+	unread := strings.Join(notRead(t, pr.stdout), "\n")
+	if pr.code != 0 || !strings.Contains(unread, "HorizontalPodAutoscalers not read") || !strings.Contains(unread, "Ingresses not read") {
+		t.Errorf("preflight without the HPA and Ingress rules: exit %d, notes %q; want 0 and both named as not read\n%s", pr.code, unread, pr.stderr)
 	}
 
 	// Without watch on pods the guard cannot follow the drain: it says so at once,
@@ -184,15 +209,44 @@ func loadRole(t *testing.T, ns string) *rbacv1.Role {
 	return role
 }
 
+// notRead returns the preflight JSON report's findings that say something could
+// not be read.
+func notRead(t *testing.T, stdout string) []string {
+	t.Helper()
+	var rep struct {
+		Objects []struct {
+			Checks []struct{ ID, Message string }
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("preflight output is not JSON: %v\n%s", err, stdout)
+	}
+	var out []string
+	for _, o := range rep.Objects {
+		for _, c := range o.Checks {
+			if strings.Contains(c.Message, "not read") {
+				out = append(out, c.ID+": "+c.Message)
+			}
+		}
+	}
+	return out
+}
+
 // waitAllowed waits until the authorizer has caught up with a Role change: patching
 // Deployments in ns is allowed (or denied) for user.
 func (l *lab) waitAllowed(t *testing.T, user, ns, verb string, allowed bool) {
+	t.Helper()
+	l.waitAllowedOn(t, user, ns, verb, "apps", "deployments", allowed)
+}
+
+// waitAllowedOn waits until verb on group/resource in ns is allowed (or denied) for user.
+func (l *lab) waitAllowedOn(t *testing.T, user, ns, verb, group, resource string, allowed bool) {
 	t.Helper()
 	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		sar, err := l.client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 			User:               user,
 			Groups:             []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"},
-			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: verb, Group: "apps", Resource: "deployments"},
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: verb, Group: group, Resource: resource},
 		}}, metav1.CreateOptions{})
 		if err != nil {
 			return false, err
@@ -200,7 +254,7 @@ func (l *lab) waitAllowed(t *testing.T, user, ns, verb string, allowed bool) {
 		return sar.Status.Allowed == allowed, nil
 	})
 	if err != nil {
-		t.Fatalf("%s %s deployments in %s: allowed never became %v: %v", user, verb, ns, allowed, err)
+		t.Fatalf("%s %s %s in %s: allowed never became %v: %v", user, verb, resource, ns, allowed, err)
 	}
 }
 

@@ -1,5 +1,5 @@
 // Package cluster reads what surrounds a live Deployment (Services,
-// EndpointSlices, pods, PodDisruptionBudgets, HorizontalPodAutoscalers) for
+// EndpointSlices, pods, PodDisruptionBudgets, HorizontalPodAutoscalers, Ingresses) for
 // preflight's checks.
 package cluster
 
@@ -12,6 +12,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,6 +37,10 @@ type namespaceObjects struct {
 	// hpasUnread says why the HPAs could not be read: they only refine the
 	// replica count, so a Role without them must not stop the preflight.
 	hpasUnread string
+	// ingresses only reveal a load balancer in front of the Services: the
+	// same holds for them.
+	ingresses       []networkingv1.Ingress
+	ingressesUnread string
 }
 
 // NewReader reads through client.
@@ -62,14 +67,16 @@ func (r *Reader) Environment(ctx context.Context, d *appsv1.Deployment, known ve
 		}
 	}
 	env := verify.Environment{
-		Live:           live,
-		Services:       objs.services,
-		EndpointSlices: objs.slices,
-		Pods:           objs.pods,
-		PDBs:           objs.pdbs,
-		HPAs:           objs.hpas,
-		HPAsUnread:     objs.hpasUnread,
-		UnknownFields:  known.UnknownFields,
+		Live:            live,
+		Services:        objs.services,
+		EndpointSlices:  objs.slices,
+		Pods:            objs.pods,
+		PDBs:            objs.pdbs,
+		HPAs:            objs.hpas,
+		HPAsUnread:      objs.hpasUnread,
+		Ingresses:       objs.ingresses,
+		IngressesUnread: objs.ingressesUnread,
+		UnknownFields:   known.UnknownFields,
 	}
 	for _, s := range known.Services {
 		if !slices.ContainsFunc(env.Services, func(c corev1.Service) bool { return c.Name == s.Name }) {
@@ -84,6 +91,11 @@ func (r *Reader) Environment(ctx context.Context, d *appsv1.Deployment, known ve
 	for _, h := range known.HPAs {
 		if !slices.ContainsFunc(env.HPAs, func(c autoscalingv2.HorizontalPodAutoscaler) bool { return c.Name == h.Name }) {
 			env.HPAs = append(env.HPAs, h)
+		}
+	}
+	for _, ing := range known.Ingresses {
+		if !slices.ContainsFunc(env.Ingresses, func(c networkingv1.Ingress) bool { return c.Name == ing.Name }) {
+			env.Ingresses = append(env.Ingresses, ing)
 		}
 	}
 	return env, nil
@@ -117,6 +129,9 @@ func (r *Reader) namespace(ctx context.Context, ns string) (*namespaceObjects, e
 	if err := r.readHPAs(ctx, ns, objs); err != nil {
 		return nil, err
 	}
+	if err := r.readIngresses(ctx, ns, objs); err != nil {
+		return nil, err
+	}
 	r.namespaces[ns] = objs
 	return objs, nil
 }
@@ -133,5 +148,20 @@ func (r *Reader) readHPAs(ctx context.Context, ns string, objs *namespaceObjects
 		return fmt.Errorf("listing horizontalpodautoscalers in %s: %w", ns, err)
 	}
 	objs.hpas = hpas.Items
+	return nil
+}
+
+// readIngresses lists the namespace's Ingresses; like HPAs, a Role without
+// them (or a cluster without the API) is noted and the preflight carries on.
+func (r *Reader) readIngresses(ctx context.Context, ns string, objs *namespaceObjects) error {
+	ings, err := r.client.NetworkingV1().Ingresses(ns).List(ctx, metav1.ListOptions{})
+	switch {
+	case apierrors.IsForbidden(err) || apierrors.IsNotFound(err):
+		objs.ingressesUnread = err.Error()
+		return nil
+	case err != nil:
+		return fmt.Errorf("listing ingresses in %s: %w", ns, err)
+	}
+	objs.ingresses = ings.Items
 	return nil
 }
