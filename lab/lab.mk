@@ -29,7 +29,11 @@ LAB_DRAIN_APP_DEPS = $(shell find $(LAB_DRAIN_APP_SRC) -type f -not -path '*/.gi
 
 .PHONY: lab-build lab-up lab-down lab-status lab-force
 
-lab-build: $(LAB_K8S) $(LAB_IMG)/pause.tar $(LAB_IMG)/drain-app.tar
+# A third-party app nobody here wrote (podinfo 6.9.2: on SIGTERM it fails /readyz, waits 3s,
+# then shuts its servers down gracefully), built from the module proxy at a pinned commit.
+LAB_PODINFO := github.com/stefanprodan/podinfo/cmd/podinfo@v1.8.1-0.20250910200901-e86405a8674e
+
+lab-build: $(LAB_K8S) $(LAB_IMG)/pause.tar $(LAB_IMG)/drain-app.tar $(LAB_IMG)/podinfo.tar
 
 $(LAB_K8S): $(LAB_K8S_DEPS)
 	$(LAB_SRC)/k8s/build.sh $@
@@ -46,6 +50,9 @@ $(LAB_IMG)/drain-app.src: lab-force
 
 $(LAB_IMG)/drain-app.tar: $(LAB_IMG)/drain-app.src $(LAB_DRAIN_APP_DEPS) $(LAB_IMGTOOL) $(LAB_IMGMOD)
 	$(LAB_SRC)/images/build.sh image $(LAB_IMGTOOL) $(LAB_DRAIN_APP_SRC) safe-rollout.local/drain-app:dev $@
+
+$(LAB_IMG)/podinfo.tar: $(LAB_IMGTOOL) $(LAB_IMGMOD) $(LAB_SRC)/lab.mk
+	$(LAB_SRC)/images/build.sh module $(LAB_IMGTOOL) $(LAB_PODINFO) safe-rollout.local/podinfo:6.9.2 $@
 
 lab-up:
 	@$(LAB_SRC)/up.sh $(LAB_DIR)

@@ -4,6 +4,8 @@
 #   lab/images/build.sh imgtool OUT                 build the imgtool binary
 #   lab/images/build.sh image IMGTOOL SRCDIR REF OUT  CGO_ENABLED=0 go build SRCDIR (a main package
 #                                                    at the root of SRCDIR, inside some Go module)
+#   lab/images/build.sh module IMGTOOL PKG@VERSION REF OUT  CGO_ENABLED=0 go install of a third-party
+#                                                    main package at a pinned version (module proxy)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 case "${1:-}" in
@@ -19,5 +21,15 @@ image)
   (cd "$src" && CGO_ENABLED=0 GOOS=linux go build -trimpath -buildvcs=false -ldflags "-s -w" -o "$bin" .)
   "$imgtool" -bin "$bin" -ref "$ref" -out "$out" -arch "$arch"
   echo "built $ref from $src -> $out ($(du -h "$out" | cut -f1))" ;;
-*) echo "usage: $0 imgtool OUT | image IMGTOOL SRCDIR REF OUT" >&2; exit 2 ;;
+module)
+  imgtool=$(realpath "$2"); pkg=$3; ref=$4; out=$(realpath -m "$5")
+  mkdir -p "$(dirname "$out")"
+  arch=$(go env GOARCH)
+  gobin=$(mktemp -d "${out%.tar}.gobin.XXXXXX")
+  trap 'rm -rf "$gobin"' EXIT
+  # outside any module, so that only the package's own go.mod and go.sum decide its dependencies
+  (cd "$gobin" && GOBIN="$gobin" CGO_ENABLED=0 GOOS=linux GOFLAGS= go install -trimpath -ldflags "-s -w" "$pkg")
+  "$imgtool" -bin "$gobin/$(basename "${pkg%@*}")" -ref "$ref" -out "$out" -arch "$arch"
+  echo "built $ref from $pkg -> $out ($(du -h "$out" | cut -f1))" ;;
+*) echo "usage: $0 imgtool OUT | image IMGTOOL SRCDIR REF OUT | module IMGTOOL PKG@VERSION REF OUT" >&2; exit 2 ;;
 esac
