@@ -15,7 +15,8 @@ const (
 	ExitBudgetBreached  = 3 // paused, reported with --on-breach=none, or rollback refused
 	ExitRolledBack      = 4
 	ExitTimedOut        = 5
-	ExitInterrupted     = 130
+	ExitInterrupted     = 130 // SIGINT (Ctrl-C): the report so far is printed, the rollout continues
+	ExitTerminated      = 143 // SIGTERM (a CI runner cancelling the job): as ExitInterrupted
 )
 
 // ExitCodeError carries a specific exit code out of a command. Err may be nil when the

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/signal"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -166,6 +164,8 @@ type guardRun struct {
 	budget BudgetFlags
 	client kubernetes.Interface
 	clock  clock.WithTicker
+	// signals stop guarding (SIGINT, SIGTERM); nil: the process's own
+	signals signalSource
 	// preflight notes for the report
 	preflightSkipped bool
 	preflightVerdict string
@@ -173,8 +173,13 @@ type guardRun struct {
 
 // run guards d until the rollout ends, prints the report and returns the exit code as an error.
 func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, d *appsv1.Deployment, trigger rollout.Trigger) error {
-	// Ctrl-C stops guarding, not the rollout: the report so far is still printed.
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	// SIGINT or SIGTERM stops guarding, not the rollout: the report so far is
+	// still printed, and the exit code says which signal it was.
+	signals := g.signals
+	if signals == nil {
+		signals = processSignals{}
+	}
+	ctx, received, stop := notifyContext(ctx, signals)
 	defer stop()
 	guard := &rollout.Guard{
 		Client:           g.client,
@@ -204,17 +209,22 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, d *app
 	report, err := guard.Run(ctx, d, trigger)
 	lines.Stop()
 	if err != nil {
+		if sig := received(); sig != nil {
+			// Stopped before the guard had anything to report (watches syncing).
+			return withCode(signalExitCode(sig), err)
+		}
 		return err
 	}
 	report.PreflightSkipped, report.PreflightVerdict = g.preflightSkipped, g.preflightVerdict
 	if err := printRollout(o.Out, report, g.flags.Output, isTerminal(o.Out)); err != nil {
 		return err
 	}
-	return outcomeError(report)
+	return outcomeError(report, received())
 }
 
-// outcomeError maps an outcome to the documented exit codes.
-func outcomeError(r *report.Rollout) error {
+// outcomeError maps an outcome to the documented exit codes; stoppedBy is the
+// signal that interrupted the guard, if one did.
+func outcomeError(r *report.Rollout, stoppedBy os.Signal) error {
 	switch r.Outcome {
 	case report.OutcomeSucceeded, report.OutcomeNoRollout:
 		return nil
@@ -225,7 +235,10 @@ func outcomeError(r *report.Rollout) error {
 	case report.OutcomeTimeout:
 		return withCode(ExitTimedOut, errors.New(r.Message))
 	case report.OutcomeInterrupted:
-		return withCode(ExitInterrupted, errors.New(r.Message))
+		if stoppedBy == nil {
+			return withCode(ExitInterrupted, errors.New(r.Message))
+		}
+		return withCode(signalExitCode(stoppedBy), fmt.Errorf("%s (%s)", r.Message, signalName(stoppedBy)))
 	}
 	return fmt.Errorf("unexpected outcome %q", r.Outcome)
 }

@@ -101,7 +101,7 @@ func (o *RestartOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	g := &guardRun{flags: o.Guard, budget: o.Budget, client: client, clock: o.Clock, preflightSkipped: o.SkipPreflight}
+	g := &guardRun{flags: o.Guard, budget: o.Budget, client: client, clock: o.Clock, signals: o.Signals, preflightSkipped: o.SkipPreflight}
 	if !o.SkipPreflight {
 		report, err := runPreflight(ctx, client, targets, StatedBudget(o.Budget.GraceBudget, o.Guard.flags))
 		if err != nil {

@@ -19,14 +19,16 @@ type BuildInfo struct {
 
 // NewRootCmd builds the command tree.
 func NewRootCmd(streams genericiooptions.IOStreams, build BuildInfo) *cobra.Command {
-	return newRootCmd(streams, build, Deps{Clients: newClient, Clock: clock.RealClock{}})
+	return newRootCmd(streams, build, Deps{Clients: newClient, Clock: clock.RealClock{}, Signals: processSignals{}})
 }
 
-// Deps are what every command's Run gets from outside: the client factory and
-// the clock. Tests pass fakes.
+// Deps are what every command's Run gets from outside: the client factory, the
+// clock and the signals that stop a guard. Tests pass fakes.
 type Deps struct {
 	Clients clientFactory
 	Clock   clock.WithTicker
+	// Signals nil means the process's own.
+	Signals signalSource
 }
 
 // newRootCmd is NewRootCmd with the given dependencies.

@@ -75,6 +75,6 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	g := &guardRun{flags: o.Guard, budget: o.Budget, client: client, clock: o.Clock, preflightSkipped: true}
+	g := &guardRun{flags: o.Guard, budget: o.Budget, client: client, clock: o.Clock, signals: o.Signals, preflightSkipped: true}
 	return g.run(ctx, o.IOStreams, d, nil)
 }
