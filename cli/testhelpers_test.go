@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -136,8 +138,8 @@ func newFakeAPIServer(t *testing.T) *fakeAPIServer {
 		"/apis/discovery.k8s.io/v1/namespaces/default/endpointslices":      {"discovery.k8s.io/v1", "EndpointSliceList"},
 		"/apis/policy/v1/namespaces/default/poddisruptionbudgets":          {"policy/v1", "PodDisruptionBudgetList"},
 		"/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers": {"autoscaling/v2", "HorizontalPodAutoscalerList"},
-	} {
 		"/apis/networking.k8s.io/v1/namespaces/default/ingresses":          {"networking.k8s.io/v1", "IngressList"},
+	} {
 		s.lists[path] = apiList(kind[0], kind[1])
 	}
 	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
@@ -169,7 +171,7 @@ func (s *fakeAPIServer) serve(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	s.requests = append(s.requests, r.Method+" "+r.URL.Path)
 	w.Header().Set("Content-Type", "application/json")
-	const deployPrefix = "/apis/apps/v1/namespaces/default/deployments"
+	ns, name, isDeployments := deploymentPath(r.URL.Path)
 	switch p := r.URL.Path; {
 	case r.Method != http.MethodGet:
 		writeStatus(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "method not allowed")
@@ -183,7 +185,13 @@ func (s *fakeAPIServer) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(discoveryV1))
 	case p == "/apis/apps/v1":
 		_, _ = w.Write([]byte(discoveryAppsV1))
-	case p == deployPrefix:
+	case strings.HasPrefix(p, "/api/v1/namespaces/") && s.hasNamespace(strings.TrimPrefix(p, "/api/v1/namespaces/")):
+		// kubectl asks whether the namespace exists when a Deployment is not found.
+		_ = json.NewEncoder(w).Encode(corev1.Namespace{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+			ObjectMeta: metav1.ObjectMeta{Name: strings.TrimPrefix(p, "/api/v1/namespaces/")},
+		})
+	case isDeployments && name == "":
 		sel, err := labels.Parse(r.URL.Query().Get("labelSelector"))
 		if err != nil {
 			writeStatus(w, http.StatusBadRequest, "BadRequest", err.Error())
@@ -191,15 +199,14 @@ func (s *fakeAPIServer) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		var items []any
 		for _, d := range s.deployments {
-			if sel.Matches(labels.Set(d.Labels)) {
+			if d.Namespace == ns && sel.Matches(labels.Set(d.Labels)) {
 				items = append(items, d)
 			}
 		}
 		_ = json.NewEncoder(w).Encode(apiList("apps/v1", "DeploymentList", items...))
-	case strings.HasPrefix(p, deployPrefix+"/"):
-		name := strings.TrimPrefix(p, deployPrefix+"/")
+	case isDeployments:
 		for _, d := range s.deployments {
-			if d.Name == name {
+			if d.Namespace == ns && d.Name == name {
 				_ = json.NewEncoder(w).Encode(d)
 				return
 			}
@@ -214,6 +221,17 @@ func (s *fakeAPIServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+var deploymentURL = regexp.MustCompile(`^/apis/apps/v1/namespaces/([^/]+)/deployments(?:/([^/]+))?$`)
+
+// deploymentPath splits a Deployments URL path into its namespace and name ("" for the list).
+func deploymentPath(p string) (ns, name string, ok bool) {
+	m := deploymentURL.FindStringSubmatch(p)
+	if m == nil {
+		return "", "", false
+	}
+	return m[1], m[2], true
+}
+
 func writeStatus(w http.ResponseWriter, code int, reason, msg string) {
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(metav1.Status{
@@ -222,10 +240,18 @@ func writeStatus(w http.ResponseWriter, code int, reason, msg string) {
 	})
 }
 
-// addDeployment stores d (TypeMeta filled in) as a live Deployment in "default".
+// hasNamespace tells whether a Deployment lives in ns; "default" always exists.
+func (s *fakeAPIServer) hasNamespace(ns string) bool {
+	return ns == "default" || slices.ContainsFunc(s.deployments, func(d appsv1.Deployment) bool { return d.Namespace == ns })
+}
+
+// addDeployment stores d (TypeMeta filled in) as a live Deployment, in "default"
+// unless it names its namespace.
 func (s *fakeAPIServer) addDeployment(d appsv1.Deployment) {
 	d.TypeMeta = metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}
-	d.Namespace = "default"
+	if d.Namespace == "" {
+		d.Namespace = "default"
+	}
 	s.deployments = append(s.deployments, d)
 }
 
