@@ -305,6 +305,12 @@ func (a *App) Close() {
 
 // handleWork serves "/": the app's work. ?delay=2s makes a slow request.
 func (a *App) handleWork(w http.ResponseWriter, r *http.Request) {
+	if !a.ready.Load() {
+		// Warming up (--ready-delay): like an app still loading its caches, it
+		// refuses work. Only a readinessProbe keeps traffic away meanwhile.
+		http.Error(w, "starting: not ready for work yet", http.StatusServiceUnavailable)
+		return
+	}
 	a.inFlight.Add(1)
 	defer a.inFlight.Add(-1)
 

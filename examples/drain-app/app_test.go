@@ -232,7 +232,13 @@ func TestReadyDelay(t *testing.T) {
 	if code, _ := ta.mustGet("/health/live"); code != 200 {
 		t.Errorf("live = %d before ready-delay, want 200", code)
 	}
+	if code, body := ta.mustGet("/"); code != 503 || !strings.Contains(body, "starting") {
+		t.Errorf("before ready-delay: / = %d %q, want 503 starting (a warming app refuses work)", code, body)
+	}
 	eventually(t, "readiness", func() bool { code, _ := ta.mustGet("/health/ready"); return code == 200 })
+	if code, _ := ta.mustGet("/"); code != 200 {
+		t.Errorf("after ready-delay: / = %d, want 200", code)
+	}
 	if got := ta.grpcHealth(conn, drainAppServiceName); got != healthpb.HealthCheckResponse_SERVING {
 		t.Errorf("after ready-delay: gRPC health = %v, want SERVING", got)
 	}

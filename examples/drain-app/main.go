@@ -93,7 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, int, error) {
 	fs.StringVar(&cfg.Mode, "mode", ModeContract, "shutdown behaviour: contract, naive, ignore-sigterm or slow-drain")
 	fs.DurationVar(&cfg.DrainDelay, "drain-delay", defaultDrainDelay, "how long to keep serving after readiness fails, before closing the listeners")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "how long in-flight work may take after the listeners close (contract mode)")
-	fs.DurationVar(&cfg.ReadyDelay, "ready-delay", 0, "time after start before the app reports ready")
+	fs.DurationVar(&cfg.ReadyDelay, "ready-delay", 0, "time after start before the app reports ready and does work (503 on / until then)")
 	fs.DurationVar(&cfg.SlowDrainWork, "slow-drain-work", defaultSlowDrainWork, "extra work that ignores the grace period (slow-drain mode)")
 	fs.Float64Var(&cfg.ErrorRate, "error-rate", 0, "fraction of / requests answered with 500, from 0 to 1")
 	fs.IntVar(&exitCode, "exit-code", 0, "exit code after a graceful shutdown, e.g. 143 like a JVM (0 to 255)")

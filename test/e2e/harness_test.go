@@ -101,6 +101,9 @@ type app struct {
 	strategy appsv1.DeploymentStrategy
 	// sidecars run beside the app container (the drain-app image, no ports).
 	sidecars []corev1.Container
+	// mutate changes the Deployment last: the configurations a check is
+	// calibrated on (no readinessProbe, a preStop sleep, annotations).
+	mutate func(*appsv1.Deployment)
 }
 
 func (a app) objects(ns string) (*appsv1.Deployment, *corev1.Service) {
@@ -149,6 +152,9 @@ func (a app) objects(ns string) (*appsv1.Deployment, *corev1.Service) {
 			{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)},
 			{Name: "grpc", Port: 9090, TargetPort: intstr.FromInt32(9090)},
 		}},
+	}
+	if a.mutate != nil {
+		a.mutate(d)
 	}
 	return d, svc
 }
