@@ -172,3 +172,26 @@ func anySIGKILL(rep rolloutReport) bool {
 	}
 	return false
 }
+
+// rollout-strategy fails Recreate for a serving app: every old pod stops before
+// a new one starts, and requests meanwhile fail.
+func TestCalibrationRecreateStrategy(t *testing.T) {
+	l := newLab(t)
+	ns := l.namespace(t)
+	l.deploy(t, ns, app{name: "recreate", replicas: 2, grace: 30, preStop: true, args: []string{"--mode=contract", "--drain-delay=2s"},
+		strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}})
+	ip := l.clusterIP(t, ns, "recreate")
+	l.waitAnswering(t, "http://"+ip+"/")
+	code, findings := l.preflightFindings(t, ns, "recreate")
+	wantFinding(t, findings, "rollout-strategy", "fail", "Recreate")
+	if code != 2 {
+		t.Errorf("preflight exit %d, want 2", code)
+	}
+	r := l.run(t, "-n", ns, "restart", "deploy/recreate", "--skip-preflight", "--on-breach=none",
+		"--probe", "http://"+ip+"/", "--probe-rate=100", "-o", "json", "--progress=plain", "--timeout=3m")
+	rep := decodeBreach(t, r)
+	if r.code != 3 || rep.Probe == nil || rep.Probe.Errors == 0 {
+		t.Fatalf("restart: exit %d, probe %+v; want 3 and failed requests while no pod runs", r.code, rep.Probe)
+	}
+	t.Logf("Recreate: %d of %d requests failed %v", rep.Probe.Errors, rep.Probe.Requests, rep.Probe.ErrorsByClass)
+}
