@@ -38,6 +38,7 @@ type GuardFlags struct {
 	// MaxNewPodRestarts bounds the new pods' restarts and failed starts.
 	MaxNewPodRestarts int
 	IgnoreContainers  []string
+	Follow            bool
 	Strict            bool
 
 	Probes              []string
@@ -72,6 +73,7 @@ func (f *GuardFlags) AddFlags(fs *pflag.FlagSet, onBreachHelp string) {
 	fs.DurationVar(&f.ActionTimeout, "action-timeout", f.ActionTimeout, "How long a pause or rollback keeps retrying through API errors before it counts as failed")
 	fs.StringVar(&f.Progress, "progress", f.Progress, "Progress on stderr: auto (spinner on a terminal), plain (timestamped lines) or none")
 	fs.StringVar(&f.OnBreach, "on-breach", f.OnBreach, onBreachHelp)
+	fs.BoolVar(&f.Follow, "follow", false, "When someone else rolls out a new revision meanwhile, guard it too, until the workload is complete with no newer one (without it: exit 3 naming the revision)")
 	fs.IntVar(&f.MaxSIGKILLs, "max-sigkills", 0, "SIGKILLed containers allowed")
 	fs.IntVar(&f.MaxUncleanExits, "max-unclean-exits", 0, "Containers allowed to die on SIGTERM without draining (-1: unlimited, reported)")
 	fs.IntVar(&f.MaxNewPodRestarts, "max-new-pod-restarts", 0, "Restarts and failed starts of the new pods allowed (-1: unlimited)")
@@ -189,6 +191,7 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, d *app
 		OnBreach:         policy.Action(g.flags.OnBreach),
 		Timeout:          g.flags.Timeout,
 		IgnoreContainers: g.flags.IgnoreContainers,
+		Follow:           g.flags.Follow,
 		ProbeTail:        g.flags.ProbeTail,
 	}
 	if len(g.flags.Probes) > 0 {
@@ -228,8 +231,10 @@ func outcomeError(r *report.Rollout, stoppedBy os.Signal) error {
 	switch r.Outcome {
 	case report.OutcomeSucceeded, report.OutcomeNoRollout:
 		return nil
-	case report.OutcomeFailed, report.OutcomePaused:
+	case report.OutcomeFailed, report.OutcomePaused, report.OutcomeSuperseded:
 		return withCode(ExitBudgetBreached, errors.New(r.Message))
+	case report.OutcomeDeleted:
+		return withCode(ExitError, errors.New(r.Message))
 	case report.OutcomeRolledBack:
 		return withCode(ExitRolledBack, errors.New(r.Message))
 	case report.OutcomeTimeout:
@@ -247,7 +252,7 @@ func outcomeError(r *report.Rollout, stoppedBy os.Signal) error {
 // while a rollout is guarded.
 func (f *GuardFlags) guarding() []string {
 	var set []string
-	for _, name := range []string{"on-breach", "timeout", "action-timeout", "probe", "prometheus-query", "max-sigkills",
+	for _, name := range []string{"on-breach", "follow", "timeout", "action-timeout", "probe", "prometheus-query", "max-sigkills",
 		"max-unclean-exits", "max-new-pod-restarts", "ignore-container", "max-probe-errors", "max-probe-error-rate"} {
 		if f.flags != nil && f.flags.Changed(name) {
 			set = append(set, "--"+name)

@@ -17,7 +17,16 @@ func describeEvent(e progress.Event) string {
 		return fmt.Sprintf("watching %s %s/%s: ReplicaSets, pods, Events, EndpointSlices of %s",
 			strings.ToLower(w.Kind), w.Namespace, w.Name, describeServices(e.Services))
 	case progress.WatchRetrying:
-		return "warning: watch: " + e.Message + " (retrying)"
+		return fmt.Sprintf("warning: watch of %s failing: %s (retrying; what happens meanwhile is learnt when it resumes)", e.Resource, e.Message)
+	case progress.WatchResumed:
+		return fmt.Sprintf("watch of %s resumed after %s", e.Resource, after(e.At.Sub(e.Since)))
+	case progress.WorkloadDeleted:
+		return fmt.Sprintf("%s %s/%s deleted", strings.ToLower(w.Kind), w.Namespace, w.Name)
+	case progress.NewRevision:
+		if e.Followed {
+			return fmt.Sprintf("new revision %s (generation %d) rolled out by someone else: following it (--follow)", e.Revision, e.Generation)
+		}
+		return fmt.Sprintf("new revision %s (generation %d) rolled out by someone else: not guarded", e.Revision, e.Generation)
 	case progress.RestartRequested:
 		return fmt.Sprintf("restart requested (generation %d)", e.Generation)
 	case progress.StatusChanged:

@@ -16,7 +16,12 @@ func TestDescribeEvent(t *testing.T) {
 	}{
 		{progress.WatchStarted{Header: h, Services: []string{"web", "web-canary"}}, "watching deployment shop/web: ReplicaSets, pods, Events, EndpointSlices of service web, web-canary"},
 		{progress.WatchStarted{Header: h}, "watching deployment shop/web: ReplicaSets, pods, Events, EndpointSlices of no Service (nothing selects the pods)"},
-		{progress.WatchRetrying{Header: h, Message: errors.New("connection refused").Error()}, "warning: watch: connection refused (retrying)"},
+		{progress.WatchRetrying{Header: h, Resource: "pods", Message: errors.New("connection refused").Error()},
+			"warning: watch of pods failing: connection refused (retrying; what happens meanwhile is learnt when it resumes)"},
+		{progress.WatchResumed{Header: h, Resource: "pods", Since: h.At.Add(-7500 * time.Millisecond)}, "watch of pods resumed after 7.5s"},
+		{progress.WorkloadDeleted{Header: h}, "deployment shop/web deleted"},
+		{progress.NewRevision{Header: h, Revision: "4", Generation: 6}, "new revision 4 (generation 6) rolled out by someone else: not guarded"},
+		{progress.NewRevision{Header: h, Revision: "4", Generation: 6, Followed: true}, "new revision 4 (generation 6) rolled out by someone else: following it (--follow)"},
 		{progress.RestartRequested{Header: h, Generation: 2}, "restart requested (generation 2)"},
 		{progress.StatusChanged{Header: h, Message: "1 of 2 new pods updated"}, "1 of 2 new pods updated"},
 		{progress.ProbingTail{Header: h, Status: "2 new pods available, every old pod gone", Tail: 2 * time.Second}, "2 new pods available, every old pod gone; probing for 2s more"},

@@ -81,6 +81,21 @@ func printRollout(w io.Writer, r *report.Rollout, format string, colour bool) er
 			fmt.Fprintf(w, "  %d errors while no old pod was terminating\n", p.UnattributedErrors)
 		}
 	}
+	for _, g := range r.WatchGaps {
+		to := "never resumed"
+		if g.To != nil {
+			to = fmt.Sprintf("resumed after %.1fs", g.To.Sub(g.From).Seconds())
+		}
+		fmt.Fprintf(w, "Watch gap: %s from %s, %s (%s); exits meanwhile are reported as seen after it, or unobserved\n",
+			g.Resource, g.From.Format("15:04:05.000"), to, g.Error)
+	}
+	for _, v := range r.Revisions {
+		followed := "not guarded"
+		if v.Followed {
+			followed = "followed"
+		}
+		fmt.Fprintf(w, "New revision: %s (generation %d) by someone else at %s: %s\n", v.Revision, v.Generation, v.At.Format("15:04:05.000"), followed)
+	}
 	for _, b := range r.Breaches {
 		latency := ""
 		if b.ActionLatencySeconds != nil && b.Action != "none" {

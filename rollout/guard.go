@@ -67,6 +67,10 @@ type Guard struct {
 	Probe            TrafficProbe
 	ProbeTail        time.Duration
 	Query            *MetricQuery
+	// Follow goes on with each new revision someone else rolls out meanwhile,
+	// until the workload is complete with no newer one; without it a new
+	// revision ends the guard (outcome superseded).
+	Follow bool
 }
 
 // phase is where a run stands: rolling until the rollout completes, then, with a
@@ -90,6 +94,9 @@ type run struct {
 	guarded    *corev1.PodTemplateSpec
 	lastStatus string
 	breached   map[string]bool
+	// openGaps indexes report.WatchGaps by the resource whose watch is failing.
+	openGaps   map[string]int
+	tail       <-chan time.Time
 	queryValue *float64
 	stopProbe  func()
 }
@@ -121,6 +128,7 @@ func (g *Guard) Run(ctx context.Context, d *appsv1.Deployment, trigger Trigger) 
 		rollout:  rollout,
 		report:   &report.Rollout{Namespace: d.Namespace, Deployment: d.Name, StartedAt: started, Triggered: trigger != nil, FromRevision: d.Annotations[workload.RevisionAnnotation]},
 		breached: map[string]bool{},
+		openGaps: map[string]int{},
 	}
 	watchCtx, stopWatches := context.WithCancel(ctx)
 	w, err := watch.Start(watchCtx, g.Client, watch.Target{Deployment: d, Selector: selector, Services: serviceNames})
@@ -188,7 +196,7 @@ func (r *run) sync(ctx context.Context, w *watch.Watches) error {
 				}
 			}
 		case err := <-w.Retrying:
-			r.emit(progress.WatchRetrying{Header: r.header(), Message: err.Error()})
+			r.watchFailed(err)
 		case err := <-w.Failed:
 			return err
 		}
@@ -197,17 +205,20 @@ func (r *run) sync(ctx context.Context, w *watch.Watches) error {
 
 // loop follows the rollout until it ends and returns the report.
 func (r *run) loop(ctx context.Context, w *watch.Watches, probeNotify <-chan struct{}) (*report.Rollout, error) {
-	var timeout, tail <-chan time.Time
+	var timeout <-chan time.Time
 	if r.Timeout > 0 {
 		timeout = r.Clock.After(r.Timeout)
 	}
 	queryResults := r.startQuery(ctx)
 	for {
+		if r.checkWorkload() {
+			return r.report, nil
+		}
 		if r.phase == phaseRolling {
 			if done, tailStart := r.checkStatus(ctx); done {
 				return r.report, nil
 			} else if tailStart {
-				tail = r.Clock.After(r.ProbeTail)
+				r.tail = r.Clock.After(r.ProbeTail)
 			}
 		}
 		select {
@@ -216,7 +227,7 @@ func (r *run) loop(ctx context.Context, w *watch.Watches, probeNotify <-chan str
 		case <-probeNotify:
 		case q := <-queryResults:
 			r.queryResult(q)
-		case <-tail:
+		case <-r.tail:
 			return r.complete(), nil
 		case <-timeout:
 			return r.progressBreach(ctx, fmt.Sprintf("not complete after %s: %s", r.Timeout, r.lastStatus)), nil
@@ -224,7 +235,7 @@ func (r *run) loop(ctx context.Context, w *watch.Watches, probeNotify <-chan str
 			r.report.Outcome, r.report.Message = report.OutcomeInterrupted, "stopped guarding; the rollout continues in the cluster"
 			return r.finish(), nil
 		case err := <-w.Retrying:
-			r.emit(progress.WatchRetrying{Header: r.header(), Message: err.Error()})
+			r.watchFailed(err)
 		case err := <-w.Failed:
 			return nil, err
 		}
@@ -260,6 +271,7 @@ func (r *run) checkStatus(ctx context.Context) (done, tailStart bool) {
 }
 
 func (r *run) apply(c watch.Change) {
+	r.watchDelivered(c.Resource)
 	now := r.Clock.Now()
 	var events []progress.Event
 	if c.Unobserved {

@@ -38,10 +38,35 @@ type WatchStarted struct {
 	Services []string
 }
 
-// WatchRetrying: a watch failed and its reflector retries.
+// WatchRetrying: a watch failed and its reflector retries; Resource is what it
+// watched (pods, endpointslices, ...).
 type WatchRetrying struct {
 	Header
-	Message string
+	Resource string
+	Message  string
+}
+
+// WatchResumed: the watch of Resource delivers again after failing Since; what
+// happened in between was folded in from its relist.
+type WatchResumed struct {
+	Header
+	Resource string
+	Since    time.Time
+}
+
+// WorkloadDeleted: the workload was deleted while guarded.
+type WorkloadDeleted struct {
+	Header
+}
+
+// NewRevision: someone else changed the pod template during the guarded
+// rollout, the controller rolls out Revision (Generation); Followed tells
+// whether the guard goes on with it (--follow) or ends.
+type NewRevision struct {
+	Header
+	Revision   string
+	Generation int64
+	Followed   bool
 }
 
 // RestartRequested: the restart was accepted by the API server.

@@ -27,7 +27,28 @@ const (
 	OutcomeTimeout     Outcome = "timeout"
 	OutcomeInterrupted Outcome = "interrupted"
 	OutcomeNoRollout   Outcome = "no-rollout"
+	// OutcomeDeleted: the workload was deleted while guarded.
+	OutcomeDeleted Outcome = "deleted"
+	// OutcomeSuperseded: someone else's pod template replaced the guarded one.
+	OutcomeSuperseded Outcome = "superseded"
 )
+
+// WatchGap is a time the guard's watch of Resource was failing: what happened
+// meanwhile was learnt from the relist that ended it (To nil: it never did).
+type WatchGap struct {
+	Resource string     `json:"resource"`
+	From     time.Time  `json:"from"`
+	To       *time.Time `json:"to"`
+	Error    string     `json:"error"`
+}
+
+// RevisionChange is a new revision someone else rolled out during the guard.
+type RevisionChange struct {
+	Revision   string    `json:"revision"`
+	Generation int64     `json:"generation"`
+	At         time.Time `json:"at"`
+	Followed   bool      `json:"followed"`
+}
 
 // Rollout is the guard's result; its JSON form is the plugin's `-o json` output.
 type Rollout struct {
@@ -54,6 +75,12 @@ type Rollout struct {
 	// "measured-api" (deletion to endpoint not ready, when it was larger).
 	RecommendationPropagation string  `json:"recommendationPropagation,omitempty"`
 	Summary                   Summary `json:"summary"`
+
+	// WatchGaps are the times the guard's watches were failing (an API server
+	// outage, a cut connection).
+	WatchGaps []WatchGap `json:"watchGaps,omitempty"`
+	// Revisions are the new revisions someone else rolled out meanwhile.
+	Revisions []RevisionChange `json:"revisions,omitempty"`
 
 	OnBreach string          `json:"onBreach,omitempty"`
 	Breaches []policy.Breach `json:"breaches"`

@@ -22,6 +22,9 @@ import (
 // what changed as typed progress events.
 type Rollout struct {
 	Deployment *appsv1.Deployment
+	// DeploymentDeleted is set once the Deployment's deletion was seen (or
+	// inferred from a relist): nothing is left to roll out.
+	DeploymentDeleted bool
 	// Since drops Kubernetes Events older than this (a second of slack for
 	// their one-second timestamps): they belong to earlier rollouts.
 	Since time.Time
@@ -59,7 +62,9 @@ func (r *Rollout) Workload() progress.Workload {
 func (r *Rollout) Apply(obj any, deleted bool, now time.Time) []progress.Event {
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
-		if !deleted {
+		if deleted {
+			r.DeploymentDeleted = true
+		} else {
 			r.Deployment = o
 		}
 	case *appsv1.ReplicaSet:

@@ -28,7 +28,18 @@ type Change struct {
 	Object     any
 	Deleted    bool
 	Unobserved bool
+	// Resource names the watch that delivered it (deployments, pods, ...).
+	Resource string
 }
+
+// Error is a watch failure of one resource.
+type Error struct {
+	Resource string
+	Err      error
+}
+
+func (e Error) Error() string { return e.Resource + ": " + e.Err.Error() }
+func (e Error) Unwrap() error { return e.Err }
 
 // Target is what to watch.
 type Target struct {
@@ -45,7 +56,7 @@ type Watches struct {
 	// Failed receives an error that retrying cannot heal (a missing permission).
 	Failed <-chan error
 	// Retrying receives other watch errors, which the reflectors retry.
-	Retrying <-chan error
+	Retrying <-chan Error
 
 	synced    []cache.InformerSynced
 	factories []informers.SharedInformerFactory
@@ -55,7 +66,7 @@ type Watches struct {
 func Start(ctx context.Context, client kubernetes.Interface, t Target) (*Watches, error) {
 	changes := make(chan Change, 256)
 	failed := make(chan error, 1)
-	retrying := make(chan error, 16)
+	retrying := make(chan Error, 16)
 	w := &Watches{Changes: changes, Failed: failed, Retrying: retrying}
 	d := t.Deployment
 	factory := func(tweak func(*metav1.ListOptions)) informers.SharedInformerFactory {
@@ -70,43 +81,51 @@ func Start(ctx context.Context, client kubernetes.Interface, t Target) (*Watches
 	podEvents := factory(func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermEqualSelector("involvedObject.kind", "Pod").String()
 	})
-	toSync := []cache.SharedIndexInformer{
-		byName.Apps().V1().Deployments().Informer(),
-		bySelector.Apps().V1().ReplicaSets().Informer(),
-		bySelector.Core().V1().Pods().Informer(),
-		podEvents.Core().V1().Events().Informer(),
+	type watched struct {
+		resource string
+		informer cache.SharedIndexInformer
+	}
+	toSync := []watched{
+		{"deployments", byName.Apps().V1().Deployments().Informer()},
+		{"replicasets", bySelector.Apps().V1().ReplicaSets().Informer()},
+		{"pods", bySelector.Core().V1().Pods().Informer()},
+		{"events", podEvents.Core().V1().Events().Informer()},
 	}
 	if len(t.Services) > 0 {
 		bySlice := factory(func(o *metav1.ListOptions) {
 			o.LabelSelector = discoveryv1.LabelServiceName + " in (" + strings.Join(t.Services, ",") + ")"
 		})
-		toSync = append(toSync, bySlice.Discovery().V1().EndpointSlices().Informer())
+		toSync = append(toSync, watched{"endpointslices", bySlice.Discovery().V1().EndpointSlices().Informer()})
 	}
-	send := func(obj any, deleted bool) {
-		c := Change{Object: obj, Deleted: deleted}
-		if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			c.Object, c.Unobserved = tomb.Obj, true
+	for _, ws := range toSync {
+		send := func(obj any, deleted bool) {
+			c := Change{Object: obj, Deleted: deleted, Resource: ws.resource}
+			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				c.Object, c.Unobserved = tomb.Obj, true
+			}
+			select {
+			case changes <- c:
+			case <-ctx.Done():
+			}
 		}
-		select {
-		case changes <- c:
-		case <-ctx.Done():
+		handler := cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { send(obj, false) },
+			UpdateFunc: func(_, obj any) { send(obj, false) },
+			DeleteFunc: func(obj any) { send(obj, true) },
 		}
-	}
-	handler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { send(obj, false) },
-		UpdateFunc: func(_, obj any) { send(obj, false) },
-		DeleteFunc: func(obj any) { send(obj, true) },
-	}
-	for _, inf := range toSync {
+		inf := ws.informer
 		// A missing permission never heals: fail with the API's message instead of
 		// retrying forever. Other errors are retried by the reflector.
 		if err := inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
-			ch := retrying
 			if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
-				ch, err = failed, fmt.Errorf("watching: %w (the guard needs list and watch on it)", err)
+				select {
+				case failed <- fmt.Errorf("watching: %w (the guard needs list and watch on it)", err):
+				default:
+				}
+				return
 			}
 			select {
-			case ch <- err:
+			case retrying <- Error{Resource: ws.resource, Err: err}:
 			default:
 			}
 		}); err != nil {

@@ -1,0 +1,77 @@
+package rollout
+
+// What happens to the workload besides the rollout the guard follows: the
+// watch losing the API server for a while, someone else shipping a new pod
+// template, the workload being deleted.
+
+import (
+	"fmt"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/report"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/watch"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
+)
+
+// watchFailed opens a gap for the resource whose watch failed; its retries
+// while the gap is open add nothing.
+func (r *run) watchFailed(e watch.Error) {
+	if _, open := r.openGaps[e.Resource]; open {
+		return
+	}
+	now := r.Clock.Now()
+	r.report.WatchGaps = append(r.report.WatchGaps, report.WatchGap{Resource: e.Resource, From: now, Error: e.Err.Error()})
+	r.openGaps[e.Resource] = len(r.report.WatchGaps) - 1
+	r.emit(progress.WatchRetrying{Header: r.header(), Resource: e.Resource, Message: e.Err.Error()})
+}
+
+// watchDelivered closes the resource's gap: after a failure the reflector
+// relists, and its first delivery is the watch working again.
+func (r *run) watchDelivered(resource string) {
+	i, open := r.openGaps[resource]
+	if !open {
+		return
+	}
+	delete(r.openGaps, resource)
+	now := r.Clock.Now()
+	gap := &r.report.WatchGaps[i]
+	gap.To = &now
+	r.emit(progress.WatchResumed{Header: r.header(), Resource: resource, Since: gap.From})
+}
+
+// checkWorkload ends the run when the workload was deleted, or when someone
+// else's pod template replaced the guarded one and the guard does not follow
+// it; with Follow, the guard takes the new revision as its target.
+func (r *run) checkWorkload() (done bool) {
+	d := r.rollout.Deployment
+	if r.rollout.DeploymentDeleted {
+		r.emit(progress.WorkloadDeleted{Header: r.header()})
+		r.report.Outcome = report.OutcomeDeleted
+		r.report.Message = fmt.Sprintf("deployment %s/%s was deleted while guarded", d.Namespace, d.Name)
+		r.finish()
+		return true
+	}
+	// A new revision is known once the controller has observed the generation
+	// that changed the template (the revision annotation is then its own).
+	if d.Generation <= r.target || d.Status.ObservedGeneration < d.Generation ||
+		apiequality.Semantic.DeepEqual(d.Spec.Template, *r.guarded) {
+		return false
+	}
+	rev := d.Annotations[workload.RevisionAnnotation]
+	r.report.Revisions = append(r.report.Revisions, report.RevisionChange{Revision: rev, Generation: d.Generation, At: r.Clock.Now(), Followed: r.Follow})
+	r.emit(progress.NewRevision{Header: r.header(), Revision: rev, Generation: d.Generation, Followed: r.Follow})
+	if r.Follow {
+		r.target, r.guarded = d.Generation, d.Spec.Template.DeepCopy()
+		r.phase, r.tail = phaseRolling, nil
+		return false
+	}
+	if r.phase == phaseProbeTail {
+		return false // the guarded rollout completed; the new one is not ours
+	}
+	r.report.Outcome = report.OutcomeSuperseded
+	r.report.Message = fmt.Sprintf("revision %s (generation %d) replaced the guarded pod template: someone else rolled out a new release, which is not guarded (watch --follow guards each new revision)", rev, d.Generation)
+	r.finish()
+	return true
+}
