@@ -7,6 +7,7 @@
 #   make lab-down PURGE=1   ... and delete cluster state (etcd, containerd, pki, logs); .lab/bin and
 #                           .lab/images (build outputs) are kept so the next lab-up is fast
 #   make lab-status         what is running, node/pods summary
+#   make lab-restart-apiserver [DOWN=5]  stop kube-apiserver, keep it down DOWN seconds, start it again
 #
 #   kubectl: .lab/bin/kubectl --kubeconfig .lab/kubeconfig get nodes
 
@@ -27,7 +28,7 @@ LAB_K8S_DEPS := $(wildcard $(LAB_SRC)/k8s/*.go) $(LAB_SRC)/k8s/go.mod $(LAB_SRC)
 LAB_IMGMOD   := $(LAB_SRC)/images/go.mod $(LAB_SRC)/images/go.sum $(LAB_SRC)/images/build.sh
 LAB_DRAIN_APP_DEPS = $(shell find $(LAB_DRAIN_APP_SRC) -type f -not -path '*/.git/*' 2>/dev/null)
 
-.PHONY: lab-build lab-up lab-down lab-status lab-force
+.PHONY: lab-build lab-up lab-down lab-status lab-force lab-restart-apiserver
 
 # A third-party app nobody here wrote (podinfo 6.9.2: on SIGTERM it fails /readyz, waits 3s,
 # then shuts its servers down gracefully), built from the module proxy at a pinned commit.
@@ -62,5 +63,9 @@ lab-down:
 
 lab-status:
 	@$(LAB_SRC)/status.sh $(LAB_DIR)
+
+DOWN ?= 5
+lab-restart-apiserver:
+	@$(LAB_SRC)/restart-apiserver.sh $(LAB_DIR) $(DOWN)
 
 .DEFAULT_GOAL := $(LAB_SAVED_DEFAULT_GOAL)

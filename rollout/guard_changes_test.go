@@ -121,4 +121,3 @@ func TestGuardNewRevision(t *testing.T) {
 		}
 	})
 }
-

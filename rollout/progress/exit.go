@@ -12,7 +12,7 @@ const (
 	ExitSIGKILL     ExitClass = "sigkill"            // exit 137 after the deletion, or any exit at the grace deadline
 	ExitOOMKilled   ExitClass = "oom-killed"         // killed by the kernel's OOM killer
 	ExitUnclean     ExitClass = "died-without-drain" // any other exit before the deadline
-	ExitUnknown     ExitClass = "unknown"            // the pod vanished without a final status
+	ExitUnknown     ExitClass = "unknown"            // the pod vanished without a final status, or the kubelet lost the container (ContainerStatusUnknown)
 	// ExitUnobserved: the pod went while the guard's watch was disconnected; its
 	// exit was never seen, so nothing is claimed about it.
 	ExitUnobserved ExitClass = "unobserved"

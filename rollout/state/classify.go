@@ -27,6 +27,12 @@ func ClassifyExit(term *corev1.ContainerStateTerminated, deletionRequested time.
 	switch {
 	case term.Reason == "OOMKilled":
 		return progress.ExitOOMKilled
+	case term.Reason == containerStatusUnknown && !atDeadline:
+		// The kubelet lost the container (a pod deleted while its container
+		// started, a runtime record gone) and wrote 137 as a placeholder: no
+		// signal was observed, so none is claimed. At the grace deadline the
+		// timing itself says SIGKILL.
+		return progress.ExitUnknown
 	case beforeDeletion:
 		return progress.ExitBeforeDeletion
 	case term.ExitCode == 137:
@@ -41,6 +47,10 @@ func ClassifyExit(term *corev1.ContainerStateTerminated, deletionRequested time.
 		return progress.ExitUnclean
 	}
 }
+
+// containerStatusUnknown is the reason the kubelet gives, with exit code 137,
+// to a container it could not locate when the pod was terminated or deleted.
+const containerStatusUnknown = "ContainerStatusUnknown"
 
 // signalExit tells whether a shell-style exit code says "killed by signal n"
 // (128+n). 137 (SIGKILL) is classified before this.

@@ -28,6 +28,8 @@ func TestClassifyExit(t *testing.T) {
 		drained  bool // the endpoint stopped serving before the exit was received
 	}{
 		{"nil status: pod vanished", nil, deletion, grace, progress.ExitUnknown, false},
+		{"137 ContainerStatusUnknown: the kubelet lost the container", term(137, "ContainerStatusUnknown", early), deletion, grace, progress.ExitUnknown, false},
+		{"137 ContainerStatusUnknown at the deadline: the timing says SIGKILL", term(137, "ContainerStatusUnknown", deadline), deletion, grace, progress.ExitSIGKILL, false},
 		{"137 at the deadline", term(137, "Error", deadline), deletion, grace, progress.ExitSIGKILL, false},
 		{"137 early is still SIGKILL", term(137, "Error", early), deletion, grace, progress.ExitSIGKILL, false},
 		{"137 without a deletion time", term(137, "Error", early), time.Time{}, 0, progress.ExitSIGKILL, false},

@@ -252,8 +252,17 @@ func (b *lockedBuffer) String() string {
 
 // running is a plugin run in the background.
 type running struct {
+	cmd    *exec.Cmd
 	stderr *lockedBuffer
 	done   chan result
+}
+
+// signal sends sig to the running plugin.
+func (r *running) signal(t *testing.T, sig os.Signal) {
+	t.Helper()
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signalling the plugin: %v", err)
+	}
 }
 
 // start runs the plugin in the background with the lab's admin kubeconfig.
@@ -263,7 +272,7 @@ func (l *lab) start(t *testing.T, args ...string) *running {
 	cmd := exec.CommandContext(ctx, l.plugin, append([]string{"--kubeconfig", l.kubeconfig}, args...)...)
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	var out bytes.Buffer
-	r := &running{stderr: &lockedBuffer{}, done: make(chan result, 1)}
+	r := &running{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan result, 1)}
 	cmd.Stdout, cmd.Stderr = &out, r.stderr
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -321,6 +330,20 @@ type rolloutReport struct {
 		Max     *float64 `json:"max"`
 	} `json:"propagation"`
 	RecommendedGraceSeconds *int64 `json:"recommendedGraceSeconds"`
+	WatchGaps               []struct {
+		Resource string     `json:"resource"`
+		From     time.Time  `json:"from"`
+		To       *time.Time `json:"to"`
+	} `json:"watchGaps"`
+	Revisions []struct {
+		Revision string `json:"revision"`
+		Followed bool   `json:"followed"`
+	} `json:"revisions"`
+	Breaches []struct {
+		Budget string `json:"budget"`
+		Action string `json:"action"`
+		Pod    string `json:"pod"`
+	} `json:"breaches"`
 }
 
 func decodeReport(t *testing.T, r result) rolloutReport {
