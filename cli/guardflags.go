@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"slices"
@@ -102,6 +103,15 @@ func (f *GuardFlags) Validate() error {
 	if !slices.Contains(policy.Actions(), policy.Action(f.OnBreach)) {
 		return fmt.Errorf("invalid --on-breach %q: use pause, rollback, none or auto", f.OnBreach)
 	}
+	// NaN passes every comparison below and would silently disable a limit.
+	for _, v := range []struct {
+		flag  string
+		value float64
+	}{{"--max-grace-usage", f.MaxGraceUsage}, {"--probe-rate", f.ProbeRate}, {"--max-probe-error-rate", f.MaxProbeErrorRate}, {"--max-query-value", f.MaxQueryValue}} {
+		if math.IsNaN(v.value) {
+			return fmt.Errorf("%s must be a number, got NaN", v.flag)
+		}
+	}
 	switch {
 	case f.Timeout < 0:
 		return fmt.Errorf("--timeout must not be negative, got %s", f.Timeout)
@@ -192,6 +202,7 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, d *app
 		Timeout:          g.flags.Timeout,
 		IgnoreContainers: g.flags.IgnoreContainers,
 		Follow:           g.flags.Follow,
+		Connectivity:     connectivityOf(g.client),
 		ProbeTail:        g.flags.ProbeTail,
 	}
 	if len(g.flags.Probes) > 0 {
