@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/watch"
 	"github.com/safe-rollout/kubectl-safe-rollout/verify"
 	"github.com/safe-rollout/kubectl-safe-rollout/verify/cluster"
 )
@@ -175,7 +176,8 @@ func runPreflight(ctx context.Context, client kubernetes.Interface, t *Targets, 
 	return report, nil
 }
 
-// newClient is the clientFactory of the real commands.
+// newClient is the clientFactory of the real commands. Its requests are
+// watched for API server outages (the guard's watch gaps).
 func newClient(f *genericclioptions.ConfigFlags, timeout time.Duration) (kubernetes.Interface, error) {
 	cfg, err := f.ToRESTConfig()
 	if err != nil {
@@ -184,7 +186,28 @@ func newClient(f *genericclioptions.ConfigFlags, timeout time.Duration) (kuberne
 	if timeout > 0 && cfg.Timeout == 0 {
 		cfg.Timeout = timeout
 	}
-	return kubernetes.NewForConfig(cfg)
+	conn := watch.NewConnectivity()
+	cfg.Wrap(conn.Wrap)
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &connectedClient{Interface: client, connectivity: conn}, nil
+}
+
+// connectedClient is a client whose requests a watch.Connectivity observes.
+type connectedClient struct {
+	kubernetes.Interface
+	connectivity *watch.Connectivity
+}
+
+// connectivityOf returns the Connectivity of a client newClient built; nil for
+// others (fakes in tests).
+func connectivityOf(client kubernetes.Interface) *watch.Connectivity {
+	if c, ok := client.(*connectedClient); ok {
+		return c.connectivity
+	}
+	return nil
 }
 
 func printPreflight(w io.Writer, r verify.PreflightReport, format string, colour bool) error {

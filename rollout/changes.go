@@ -41,6 +41,25 @@ func (r *run) watchDelivered(resource string) {
 	r.emit(progress.WatchResumed{Header: r.header(), Resource: resource, Since: gap.From})
 }
 
+// connectivity is the channel of the client's request failures and
+// recoveries; nil (never ready) without a Connectivity.
+func (r *run) connectivity() <-chan watch.Error {
+	if r.Connectivity == nil {
+		return nil
+	}
+	return r.Connectivity.Changes()
+}
+
+// connectivityChanged opens a resource's gap on its first failed request and
+// closes it on the first that succeeds after it.
+func (r *run) connectivityChanged(e watch.Error) {
+	if e.Err != nil {
+		r.watchFailed(e)
+		return
+	}
+	r.watchDelivered(e.Resource)
+}
+
 // checkWorkload ends the run when the workload was deleted, or when someone
 // else's pod template replaced the guarded one and the guard does not follow
 // it; with Follow, the guard takes the new revision as its target.

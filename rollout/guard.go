@@ -71,6 +71,10 @@ type Guard struct {
 	// until the workload is complete with no newer one; without it a new
 	// revision ends the guard (outcome superseded).
 	Follow bool
+	// Connectivity, when the client's transport reports to one, tells the
+	// guard when its API requests fail and recover (watch gaps); nil: only
+	// the informers' own errors are seen.
+	Connectivity *watch.Connectivity
 }
 
 // phase is where a run stands: rolling until the rollout completes, then, with a
@@ -197,6 +201,8 @@ func (r *run) sync(ctx context.Context, w *watch.Watches) error {
 			}
 		case err := <-w.Retrying:
 			r.watchFailed(err)
+		case e := <-r.connectivity():
+			r.connectivityChanged(e)
 		case err := <-w.Failed:
 			return err
 		}
@@ -236,6 +242,8 @@ func (r *run) loop(ctx context.Context, w *watch.Watches, probeNotify <-chan str
 			return r.finish(), nil
 		case err := <-w.Retrying:
 			r.watchFailed(err)
+		case e := <-r.connectivity():
+			r.connectivityChanged(e)
 		case err := <-w.Failed:
 			return nil, err
 		}
