@@ -28,6 +28,12 @@ func (l *lab) restartAPIServer(t *testing.T, down time.Duration) {
 		t.Fatalf("restarting the API server: %v\n%s", err, out)
 	}
 	t.Logf("%s", out)
+	// The controllers' own watches back off for up to 30 s after an outage: wait
+	// until they work again (a new namespace gets its ServiceAccount) so that the
+	// next test does not inherit the outage.
+	start := time.Now()
+	l.namespace(t)
+	t.Logf("controllers caught up %.1fs after the API server was ready", time.Since(start).Seconds())
 }
 
 // An API server outage mid-rollout: the guard reconnects, reports the gap, and
