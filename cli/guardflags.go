@@ -200,6 +200,7 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, d *app
 		Limits:           g.flags.limits(),
 		OnBreach:         policy.Action(g.flags.OnBreach),
 		Timeout:          g.flags.Timeout,
+		ActionTimeout:    g.flags.ActionTimeout,
 		IgnoreContainers: g.flags.IgnoreContainers,
 		Follow:           g.flags.Follow,
 		Connectivity:     connectivityOf(g.client),

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -21,6 +22,10 @@ type breachReport struct {
 		Action               string   `json:"action"`
 		Pod                  string   `json:"pod"`
 		ActionLatencySeconds *float64 `json:"actionLatencySeconds"`
+		Attempts             []struct {
+			At    time.Time `json:"at"`
+			Error string    `json:"error"`
+		} `json:"attempts"`
 	} `json:"breaches"`
 	Probe *struct {
 		Requests      int            `json:"requests"`

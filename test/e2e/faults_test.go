@@ -6,15 +6,20 @@ package e2e
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // restartAPIServer stops the lab's kube-apiserver for down and starts it again
@@ -165,6 +170,128 @@ func TestPluginInterrupted(t *testing.T) {
 				return err == nil && d.Status.UpdatedReplicas == 2 && d.Status.Replicas == 2 && d.Status.AvailableReplicas == 2, err
 			}); err != nil {
 				t.Errorf("the rollout did not finish without the guard: %v", err)
+			}
+		})
+	}
+}
+
+// apiServerAddr is host:port of the lab's API server, from its kubeconfig.
+func (l *lab) apiServerAddr(t *testing.T) string {
+	t.Helper()
+	cfg, err := clientcmd.LoadFromFile(l.kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cfg.Clusters {
+		u, err := url.Parse(c.Server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Host
+	}
+	t.Fatal("the lab's kubeconfig names no cluster")
+	return ""
+}
+
+// The guard blind while the cluster goes on: its connection is cut while old
+// pods drain, exit and disappear. Every old pod ends as what was seen of it
+// (clean) or unobserved, never a guessed class.
+func TestGuardCutOffWhilePodsExit(t *testing.T) {
+	l := newLab(t)
+	ns := l.namespace(t)
+	l.deploy(t, ns, app{name: "blind", replicas: 3, grace: 30, preStop: true, args: []string{"--mode=contract", "--drain-delay=2s", "--shutdown-timeout=2s"}})
+	proxy := newCutProxy(t, l.apiServerAddr(t))
+	guard := l.startWith(t, proxy.kubeconfig(t, l), "-n", ns, "restart", "deploy/blind", "-o", "json", "--progress=plain", "--timeout=4m")
+	guard.waitStderr(t, "deletion requested")
+	proxy.Cut()
+	time.Sleep(20 * time.Second) // the fault: long enough for old pods to exit and vanish unseen
+	proxy.Restore()
+	r := <-guard.done
+	rep := decodeReport(t, r)
+	unobserved := 0
+	for _, p := range rep.Pods {
+		switch p.Exit {
+		case "clean":
+		case "unobserved":
+			unobserved++
+			if p.ExitCode != nil || p.SIGKILL {
+				t.Errorf("pod %s unobserved but claims exit %v, sigkill %v", p.Name, *p.ExitCode, p.SIGKILL)
+			}
+		default:
+			t.Errorf("pod %s ended %q (verdict %s): the app drains cleanly, so only clean or unobserved are true", p.Name, p.Exit, p.Verdict)
+		}
+	}
+	if unobserved == 0 {
+		t.Errorf("no pod went unobserved: the cut did not hide an exit (pods %+v)", rep.Pods)
+	}
+	if len(rep.WatchGaps) == 0 {
+		t.Errorf("no watchGaps reported for the cut")
+	}
+	if r.code != 0 || rep.Outcome != "succeeded" {
+		t.Errorf("exit %d outcome %q (%s): want 0 and succeeded (nothing bad was seen)\n%s", r.code, rep.Outcome, rep.Message, r.stderr)
+	}
+	t.Logf("%d of %d old pods unobserved; gaps %+v", unobserved, len(rep.Pods), rep.WatchGaps)
+}
+
+// A breach while the API server is unreachable: the pause is retried with
+// backoff, each attempt recorded; it lands once the API is back, or, past
+// --action-timeout, the action fails with the API's message. Exit 3 either way.
+func TestBreachWhileAPIUnreachable(t *testing.T) {
+	l := newLab(t)
+	for _, tc := range []struct {
+		name          string
+		cut           time.Duration
+		actionTimeout string
+		wantAction    string
+	}{
+		{"pause lands after the outage", 6 * time.Second, "30s", "paused"},
+		{"pause fails past the action timeout", 15 * time.Second, "4s", "failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := l.namespace(t)
+			l.deploy(t, ns, app{name: "web", replicas: 3, grace: 30, preStop: true, args: []string{"--mode=contract", "--drain-delay=5s"}})
+			// The probe target is on loopback, in this process: it fails on cue.
+			var failing atomic.Bool
+			target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				if failing.Load() {
+					http.Error(w, "staged failure", http.StatusInternalServerError)
+				}
+			}))
+			defer target.Close()
+			proxy := newCutProxy(t, l.apiServerAddr(t))
+			guard := l.startWith(t, proxy.kubeconfig(t, l), "-n", ns, "restart", "deploy/web", "--probe", target.URL+"/",
+				"--action-timeout="+tc.actionTimeout, "-o", "json", "--progress=plain", "--timeout=4m")
+			guard.waitStderr(t, "deletion requested")
+			proxy.Cut()
+			failing.Store(true)
+			guard.waitStderr(t, "budget breached")
+			time.Sleep(tc.cut) // the outage goes on
+			proxy.Restore()
+			r := <-guard.done
+			rep := decodeBreach(t, r)
+			if r.code != 3 || len(rep.Breaches) == 0 {
+				t.Fatalf("exit %d breaches %+v: want 3 and the probe-errors breach\n%s", r.code, rep.Breaches, r.stderr)
+			}
+			b := rep.Breaches[0]
+			if !strings.HasPrefix(b.Action, tc.wantAction) || len(b.Attempts) < 2 {
+				t.Errorf("breach action %q after %d attempts: want %s after retries\n%s", b.Action, len(b.Attempts), tc.wantAction, r.stderr)
+			}
+			if testing.Verbose() {
+				for _, a := range b.Attempts {
+					t.Logf("attempt at %s: %.120s", a.At.Format("15:04:05.000"), a.Error)
+				}
+			}
+			for _, a := range b.Attempts[:len(b.Attempts)-1] {
+				if a.Error == "" {
+					t.Errorf("attempt at %s before the last has no error", a.At)
+				}
+			}
+			_, paused := l.containerArgs(t, ns, "web")
+			if paused != (tc.wantAction == "paused") {
+				t.Errorf("deployment paused = %v, but the report says %q", paused, b.Action)
+			}
+			if tc.wantAction == "failed" && !strings.Contains(b.Action, "failed:") {
+				t.Errorf("action %q does not carry the API's message", b.Action)
 			}
 		})
 	}

@@ -268,8 +268,14 @@ func (r *running) signal(t *testing.T, sig os.Signal) {
 // start runs the plugin in the background with the lab's admin kubeconfig.
 func (l *lab) start(t *testing.T, args ...string) *running {
 	t.Helper()
+	return l.startWith(t, l.kubeconfig, args...)
+}
+
+// startWith runs the plugin in the background with another kubeconfig.
+func (l *lab) startWith(t *testing.T, kubeconfig string, args ...string) *running {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	cmd := exec.CommandContext(ctx, l.plugin, append([]string{"--kubeconfig", l.kubeconfig}, args...)...)
+	cmd := exec.CommandContext(ctx, l.plugin, append([]string{"--kubeconfig", kubeconfig}, args...)...)
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	var out bytes.Buffer
 	r := &running{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan result, 1)}
