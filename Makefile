@@ -10,20 +10,49 @@ GO_SOURCES := $(shell find cli cmd rollout verify -name '*.go' -not -name '*_tes
 include lab/lab.mk
 include release.mk
 
-.PHONY: build test unit e2e demo clean
+.PHONY: build test unit fuzz fuzz-short e2e demo clean
 
 build: $(BIN)
 
 $(BIN): $(GO_SOURCES)
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./cmd/kubectl-safe-rollout
 
-# Unit tests (fakes, golden files), the release files' checks, then the end-to-end suite on the lab.
-test: unit release-check manifest-test e2e
+# Unit tests (fakes, golden files), a short fuzz run, the release files' checks, then the
+# end-to-end suite on the lab.
+test: unit fuzz-short release-check manifest-test e2e
 
 unit:
 	go vet ./...
 	go test -race ./...
 	cd examples/drain-app && go vet ./... && go test ./...
+
+# Fuzz targets (package:Target) for hostile input: manifests, preStop shell, flags, --probe URLs.
+# A failing input is written to the package's testdata/fuzz/ and replays in every go test.
+FUZZ_TARGETS   := verify:FuzzManifestsAdd verify:FuzzScanExec cli:FuzzDurationFlags \
+                  cli:FuzzBudgetFlags verify/traffic:FuzzParseTarget
+FUZZTIME       ?= 5m
+FUZZTIME_SHORT ?= 10s
+FUZZ_BIN       := $(CURDIR)/.tools/fuzz
+
+# Each target for FUZZTIME (make fuzz FUZZTIME=1h). What go test -fuzz does, with one
+# instrumented test binary per package: linking cli's takes longer than fuzzing it.
+fuzz:
+	@set -e; mkdir -p $(FUZZ_BIN); \
+	for pkg in $(sort $(foreach t,$(FUZZ_TARGETS),$(firstword $(subst :, ,$(t))))); do \
+	  bin=$(FUZZ_BIN)/$$(echo $$pkg | tr / -).test; \
+	  corpus=$$(go env GOCACHE)/fuzz/$$(go list ./$$pkg); \
+	  go test -c -fuzz=. -o $$bin ./$$pkg; \
+	  for t in $(FUZZ_TARGETS); do \
+	    [ "$${t%%:*}" = "$$pkg" ] || continue; \
+	    echo "fuzz ./$$pkg $${t##*:} for $(FUZZTIME)"; \
+	    (cd $$pkg && $$bin -test.run='^$$' -test.fuzz="^$${t##*:}$$" -test.fuzztime=$(FUZZTIME) \
+	      -test.fuzzcachedir=$$corpus -test.parallel=$$(nproc)); \
+	  done; \
+	done
+
+# Each target briefly, in make test.
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT)
 
 # Brings the lab up if it is not running and leaves it as it found it.
 e2e: build
