@@ -6,6 +6,7 @@ package rollout
 
 import (
 	"fmt"
+	"time"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 
@@ -36,9 +37,20 @@ func (r *run) watchDelivered(resource string) {
 	}
 	delete(r.openGaps, resource)
 	now := r.Clock.Now()
+	r.replayUntil = now.Add(replaySettle)
 	gap := &r.report.WatchGaps[i]
 	gap.To = &now
 	r.emit(progress.WatchResumed{Header: r.header(), Resource: resource, Since: gap.From})
+}
+
+// replaySettle is how long after a gap closes the watches may still be
+// replaying what happened during it (they resume from their last
+// resourceVersion and deliver the missed changes at once).
+const replaySettle = 2 * time.Second
+
+// late tells whether a change received now may be a replay of the past.
+func (r *run) late(now time.Time) bool {
+	return len(r.openGaps) > 0 || now.Before(r.replayUntil)
 }
 
 // connectivity is the channel of the client's request failures and

@@ -99,10 +99,12 @@ type run struct {
 	lastStatus string
 	breached   map[string]bool
 	// openGaps indexes report.WatchGaps by the resource whose watch is failing.
-	openGaps   map[string]int
-	tail       <-chan time.Time
-	queryValue *float64
-	stopProbe  func()
+	openGaps map[string]int
+	// replayUntil ends the time after a gap when changes may be replays.
+	replayUntil time.Time
+	tail        <-chan time.Time
+	queryValue  *float64
+	stopProbe   func()
 }
 
 // Run guards the rollout of d. With a trigger it starts the rollout itself once
@@ -281,6 +283,7 @@ func (r *run) checkStatus(ctx context.Context) (done, tailStart bool) {
 func (r *run) apply(c watch.Change) {
 	r.watchDelivered(c.Resource)
 	now := r.Clock.Now()
+	r.rollout.Late = r.late(now)
 	var events []progress.Event
 	if c.Unobserved {
 		events = r.rollout.ApplyUnobserved(c.Object, now)

@@ -121,12 +121,15 @@ type Summary struct {
 
 // PodReport is one old pod's drain timeline as reported to the user.
 type PodReport struct {
-	Name                     string                `json:"name"`
-	ExitCode                 *int32                `json:"exitCode"`
-	Reason                   string                `json:"reason"`
-	Exit                     progress.ExitClass    `json:"exit"`
-	SIGKILL                  bool                  `json:"sigkill"`
-	ServingFalseBeforeExit   bool                  `json:"servingFalseBeforeExit"`
+	Name                   string             `json:"name"`
+	ExitCode               *int32             `json:"exitCode"`
+	Reason                 string             `json:"reason"`
+	Exit                   progress.ExitClass `json:"exit"`
+	SIGKILL                bool               `json:"sigkill"`
+	ServingFalseBeforeExit bool               `json:"servingFalseBeforeExit"`
+	// SeenAfterWatchGap: the pod's steps were replayed after a watch gap: its
+	// exit is what the API said, its timings are not known.
+	SeenAfterWatchGap        bool                  `json:"seenAfterWatchGap,omitempty"`
 	SecondsToNotReady        *float64              `json:"secondsToNotReady"`
 	SecondsToNotServing      *float64              `json:"secondsToNotServing"`
 	SecondsToEndpointRemoval *float64              `json:"secondsToEndpointRemoval"`
@@ -185,6 +188,14 @@ func NewPodReport(t *state.PodTimeline) PodReport {
 	if t.GoneUnobserved {
 		r.SecondsToGone = nil // only when the guard found out, not when it went
 	}
+	if t.SeenLate {
+		// Replayed after a watch gap: receipt times are not event times, so no
+		// figure and no ordering is claimed; the exit itself stands.
+		r.SeenAfterWatchGap = true
+		r.SecondsToNotReady, r.SecondsToNotServing, r.SecondsToEndpointRemoval = nil, nil, nil
+		r.TerminationSeconds, r.SecondsToGone, r.GraceUsage = nil, nil, nil
+		r.ServingFalseBeforeExit = false
+	}
 	exit, exited := t.Exit()
 	switch {
 	case !t.Deleting():
@@ -220,7 +231,7 @@ func NewPodReport(t *state.PodTimeline) PodReport {
 		r.Verdict = VerdictUnobserved
 	default:
 		r.Verdict = VerdictOK
-		if !r.ServingFalseBeforeExit && t.SeenEndpoint() {
+		if !r.ServingFalseBeforeExit && t.SeenEndpoint() && !t.SeenLate {
 			r.Verdict = VerdictNoDrain
 		}
 	}

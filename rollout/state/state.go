@@ -31,6 +31,10 @@ type Rollout struct {
 
 	// Ignore names containers whose exits are reported but not judged.
 	Ignore map[string]bool
+	// Late says that what Apply gets now may have happened a while ago: a watch
+	// replaying what it missed during a gap. Steps received late mark their pod
+	// SeenLate: its receipt times are not when things happened.
+	Late bool
 
 	replicaSets map[string]*appsv1.ReplicaSet
 	podOwner    map[string]metav1.OwnerReference // pod name -> its controller
@@ -224,6 +228,9 @@ func (r *Rollout) changes(before, after *PodTimeline, now time.Time) []progress.
 	}
 	if before.Gone.IsZero() && !after.Gone.IsZero() {
 		out = append(out, progress.PodGone{Header: h, Pod: after.Name, After: since(after.Gone)})
+	}
+	if r.Late && len(out) > 0 {
+		after.SeenLate = true
 	}
 	return out
 }

@@ -32,6 +32,10 @@ type PodTimeline struct {
 	// GoneUnobserved: the pod went while the watch was disconnected; Gone is only
 	// when the guard found out.
 	GoneUnobserved bool
+	// SeenLate: some of the pod's steps were received after a watch gap, when
+	// the watch replayed them: their receipt times (and the order of the
+	// endpoint flip and the exit) say nothing about when they happened.
+	SeenLate bool
 
 	// Evicted names the eviction (the DisruptionTarget condition's reason) when the
 	// pod was deleted by one rather than by the rollout.

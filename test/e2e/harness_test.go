@@ -328,6 +328,7 @@ type rolloutReport struct {
 		TerminationSeconds       *float64 `json:"terminationSeconds"`
 		GraceSeconds             float64  `json:"graceSeconds"`
 		Verdict                  string   `json:"verdict"`
+		SeenAfterWatchGap        bool     `json:"seenAfterWatchGap"`
 	} `json:"pods"`
 	Propagation struct {
 		Samples int      `json:"samples"`
