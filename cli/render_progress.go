@@ -20,6 +20,8 @@ func describeEvent(e progress.Event) string {
 		return fmt.Sprintf("warning: watch of %s failing: %s (retrying; what happens meanwhile is learnt when it resumes)", e.Resource, e.Message)
 	case progress.WatchResumed:
 		return fmt.Sprintf("watch of %s resumed after %s", e.Resource, after(e.At.Sub(e.Since)))
+	case progress.ServiceWatched:
+		return fmt.Sprintf("service %s selects the pods: watching its EndpointSlices too", e.Service)
 	case progress.WorkloadDeleted:
 		return fmt.Sprintf("%s %s/%s deleted", strings.ToLower(w.Kind), w.Namespace, w.Name)
 	case progress.NewRevision:

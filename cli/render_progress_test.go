@@ -20,6 +20,7 @@ func TestDescribeEvent(t *testing.T) {
 			"warning: watch of pods failing: connection refused (retrying; what happens meanwhile is learnt when it resumes)"},
 		{progress.WatchResumed{Header: h, Resource: "pods", Since: h.At.Add(-7500 * time.Millisecond)}, "watch of pods resumed after 7.5s"},
 		{progress.WorkloadDeleted{Header: h}, "deployment shop/web deleted"},
+		{progress.ServiceWatched{Header: h, Service: "web-canary"}, "service web-canary selects the pods: watching its EndpointSlices too"},
 		{progress.NewRevision{Header: h, Revision: "4", Generation: 6}, "new revision 4 (generation 6) rolled out by someone else: not guarded"},
 		{progress.NewRevision{Header: h, Revision: "4", Generation: 6, Followed: true}, "new revision 4 (generation 6) rolled out by someone else: following it (--follow)"},
 		{progress.RestartRequested{Header: h, Generation: 2}, "restart requested (generation 2)"},

@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/report"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/watch"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
+	"github.com/safe-rollout/kubectl-safe-rollout/verify"
 )
 
 // watchFailed opens a gap for the resource whose watch failed; its retries
@@ -70,6 +72,26 @@ func (r *run) connectivityChanged(e watch.Error) {
 		return
 	}
 	r.watchDelivered(e.Resource)
+}
+
+// serviceSeen starts watching the EndpointSlices of a Service that selects
+// the pods and is not watched yet: one created during the rollout.
+func (r *run) serviceSeen(c watch.Change) {
+	svc, ok := c.Object.(*corev1.Service)
+	if !ok || c.Deleted || c.Unobserved || r.watches == nil {
+		return
+	}
+	if len(verify.MatchingServices(r.rollout.Deployment, []corev1.Service{*svc})) == 0 {
+		return
+	}
+	added, err := r.watches.WatchServices([]string{svc.Name})
+	if err != nil {
+		r.emit(progress.WatchRetrying{Header: r.header(), Resource: "endpointslices", Message: err.Error()})
+		return
+	}
+	for _, name := range added {
+		r.emit(progress.ServiceWatched{Header: r.header(), Service: name})
+	}
 }
 
 // checkWorkload ends the run when the workload was deleted, or when someone

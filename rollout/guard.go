@@ -100,6 +100,7 @@ type run struct {
 	breached   map[string]bool
 	// openGaps indexes report.WatchGaps by the resource whose watch is failing.
 	openGaps map[string]int
+	watches  *watch.Watches
 	// replayUntil ends the time after a gap when changes may be replays.
 	replayUntil time.Time
 	tail        <-chan time.Time
@@ -143,6 +144,7 @@ func (g *Guard) Run(ctx context.Context, d *appsv1.Deployment, trigger Trigger) 
 		return nil, err
 	}
 	defer func() { stopWatches(); w.Stop() }()
+	r.watches = w
 	if err := r.sync(ctx, w); err != nil {
 		return nil, err
 	}
@@ -282,6 +284,7 @@ func (r *run) checkStatus(ctx context.Context) (done, tailStart bool) {
 
 func (r *run) apply(c watch.Change) {
 	r.watchDelivered(c.Resource)
+	r.serviceSeen(c)
 	now := r.Clock.Now()
 	r.rollout.Late = r.late(now)
 	var events []progress.Event

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/policy"
@@ -120,4 +121,32 @@ func TestGuardNewRevision(t *testing.T) {
 			t.Errorf("outcome %q, revisions %+v; want the guard still on its rollout (timeout), no revision", r.Outcome, r.Revisions)
 		}
 	})
+}
+
+// A Service created during the rollout that selects the pods gets its
+// EndpointSlices watched; one selecting other pods does not.
+func TestGuardWatchesServicesCreatedMidRollout(t *testing.T) {
+	c, d := inProgress(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := c.run(c.guard(policy.BreachLimits{MaxUncleanExits: -1}, 0), ctx, d, nil)
+	c.log.waitFor(t, status("1 of 2 new pods updated"))
+	other := rollouttest.WebService()
+	other.Name, other.Spec.Selector = "api", map[string]string{"app": "api"}
+	canary := rollouttest.WebService()
+	canary.Name = "web-canary"
+	for _, svc := range []*corev1.Service{other, canary} {
+		if _, err := c.client.CoreV1().Services(rollouttest.NS).Create(c.ctx, svc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.log.waitFor(t, progress.ServiceWatched{Service: "web-canary"})
+	cancel()
+	c.result(done)
+	if _, ok := c.log.find(func(e progress.Event) bool {
+		s, ok := e.(progress.ServiceWatched)
+		return ok && s.Service != "web-canary"
+	}); ok {
+		t.Errorf("a Service that does not select the pods was watched:\n%s", c.log)
+	}
 }

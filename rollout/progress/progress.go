@@ -54,6 +54,13 @@ type WatchResumed struct {
 	Since    time.Time
 }
 
+// ServiceWatched: a Service that selects the pods appeared during the rollout
+// (or came to select them); its EndpointSlices are watched from now on.
+type ServiceWatched struct {
+	Header
+	Service string
+}
+
 // WorkloadDeleted: the workload was deleted while guarded.
 type WorkloadDeleted struct {
 	Header

@@ -1,6 +1,6 @@
 // Package watch runs the guard's informers: the Deployment by name, its
-// ReplicaSets and pods by selector, the EndpointSlices of the Services that
-// select them, and pod Events. It hands every object, as delivered, to one
+// ReplicaSets and pods by selector, the namespace's Services, the
+// EndpointSlices of the Services that select the pods, and pod Events. It hands every object, as delivered, to one
 // channel and shuts the informers down when its context ends.
 package watch
 
@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -58,8 +59,17 @@ type Watches struct {
 	// Retrying receives other watch errors, which the reflectors retry.
 	Retrying <-chan Error
 
+	ctx       context.Context
+	client    kubernetes.Interface
+	namespace string
+	changes   chan Change
+	failed    chan error
+	retrying  chan Error
+
+	mu        sync.Mutex
 	synced    []cache.InformerSynced
 	factories []informers.SharedInformerFactory
+	services  map[string]bool
 }
 
 // Start starts the informers; they stop when ctx ends, and Stop waits for them.
@@ -67,93 +77,161 @@ func Start(ctx context.Context, client kubernetes.Interface, t Target) (*Watches
 	changes := make(chan Change, 256)
 	failed := make(chan error, 1)
 	retrying := make(chan Error, 16)
-	w := &Watches{Changes: changes, Failed: failed, Retrying: retrying}
 	d := t.Deployment
-	factory := func(tweak func(*metav1.ListOptions)) informers.SharedInformerFactory {
-		f := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(d.Namespace), informers.WithTweakListOptions(tweak))
-		w.factories = append(w.factories, f)
-		return f
-	}
-	byName := factory(func(o *metav1.ListOptions) {
+	w := &Watches{Changes: changes, Failed: failed, Retrying: retrying,
+		ctx: ctx, client: client, namespace: d.Namespace, changes: changes, failed: failed, retrying: retrying,
+		services: map[string]bool{}}
+	byName := w.factory(func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", d.Name).String()
 	})
-	bySelector := factory(func(o *metav1.ListOptions) { o.LabelSelector = t.Selector.String() })
-	podEvents := factory(func(o *metav1.ListOptions) {
+	bySelector := w.factory(func(o *metav1.ListOptions) { o.LabelSelector = t.Selector.String() })
+	podEvents := w.factory(func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermEqualSelector("involvedObject.kind", "Pod").String()
 	})
-	type watched struct {
-		resource string
-		informer cache.SharedIndexInformer
-	}
+	// Every Service of the namespace: one created during the rollout that selects
+	// the pods gets its EndpointSlices watched too (WatchServices).
+	all := w.factory(func(*metav1.ListOptions) {})
 	toSync := []watched{
-		{"deployments", byName.Apps().V1().Deployments().Informer()},
-		{"replicasets", bySelector.Apps().V1().ReplicaSets().Informer()},
-		{"pods", bySelector.Core().V1().Pods().Informer()},
-		{"events", podEvents.Core().V1().Events().Informer()},
+		{resource: "deployments", informer: byName.Apps().V1().Deployments().Informer()},
+		{resource: "replicasets", informer: bySelector.Apps().V1().ReplicaSets().Informer()},
+		{resource: "pods", informer: bySelector.Core().V1().Pods().Informer()},
+		{resource: "events", informer: podEvents.Core().V1().Events().Informer()},
+		{resource: "services", informer: all.Core().V1().Services().Informer()},
 	}
-	if len(t.Services) > 0 {
-		bySlice := factory(func(o *metav1.ListOptions) {
-			o.LabelSelector = discoveryv1.LabelServiceName + " in (" + strings.Join(t.Services, ",") + ")"
-		})
-		toSync = append(toSync, watched{"endpointslices", bySlice.Discovery().V1().EndpointSlices().Informer()})
+	if slices := w.sliceInformer(t.Services); slices != nil {
+		toSync = append(toSync, *slices)
 	}
 	for _, ws := range toSync {
-		send := func(obj any, deleted bool) {
-			c := Change{Object: obj, Deleted: deleted, Resource: ws.resource}
-			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				c.Object, c.Unobserved = tomb.Obj, true
-			}
-			select {
-			case changes <- c:
-			case <-ctx.Done():
-			}
+		if err := w.handle(ws); err != nil {
+			return nil, err
 		}
-		handler := cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { send(obj, false) },
-			UpdateFunc: func(_, obj any) { send(obj, false) },
-			DeleteFunc: func(obj any) { send(obj, true) },
-		}
-		inf := ws.informer
-		// A missing permission never heals: fail with the API's message instead of
-		// retrying forever. Other errors are retried by the reflector.
-		if err := inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
-			if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
-				select {
-				case failed <- fmt.Errorf("watching: %w (the guard needs list and watch on it)", err):
-				default:
-				}
-				return
-			}
-			select {
-			case retrying <- Error{Resource: ws.resource, Err: err}:
-			default:
-			}
-		}); err != nil {
-			return nil, fmt.Errorf("watching: %w", err)
-		}
-		reg, err := inf.AddEventHandler(handler)
-		if err != nil {
-			return nil, fmt.Errorf("watching: %w", err)
-		}
-		w.synced = append(w.synced, reg.HasSynced)
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	for _, f := range w.factories {
 		f.Start(ctx.Done())
 	}
 	return w, nil
 }
 
+// WatchServices adds the EndpointSlices of Services not watched yet; it
+// returns the names it added. Their informers start at once and are not part
+// of Synced.
+func (w *Watches) WatchServices(names []string) ([]string, error) {
+	slices := w.sliceInformer(names)
+	if slices == nil {
+		return nil, nil
+	}
+	if err := w.handle(*slices); err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, f := range w.factories {
+		f.Start(w.ctx.Done()) // starts only the informers not started yet
+	}
+	return slices.services, nil
+}
+
+type watched struct {
+	resource string
+	informer cache.SharedIndexInformer
+	services []string // for an EndpointSlice informer: the Services it covers
+}
+
+func (w *Watches) factory(tweak func(*metav1.ListOptions)) informers.SharedInformerFactory {
+	f := informers.NewSharedInformerFactoryWithOptions(w.client, 0, informers.WithNamespace(w.namespace), informers.WithTweakListOptions(tweak))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.factories = append(w.factories, f)
+	return f
+}
+
+// sliceInformer is an informer on the EndpointSlices of the Services among
+// names not watched yet; nil when there are none.
+func (w *Watches) sliceInformer(names []string) *watched {
+	w.mu.Lock()
+	var fresh []string
+	for _, n := range names {
+		if !w.services[n] {
+			w.services[n] = true
+			fresh = append(fresh, n)
+		}
+	}
+	w.mu.Unlock()
+	if len(fresh) == 0 {
+		return nil
+	}
+	bySlice := w.factory(func(o *metav1.ListOptions) {
+		o.LabelSelector = discoveryv1.LabelServiceName + " in (" + strings.Join(fresh, ",") + ")"
+	})
+	return &watched{resource: "endpointslices", informer: bySlice.Discovery().V1().EndpointSlices().Informer(), services: fresh}
+}
+
+// handle sends the informer's objects to Changes and its errors to Failed or
+// Retrying.
+func (w *Watches) handle(ws watched) error {
+	ctx := w.ctx
+	send := func(obj any, deleted bool) {
+		c := Change{Object: obj, Deleted: deleted, Resource: ws.resource}
+		if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			c.Object, c.Unobserved = tomb.Obj, true
+		}
+		select {
+		case w.changes <- c:
+		case <-ctx.Done():
+		}
+	}
+	handler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { send(obj, false) },
+		UpdateFunc: func(_, obj any) { send(obj, false) },
+		DeleteFunc: func(obj any) { send(obj, true) },
+	}
+	inf := ws.informer
+	// A missing permission never heals: fail with the API's message instead of
+	// retrying forever. Other errors are retried by the reflector.
+	if err := inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
+		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+			select {
+			case w.failed <- fmt.Errorf("watching: %w (the guard needs list and watch on it)", err):
+			default:
+			}
+			return
+		}
+		select {
+		case w.retrying <- Error{Resource: ws.resource, Err: err}:
+		default:
+		}
+	}); err != nil {
+		return fmt.Errorf("watching: %w", err)
+	}
+	reg, err := inf.AddEventHandler(handler)
+	if err != nil {
+		return fmt.Errorf("watching: %w", err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.synced = append(w.synced, reg.HasSynced)
+	return nil
+}
+
 // Synced returns a channel that receives true once every informer has
 // delivered its initial list to the handler, or false when ctx ends first.
 func (w *Watches) Synced(ctx context.Context) <-chan bool {
+	w.mu.Lock()
+	synced := append([]cache.InformerSynced(nil), w.synced...)
+	w.mu.Unlock()
 	done := make(chan bool, 1)
-	go func() { done <- cache.WaitForCacheSync(ctx.Done(), w.synced...) }()
+	go func() { done <- cache.WaitForCacheSync(ctx.Done(), synced...) }()
 	return done
 }
 
 // Stop waits for the informers' goroutines after their context ended.
 func (w *Watches) Stop() {
-	for _, f := range w.factories {
+	w.mu.Lock()
+	factories := append([]informers.SharedInformerFactory(nil), w.factories...)
+	w.mu.Unlock()
+	for _, f := range factories {
 		f.Shutdown()
 	}
 }
