@@ -27,7 +27,8 @@ stop() { # names...: SIGTERM all at once, wait up to 5 s each, then SIGKILL
     alive "$p" && { kill -KILL "$p" 2>/dev/null; ts "stopped ${x%%:*} (pid $p, SIGKILL)"; } || ts "stopped ${x%%:*} (pid $p)"
   done
 }
-# 1. control loops first, so nothing restarts pods
+# 1. control loops first, so nothing restarts pods (and the lab's Prometheus)
+stop prometheus-sd prometheus
 stop kubelet kube-proxy kube-scheduler kube-controller-manager
 # 2. all containers/sandboxes of our containerd (check the PID first: ctr waits 10 s on a dead socket)
 CRI=$STATE/containerd/io.containerd.grpc.v1.cri; cri_deleted=0

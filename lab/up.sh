@@ -27,6 +27,18 @@ if [ ${#need[@]} -gt 0 ]; then
     || { cat "$LOGS/apt.log" >&2; echo "lab-up: apt-get install ${need[*]} failed" >&2; exit 1; }
   rm -f "$LOGS/apt.log"; ts "installed ${need[*]}"
 fi
+# Prometheus (for the --prometheus-query tests): Debian's package without recommends (no
+# node-exporter), its own daemon kept from starting while it installs (policy-rc.d): the lab
+# runs its own instance (section 5), on loopback, with file_sd targets (lab/prometheus-sd.sh).
+if ! command -v prometheus >/dev/null 2>&1; then
+  ts "installing prometheus (apt, no recommends, its service not started)"
+  policy=/usr/sbin/policy-rc.d; own_policy=
+  if [ ! -e $policy ]; then printf '#!/bin/sh\nexit 101\n' > $policy; chmod 0755 $policy; own_policy=1; fi
+  apt-get install -y -q --no-install-recommends prometheus >"$LOGS/apt.log" 2>&1 || { apt-get update -q >>"$LOGS/apt.log" 2>&1; apt-get install -y -q --no-install-recommends prometheus >>"$LOGS/apt.log" 2>&1; }
+  rc=$?; [ -n "$own_policy" ] && rm -f $policy
+  [ $rc = 0 ] || { cat "$LOGS/apt.log" >&2; echo "lab-up: apt-get install prometheus failed" >&2; exit 1; }
+  rm -f "$LOGS/apt.log"; ts "installed prometheus ($(prometheus --version 2>&1 | head -1))"
+fi
 RUNC=$(command -v runc)
 if ! command -v go >/dev/null; then
   [ -x /usr/local/go/bin/go ] && PATH=$PATH:/usr/local/go/bin || { echo "lab-up: Go (>= 1.26) is needed to build the lab (https://go.dev/dl)" >&2; exit 1; }
@@ -174,4 +186,11 @@ node_ready() {
 waitfor "node Ready" 120 node_ready
 waitfor "serviceaccount default" 60 kc get sa default
 waitfor "configmap kube-root-ca.crt" 60 kc get cm kube-root-ca.crt
-ts "lab up. kubectl: $KUBECTL --kubeconfig $KUBECONFIG_LAB get nodes"
+# Prometheus for the --prometheus-query tests, fed by lab/prometheus-sd.sh
+mkdir -p "$STATE/prometheus" "$STATE/prometheus-sd"
+[ -f "$STATE/prometheus-sd/targets.json" ] || echo '[]' > "$STATE/prometheus-sd/targets.json"
+start prometheus-sd "$SRC/prometheus-sd.sh" "$LAB"
+start prometheus prometheus --config.file="$CONF/prometheus.yml" --storage.tsdb.path="$STATE/prometheus" \
+  --storage.tsdb.retention.time=2h --web.listen-address=$PROM_ADDR --log.level=warn
+waitfor prometheus 60 curl -sf "http://$PROM_ADDR/-/ready"
+ts "lab up. kubectl: $KUBECTL --kubeconfig $KUBECONFIG_LAB get nodes; prometheus: http://$PROM_ADDR"

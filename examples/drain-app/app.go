@@ -14,6 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -77,6 +80,8 @@ type App struct {
 	httpSrv *http.Server
 	grpcSrv *grpc.Server
 	health  *health.Server
+	// requests counts the work requests ("/") by status code, for /metrics.
+	requests *prometheus.CounterVec
 
 	ready      atomic.Bool  // --ready-delay has elapsed
 	inFlight   atomic.Int64 // work requests (/, Echo, Ticks) being served
@@ -119,8 +124,21 @@ func New(cfg Config) (*App, error) {
 		drained:  make(chan struct{}),
 	}
 
+	// Metrics live in the app's own registry: no process-wide state.
+	metrics := prometheus.NewRegistry()
+	a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "drainapp_http_requests_total",
+		Help: "Work requests (/) served, by HTTP status code.",
+	}, []string{"code"})
+	if err := metrics.Register(a.requests); err != nil {
+		httpLn.Close()
+		grpcLn.Close()
+		return nil, err
+	}
+
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", a.handleWork)
+	mux.Handle("GET /{$}", promhttp.InstrumentHandlerCounter(a.requests, http.HandlerFunc(a.handleWork)))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /health/ready", a.handleReady)
 	mux.HandleFunc("GET /health/live", a.handleLive)
 	mux.HandleFunc("/admin/drain", a.handleDrain) // the kubelet sends GET; any method will do

@@ -571,3 +571,22 @@ func TestParseFlags(t *testing.T) {
 		t.Errorf("--exit-code=143: %d, %v", code, err)
 	}
 }
+
+// /metrics counts the work requests by status code: what a 5xx-rate query
+// in Prometheus reads.
+func TestMetricsCountWorkByCode(t *testing.T) {
+	ta := startApp(t, func(c *Config) {
+		c.ErrorRate = 0.5
+		n := 0
+		c.Rand = func() float64 { n++; return float64(n%2) * 0.9 } // alternately 0.9 (ok) and 0 (error)
+	})
+	for range 4 {
+		ta.mustGet("/")
+	}
+	_, body := ta.mustGet("/metrics")
+	for _, want := range []string{`drainapp_http_requests_total{code="200"} 2`, `drainapp_http_requests_total{code="500"} 2`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+}

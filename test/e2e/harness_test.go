@@ -141,7 +141,8 @@ func (a app) objects(ns string) (*appsv1.Deployment, *corev1.Service) {
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Strategy: a.strategy,
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				// The lab's Prometheus scrapes the drain-app's /metrics (lab/prometheus-sd.sh).
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "8080"}},
 				Spec:       corev1.PodSpec{TerminationGracePeriodSeconds: &a.grace, Containers: append([]corev1.Container{c}, a.sidecars...)},
 			},
 		},
