@@ -29,6 +29,7 @@ type breachReport struct {
 	} `json:"breaches"`
 	Probe *struct {
 		Requests      int            `json:"requests"`
+		Skipped       int            `json:"skipped"`
 		Errors        int            `json:"errors"`
 		ErrorsByClass map[string]int `json:"errorsByClass"`
 		Attribution   []struct {

@@ -6,12 +6,14 @@ package e2e
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -303,4 +305,49 @@ func TestBreachWhileAPIUnreachable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A probe target that accepts connections and never answers: the guard is not
+// held up (the rollout completes and is reported), the app-side failures are
+// timeouts, and the prober's own saturation is counted apart (skipped), never
+// queued.
+func TestHangingProbeTargetNeverBlocks(t *testing.T) {
+	l := newLab(t)
+	ns := l.namespace(t)
+	l.deploy(t, ns, app{name: "web", replicas: 2, grace: 30, preStop: true, args: []string{"--mode=contract", "--drain-delay=2s"}})
+	hang, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	var mu sync.Mutex
+	t.Cleanup(func() {
+		hang.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := hang.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // never read, never answered
+			mu.Unlock()
+		}
+	}()
+	r := l.run(t, "-n", ns, "restart", "deploy/web", "--probe", "http://"+hang.Addr().String()+"/", "--probe-timeout=1s",
+		"--probe-concurrency=4", "--probe-rate=50", "--on-breach=none", "-o", "json", "--progress=plain", "--timeout=3m")
+	rep := decodeBreach(t, r)
+	if r.code != 3 || !strings.HasPrefix(rep.Message, "rollout complete, but") {
+		t.Errorf("exit %d outcome %q (%s): want 3 and the rollout complete, the probe errors reported", r.code, rep.Outcome, rep.Message)
+	}
+	if rep.Probe == nil || rep.Probe.ErrorsByClass["timeout"] == 0 || rep.Probe.Skipped == 0 {
+		t.Fatalf("probe %+v: want timeouts (the target's failure) and skipped requests (the prober saturated, counted apart)", rep.Probe)
+	}
+	t.Logf("hanging target: %d requests, %d timeouts, %d skipped", rep.Probe.Requests, rep.Probe.ErrorsByClass["timeout"], rep.Probe.Skipped)
 }
