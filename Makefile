@@ -10,7 +10,7 @@ GO_SOURCES := $(shell find cli cmd rollout verify -name '*.go' -not -name '*_tes
 include lab/lab.mk
 include release.mk
 
-.PHONY: build test unit fuzz fuzz-short e2e demo clean
+.PHONY: build test unit fuzz fuzz-short e2e demo soak clean
 
 build: $(BIN)
 
@@ -61,6 +61,11 @@ e2e: build
 # Brings the lab up, deploys the examples and shows the plugin's main job under load.
 demo: build
 	scripts/demo.sh
+
+# A 30-minute guard through three back-to-back rollouts: RSS and goroutines sampled, figures
+# printed (SOAK_MINUTES to change). Not part of make test. Needs make lab-up.
+soak: build
+	scripts/soak.sh
 
 clean:
 	rm -rf bin dist

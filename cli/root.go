@@ -53,6 +53,7 @@ catches SIGKILLed pods and unclean exits.`,
 	// Flag errors are bad input: exit 1 with one line, like every other error.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
 	configFlags.AddFlags(root.PersistentFlags())
+	addDebugFlag(root)
 
 	root.AddCommand(
 		NewCmdPreflight(configFlags, streams, deps),
