@@ -19,7 +19,6 @@ import (
 
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/attribution"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/policy"
-	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/report"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/rollouttest"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/state"
@@ -176,27 +175,9 @@ func (f *foldedRollout) status() string {
 	return msg
 }
 
-// observe is rollout/act.go's observe for the pods: the figures the limits see.
+// observe is what the guard's limits see of the pods.
 func (f *foldedRollout) observe() policy.Observations {
-	var obs policy.Observations
-	for _, t := range f.state.OldTimelines() {
-		exit, ok := t.Exit()
-		if !ok || t.Evicted != "" {
-			continue
-		}
-		switch exit.Exit {
-		case progress.ExitSIGKILL:
-			obs.SIGKILLs++
-			obs.LastSIGKILLPod = t.Name
-		case progress.ExitUnclean:
-			obs.UncleanExits++
-			obs.LastUncleanPod = t.Name
-		}
-		if u, ok := t.GraceUsage(); ok && u > obs.GraceUsage {
-			obs.GraceUsage, obs.GraceUsagePod = u, t.Name
-		}
-	}
-	return obs
+	return policy.ObserveDrains(f.state.OldTimelines())
 }
 
 // breach evaluates the limits at `at` and expects exactly one breach.

@@ -21,24 +21,7 @@ import (
 
 // observe gathers what the breach limits are checked against.
 func (r *run) observe() policy.Observations {
-	var obs policy.Observations
-	for _, t := range r.rollout.OldTimelines() {
-		exit, ok := t.Exit()
-		if !ok || t.Evicted != "" {
-			continue // an eviction is not the rollout's drain
-		}
-		switch exit.Exit {
-		case progress.ExitSIGKILL:
-			obs.SIGKILLs++
-			obs.LastSIGKILLPod = t.Name
-		case progress.ExitUnclean:
-			obs.UncleanExits++
-			obs.LastUncleanPod = t.Name
-		}
-		if u, ok := t.GraceUsage(); ok && u > obs.GraceUsage {
-			obs.GraceUsage, obs.GraceUsagePod = u, t.Name
-		}
-	}
+	obs := policy.ObserveDrains(r.rollout.OldTimelines())
 	for _, f := range r.rollout.NewPodFailures() {
 		obs.NewPodRestarts += f.Count()
 		obs.NewPodFailed, obs.NewPodFailure = f.Pod, describeFailure(f)
