@@ -127,6 +127,7 @@ func TestBadReleaseRolledBackOnProbeErrors(t *testing.T) {
 }
 
 func TestStuckReleaseIsAProgressBreach(t *testing.T) {
+	t.Parallel() // waits on the cluster, asserts nothing timing-sensitive
 	l := newLab(t)
 	ns := l.namespace(t)
 	l.deploy(t, ns, app{name: "stuck", grace: 10, preStop: true, args: []string{"--mode=contract"}})

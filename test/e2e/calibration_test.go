@@ -98,9 +98,10 @@ func TestCalibrationMissingReadinessProbe(t *testing.T) {
 // the kubelet fails it, so the new pods never become ready and the rollout
 // never finishes.
 func TestCalibrationProbeOnUndeclaredPort(t *testing.T) {
+	t.Parallel() // waits on the cluster, asserts nothing timing-sensitive
 	l := newLab(t)
 	ns := l.namespace(t)
-	l.deploy(t, ns, app{name: "port", replicas: 2, grace: 30, preStop: true, args: []string{"--mode=contract", "--drain-delay=2s"}})
+	l.deploy(t, ns, app{name: "port", replicas: 2, grace: 10, preStop: true, args: []string{"--mode=contract", "--drain-delay=2s"}})
 	// The release renames the probe's port to one the container does not declare.
 	patch := `{"spec":{"template":{"spec":{"containers":[{"name":"app","readinessProbe":{"httpGet":{"path":"/health/ready","port":"admin"}}}]}}}}`
 	if _, err := l.client.AppsV1().Deployments(ns).Patch(context.Background(), "port", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
@@ -113,8 +114,8 @@ func TestCalibrationProbeOnUndeclaredPort(t *testing.T) {
 	}
 	// The guard's deadline passes with the new pod never ready: a breach, rolled
 	// back by default (exit 4).
-	r := l.run(t, "-n", ns, "watch", "deploy/port", "-o", "json", "--progress=plain", "--timeout=40s")
-	if r.code != 4 || !strings.Contains(r.stderr, "not complete after 40s: 1 of 2 new pods updated") {
+	r := l.run(t, "-n", ns, "watch", "deploy/port", "-o", "json", "--progress=plain", "--timeout=20s")
+	if r.code != 4 || !strings.Contains(r.stderr, "not complete after 20s: 1 of 2 new pods updated") {
 		t.Errorf("watch: exit %d, want 4 and the new pod never ready\n%s", r.code, r.stderr)
 	}
 }
@@ -123,6 +124,7 @@ func TestCalibrationProbeOnUndeclaredPort(t *testing.T) {
 // period: SIGTERM comes only after it, with the kubelet's 2s extension, and an
 // app that drains on SIGTERM is SIGKILLed.
 func TestCalibrationPreStopSleepFillsGrace(t *testing.T) {
+	t.Parallel() // waits on the cluster, asserts nothing timing-sensitive
 	l := newLab(t)
 	ns := l.namespace(t)
 	l.deploy(t, ns, app{name: "sleepy", replicas: 2, grace: 10, args: []string{"--mode=contract", "--drain-delay=3s"},
@@ -146,6 +148,7 @@ func TestCalibrationPreStopSleepFillsGrace(t *testing.T) {
 // really drains for 8s (stated in its annotation) under a 5s grace period is
 // SIGKILLed mid-drain.
 func TestCalibrationGraceShorterThanStatedDrain(t *testing.T) {
+	t.Parallel() // waits on the cluster, asserts nothing timing-sensitive
 	l := newLab(t)
 	ns := l.namespace(t)
 	l.deploy(t, ns, app{name: "short", replicas: 2, grace: 5, args: []string{"--mode=contract", "--drain-delay=8s"},
@@ -176,6 +179,7 @@ func anySIGKILL(rep rolloutReport) bool {
 // rollout-strategy fails Recreate for a serving app: every old pod stops before
 // a new one starts, and requests meanwhile fail.
 func TestCalibrationRecreateStrategy(t *testing.T) {
+	t.Parallel() // waits on the cluster, asserts nothing timing-sensitive
 	l := newLab(t)
 	ns := l.namespace(t)
 	l.deploy(t, ns, app{name: "recreate", replicas: 2, grace: 30, preStop: true, args: []string{"--mode=contract", "--drain-delay=2s"},

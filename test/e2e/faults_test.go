@@ -207,7 +207,7 @@ func TestGuardCutOffWhilePodsExit(t *testing.T) {
 	guard := l.startWith(t, proxy.kubeconfig(t, l), "-n", ns, "restart", "deploy/blind", "-o", "json", "--progress=plain", "--timeout=4m")
 	guard.waitStderr(t, "deletion requested")
 	proxy.Cut()
-	time.Sleep(20 * time.Second) // the fault: long enough for old pods to exit and vanish unseen
+	time.Sleep(12 * time.Second) // the fault: long enough for old pods to exit and vanish unseen
 	proxy.Restore()
 	r := <-guard.done
 	rep := decodeReport(t, r)
@@ -255,7 +255,7 @@ func TestBreachWhileAPIUnreachable(t *testing.T) {
 		wantAction    string
 	}{
 		{"pause lands after the outage", 6 * time.Second, "30s", "paused"},
-		{"pause fails past the action timeout", 15 * time.Second, "4s", "failed"},
+		{"pause fails past the action timeout", 9 * time.Second, "4s", "failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ns := l.namespace(t)

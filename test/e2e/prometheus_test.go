@@ -53,6 +53,7 @@ func fiveXXRate(ns string) string {
 // is rolled back; the contract app's rollout stays at 0 and succeeds; a
 // Prometheus cut off mid-rollout is reported and never blocks the guard.
 func TestPrometheusQuery(t *testing.T) {
+	t.Parallel() // waits on the cluster, asserts nothing timing-sensitive
 	l := newLab(t)
 	slow := func(d *appsv1.Deployment) { d.Spec.MinReadySeconds = 10 }
 
