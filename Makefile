@@ -26,33 +26,44 @@ unit:
 	go test -race ./...
 	cd examples/drain-app && go vet ./... && go test ./...
 
-# Fuzz targets (package:Target) for hostile input: manifests, preStop shell, flags, --probe URLs.
+# Fuzz targets (package:Target) for hostile input: manifests, preStop shell, --probe URLs, flags.
 # A failing input is written to the package's testdata/fuzz/ and replays in every go test.
-FUZZ_TARGETS   := verify:FuzzManifestsAdd verify:FuzzScanExec cli:FuzzDurationFlags \
-                  cli:FuzzBudgetFlags verify/traffic:FuzzParseTarget
-FUZZTIME       ?= 5m
-FUZZTIME_SHORT ?= 10s
-FUZZ_BIN       := $(CURDIR)/.tools/fuzz
+FUZZ_TARGETS       := verify:FuzzManifestsAdd verify:FuzzScanExec verify/traffic:FuzzParseTarget \
+                      cli:FuzzDurationFlags cli:FuzzBudgetFlags
+# make test leaves out cli's: fuzzing instruments a test binary's every dependency, and cli's
+# (client-go, cli-runtime) add ~9 CPU-minutes to a cold build, to verify's and traffic's ~4.
+# Their seeds (and the inputs they once failed on) still run in every go test.
+FUZZ_SHORT_TARGETS ?= $(filter-out cli:%,$(FUZZ_TARGETS))
+FUZZTIME           ?= 5m
+FUZZTIME_SHORT     ?= 10s
+FUZZ_BIN           := $(CURDIR)/.tools/fuzz
+FUZZ_RUN           ?= $(FUZZ_TARGETS)
 
 # Each target for FUZZTIME (make fuzz FUZZTIME=1h). What go test -fuzz does, with one
 # instrumented test binary per package: linking cli's takes longer than fuzzing it.
+# Go 1.26's coordinator can fail a run at the deadline with a bare "context deadline
+# exceeded" and no failing input (go.dev/issue/75804, fixed in Go 1.27): that is not a
+# finding. Any run that writes a failing input fails.
 fuzz:
-	@set -e; mkdir -p $(FUZZ_BIN); \
-	for pkg in $(sort $(foreach t,$(FUZZ_TARGETS),$(firstword $(subst :, ,$(t))))); do \
+	@set -eo pipefail; mkdir -p $(FUZZ_BIN); \
+	for pkg in $(sort $(foreach t,$(FUZZ_RUN),$(firstword $(subst :, ,$(t))))); do \
 	  bin=$(FUZZ_BIN)/$$(echo $$pkg | tr / -).test; \
 	  corpus=$$(go env GOCACHE)/fuzz/$$(go list ./$$pkg); \
 	  go test -c -fuzz=. -o $$bin ./$$pkg; \
-	  for t in $(FUZZ_TARGETS); do \
+	  for t in $(FUZZ_RUN); do \
 	    [ "$${t%%:*}" = "$$pkg" ] || continue; \
-	    echo "fuzz ./$$pkg $${t##*:} for $(FUZZTIME)"; \
-	    (cd $$pkg && $$bin -test.run='^$$' -test.fuzz="^$${t##*:}$$" -test.fuzztime=$(FUZZTIME) \
-	      -test.fuzzcachedir=$$corpus -test.parallel=$$(nproc)); \
+	    target=$${t##*:}; log=$(FUZZ_BIN)/$$target.log; \
+	    echo "fuzz ./$$pkg $$target for $(FUZZTIME)"; \
+	    (cd $$pkg && $$bin -test.run='^$$' -test.fuzz="^$$target$$" -test.fuzztime=$(FUZZTIME) \
+	      -test.fuzzcachedir=$$corpus -test.parallel=$$(nproc)) 2>&1 | tee $$log \
+	    || { grep -qx '    context deadline exceeded' $$log && ! grep -q 'Failing input written' $$log \
+	         && echo "fuzz ./$$pkg $$target: go.dev/issue/75804 (deadline race, no failing input): not a finding"; }; \
 	  done; \
 	done
 
-# Each target briefly, in make test.
+# FUZZ_SHORT_TARGETS briefly, in make test; all of them: make fuzz-short FUZZ_SHORT_TARGETS='$(FUZZ_TARGETS)'
 fuzz-short:
-	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT)
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT) FUZZ_RUN="$(FUZZ_SHORT_TARGETS)"
 
 # Brings the lab up if it is not running and leaves it as it found it.
 e2e: build
