@@ -267,7 +267,7 @@ func TestGuardCommandExitCodes(t *testing.T) {
 				c.waitProgress("1 of 2 new pods updated")
 				c.sigkill("web-aaa-1")
 				c.waitProgress("budget breached")
-				c.removePod("web-aaa-1")
+				c.RemovePod("web-aaa-1")
 				c.drainByContract("web-aaa-2")
 				c.completeRollout()
 			},

@@ -23,7 +23,6 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
-	"k8s.io/utils/ptr"
 
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/rollouttest"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
@@ -91,6 +90,7 @@ func (f *fakeSignals) send(sig os.Signal) (delivered bool) {
 // Its methods play the Deployment controller and the kubelet, and wait for the
 // guard's progress lines on stderr before each next step.
 type guardedCluster struct {
+	rollouttest.FakeAPI
 	t       *testing.T
 	ctx     context.Context
 	api     *fakeAPIServer
@@ -118,6 +118,7 @@ func newGuardedCluster(t *testing.T, d *appsv1.Deployment, endpoints []rolloutte
 	}
 	c.api.addDeployment(*d.DeepCopy())
 	c.client = fake.NewClientset(append(objects, d, rollouttest.WebSlice(endpoints...))...)
+	c.FakeAPI = rollouttest.FakeAPI{T: t, Client: c.client, Clock: c.clock}
 	// The API server bumps metadata.generation on every change of the spec.
 	c.client.PrependReactor("patch", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		tracker := c.client.Tracker()
@@ -200,19 +201,6 @@ func (c *guardedCluster) stored() *appsv1.Deployment {
 	return rollouttest.StoredDeployment(c.t, c.client)
 }
 
-func (c *guardedCluster) updatePod(name string, mutate func(*corev1.Pod)) {
-	c.t.Helper()
-	pods := c.client.CoreV1().Pods(rollouttest.NS)
-	p, err := pods.Get(c.ctx, name, metav1.GetOptions{})
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	mutate(p)
-	if _, err := pods.Update(c.ctx, p, metav1.UpdateOptions{}); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
 // setEndpoint lists pod in the EndpointSlice with these conditions.
 func (c *guardedCluster) setEndpoint(pod string, ready, serving, terminating bool) {
 	c.t.Helper()
@@ -240,36 +228,12 @@ func (c *guardedCluster) updateSlice() {
 	}
 }
 
-// deletePod sets what the API server sets on a graceful delete.
-func (c *guardedCluster) deletePod(name string, grace int64) {
-	c.updatePod(name, func(p *corev1.Pod) {
-		p.DeletionTimestamp = ptr.To(metav1.NewTime(c.clock.Now().Add(time.Duration(grace) * time.Second)))
-		p.DeletionGracePeriodSeconds = ptr.To(grace)
-	})
-}
-
-func (c *guardedCluster) exitContainer(pod string, code int32, reason string) {
-	c.updatePod(pod, func(p *corev1.Pod) {
-		p.Status.ContainerStatuses[0].Ready = false
-		p.Status.ContainerStatuses[0].State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-			ExitCode: code, Reason: reason, FinishedAt: metav1.NewTime(c.clock.Now()),
-		}}
-	})
-}
-
-func (c *guardedCluster) removePod(name string) {
-	c.t.Helper()
-	if err := c.client.CoreV1().Pods(rollouttest.NS).Delete(c.ctx, name, metav1.DeleteOptions{}); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
 // drainByContract takes pod through the contract, a second a step: deleted,
 // not ready, not serving, endpoint removed, exit 0, gone.
 func (c *guardedCluster) drainByContract(pod string) {
 	c.t.Helper()
 	c.step(time.Second)
-	c.deletePod(pod, 30)
+	c.DeletePodGracefully(pod, 30)
 	c.waitProgress("pod " + pod + ": deletion requested")
 	c.step(time.Second)
 	c.setEndpoint(pod, false, true, true)
@@ -281,10 +245,10 @@ func (c *guardedCluster) drainByContract(pod string) {
 	c.removeEndpoint(pod)
 	c.waitProgress("pod " + pod + ": endpoint removed")
 	c.step(time.Second)
-	c.exitContainer(pod, 0, "Completed")
+	c.TerminateContainer(pod, 0, "Completed")
 	c.waitProgress("pod " + pod + ": container app exited 0")
 	c.step(time.Second)
-	c.removePod(pod)
+	c.RemovePod(pod)
 	c.waitProgress("pod " + pod + ": gone")
 }
 
@@ -293,10 +257,10 @@ func (c *guardedCluster) drainByContract(pod string) {
 func (c *guardedCluster) sigkill(pod string) {
 	c.t.Helper()
 	c.step(time.Second)
-	c.deletePod(pod, 30)
+	c.DeletePodGracefully(pod, 30)
 	c.waitProgress("pod " + pod + ": deletion requested")
 	c.step(30 * time.Second)
-	c.exitContainer(pod, 137, "Error")
+	c.TerminateContainer(pod, 137, "Error")
 }
 
 // rollOutRevision2 is the Deployment controller's answer to a change of the

@@ -47,10 +47,10 @@ func templatedRollout(t *testing.T, next, prev corev1.PodTemplateSpec) (*cluster
 func (c *cluster) sigkill(pod string) {
 	c.t.Helper()
 	c.step(time.Second)
-	c.deletePodGracefully(pod, 30)
+	c.DeletePodGracefully(pod, 30)
 	c.log.waitFor(c.t, progress.PodDeleted{Pod: pod, Grace: 30 * time.Second})
 	c.step(30 * time.Second)
-	c.terminateContainer(pod, 137, "Error")
+	c.TerminateContainer(pod, 137, "Error")
 }
 
 func (c *cluster) deploymentActions(verb string) []k8stesting.Action {
@@ -165,8 +165,8 @@ func TestGuardBreachActions(t *testing.T) {
 				// The guard goes on: finish the rollout.
 				c.log.waitUntil(t, "a breach", isType[progress.BreachDetected])
 				c.step(time.Second)
-				c.removePod("web-aaa-1")
-				c.removePod("web-aaa-2")
+				c.RemovePod("web-aaa-1")
+				c.RemovePod("web-aaa-2")
 				c.completeRollout()
 			}
 			r := c.result(done)
@@ -420,21 +420,21 @@ func TestGuardProbeErrorsAttributed(t *testing.T) {
 	c.log.waitFor(t, progress.BreachDetected{Budget: policy.BudgetProbeErrors, Message: "1 probe errors in 20 requests (budget 0)"})
 
 	c.step(4 * time.Second) // +5 s
-	c.deletePodGracefully("web-aaa-1", 30)
+	c.DeletePodGracefully("web-aaa-1", 30)
 	c.log.waitFor(t, progress.PodDeleted{Pod: "web-aaa-1", Grace: 30 * time.Second})
 	probe.set(30, rollouttest.At(4.8), 1) // the bucket [4.8, 4.9) ends before the deletion
 	probe.set(0, rollouttest.At(6), 3)
 	c.step(2 * time.Second) // +7 s
-	c.terminateContainer("web-aaa-1", 0, "Completed")
+	c.TerminateContainer("web-aaa-1", 0, "Completed")
 	c.log.waitUntil(t, "web-aaa-1's exit", podEvent[progress.ContainerExited]("web-aaa-1"))
 	c.step(time.Second) // +8 s
-	c.removePod("web-aaa-1")
+	c.RemovePod("web-aaa-1")
 	c.log.waitUntil(t, "web-aaa-1 gone", podEvent[progress.PodGone]("web-aaa-1"))
 	probe.set(10, rollouttest.At(8.5), 1) // within a second of the exit: blamed on web-aaa-1
 	probe.set(10, rollouttest.At(20), 1)  // nobody terminating
 
 	c.step(22 * time.Second) // +30 s: web-aaa-2 is force-deleted
-	c.removePod("web-aaa-2")
+	c.RemovePod("web-aaa-2")
 	c.log.waitUntil(t, "web-aaa-2 gone", podEvent[progress.PodGone]("web-aaa-2"))
 	probe.set(10, rollouttest.At(30), 2)
 	waitUntil(t, "the guard to read the probe", probe.seen)
@@ -487,7 +487,7 @@ func TestGuardProbeErrorsOfPodStillTerminating(t *testing.T) {
 	done := c.run(g, ctx, d, nil)
 	c.log.waitFor(t, status("1 of 2 new pods updated"))
 	c.step(time.Second)
-	c.deletePodGracefully("web-aaa-2", 30)
+	c.DeletePodGracefully("web-aaa-2", 30)
 	c.log.waitFor(t, progress.PodDeleted{Pod: "web-aaa-2", Grace: 30 * time.Second})
 	probe.set(50, rollouttest.At(10), 5)
 	probe.set(0, rollouttest.At(12.5), 1) // after the guard stopped (+11 s) plus a second
@@ -593,7 +593,7 @@ func TestGuardNewPodCrashPauses(t *testing.T) {
 	done := c.run(g, context.Background(), d, nil)
 	c.log.waitFor(t, status("1 of 2 new pods updated"))
 	c.step(3 * time.Second)
-	c.updatePod("web-bbb-1", func(p *corev1.Pod) {
+	c.UpdatePod("web-bbb-1", func(p *corev1.Pod) {
 		cs := &p.Status.ContainerStatuses[0]
 		cs.RestartCount = 1
 		cs.Ready = false

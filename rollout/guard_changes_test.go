@@ -89,7 +89,7 @@ func TestGuardNewRevision(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, p := range []string{"web-aaa-1", "web-aaa-2", "web-bbb-1"} {
-			c.removePod(p)
+			c.RemovePod(p)
 		}
 		c.completeRollout()
 		r := c.result(done)

@@ -116,6 +116,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 
 // cluster is the fake API server's state for one Deployment "web".
 type cluster struct {
+	rollouttest.FakeAPI
 	t      *testing.T
 	ctx    context.Context
 	client *fake.Clientset
@@ -136,6 +137,7 @@ func newCluster(t *testing.T, objects ...runtime.Object) *cluster {
 		log:    &recorder{},
 		hidden: map[string]bool{},
 	}
+	c.FakeAPI = rollouttest.FakeAPI{T: t, Client: c.client, Clock: c.clock}
 	c.client.PrependWatchReactor("pods", func(action k8stesting.Action) (bool, watch.Interface, error) {
 		w, err := c.client.Tracker().Watch(action.GetResource(), action.GetNamespace(), action.(k8stesting.WatchActionImpl).ListOptions)
 		if err != nil {
@@ -185,50 +187,6 @@ func (c *cluster) result(done <-chan runResult) *report.Rollout {
 }
 
 func (c *cluster) step(d time.Duration) { c.clock.Step(d) }
-
-func (c *cluster) updatePod(name string, mutate func(*corev1.Pod)) {
-	c.t.Helper()
-	pods := c.client.CoreV1().Pods(rollouttest.NS)
-	p, err := pods.Get(c.ctx, name, metav1.GetOptions{})
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	mutate(p)
-	if _, err := pods.Update(c.ctx, p, metav1.UpdateOptions{}); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// deletePodGracefully sets what the API server sets on a graceful delete.
-func (c *cluster) deletePodGracefully(name string, grace int64) {
-	c.updatePod(name, func(p *corev1.Pod) {
-		p.DeletionTimestamp = ptr.To(metav1.NewTime(c.clock.Now().Add(time.Duration(grace) * time.Second)))
-		p.DeletionGracePeriodSeconds = ptr.To(grace)
-	})
-}
-
-func (c *cluster) terminateContainer(name string, code int32, reason string) {
-	c.updatePod(name, func(p *corev1.Pod) {
-		p.Status.ContainerStatuses[0].Ready = false
-		p.Status.ContainerStatuses[0].State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-			ExitCode: code, Reason: reason, FinishedAt: metav1.NewTime(c.clock.Now()),
-		}}
-	})
-}
-
-func (c *cluster) removePod(name string) {
-	c.t.Helper()
-	if err := c.client.CoreV1().Pods(rollouttest.NS).Delete(c.ctx, name, metav1.DeleteOptions{}); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-func (c *cluster) setSlice(endpoints ...rollouttest.Endpoint) {
-	c.t.Helper()
-	if _, err := c.client.DiscoveryV1().EndpointSlices(rollouttest.NS).Update(c.ctx, rollouttest.WebSlice(endpoints...), metav1.UpdateOptions{}); err != nil {
-		c.t.Fatal(err)
-	}
-}
 
 func (c *cluster) hide(pod string) {
 	c.mu.Lock()
@@ -310,51 +268,51 @@ func TestGuardRestart(t *testing.T) {
 
 			// web-aaa-1 drains by the contract: not ready, not serving, removed, exits 0, gone.
 			c.step(time.Second)
-			c.deletePodGracefully("web-aaa-1", 30)
+			c.DeletePodGracefully("web-aaa-1", 30)
 			c.log.waitFor(t, progress.PodDeleted{Pod: "web-aaa-1", Grace: 30 * time.Second})
 			c.step(time.Second)
-			c.setSlice(rollouttest.EP("web-aaa-1", false, true, true), rollouttest.EP("web-aaa-2", true, true, false))
+			c.SetSlice(rollouttest.EP("web-aaa-1", false, true, true), rollouttest.EP("web-aaa-2", true, true, false))
 			c.log.waitFor(t, progress.EndpointNotReady{Pod: "web-aaa-1", After: secs(1.0)})
 			c.step(time.Second)
-			c.setSlice(rollouttest.EP("web-aaa-1", false, false, true), rollouttest.EP("web-aaa-2", true, true, false))
+			c.SetSlice(rollouttest.EP("web-aaa-1", false, false, true), rollouttest.EP("web-aaa-2", true, true, false))
 			c.log.waitFor(t, progress.EndpointNotServing{Pod: "web-aaa-1", After: secs(2.0)})
 			c.step(2 * time.Second)
-			c.setSlice(rollouttest.EP("web-aaa-2", true, true, false), rollouttest.EP("web-bbb-1", true, true, false), rollouttest.EP("web-bbb-2", true, true, false))
+			c.SetSlice(rollouttest.EP("web-aaa-2", true, true, false), rollouttest.EP("web-bbb-1", true, true, false), rollouttest.EP("web-bbb-2", true, true, false))
 			c.log.waitFor(t, progress.EndpointRemoved{Pod: "web-aaa-1", After: secs(4.0)})
 			c.step(time.Second)
-			c.terminateContainer("web-aaa-1", 0, "Completed")
+			c.TerminateContainer("web-aaa-1", 0, "Completed")
 			c.log.waitFor(t, progress.ContainerExited{Pod: "web-aaa-1", Container: "app", ExitCode: 0, Reason: "Completed", After: secs(5.0), Class: "clean"})
 			c.step(time.Second)
-			c.removePod("web-aaa-1")
+			c.RemovePod("web-aaa-1")
 			c.log.waitFor(t, progress.PodGone{Pod: "web-aaa-1", After: secs(6.0)})
 
 			// web-aaa-2: the EndpointSlice reports the termination first, the app
 			// hangs until SIGKILL, and its exit status only arrives with the removal.
 			c.step(time.Second)
-			c.setSlice(rollouttest.EP("web-aaa-2", false, true, true), rollouttest.EP("web-bbb-1", true, true, false), rollouttest.EP("web-bbb-2", true, true, false))
+			c.SetSlice(rollouttest.EP("web-aaa-2", false, true, true), rollouttest.EP("web-bbb-1", true, true, false), rollouttest.EP("web-bbb-2", true, true, false))
 			c.log.waitFor(t, progress.EndpointNotReady{Pod: "web-aaa-2", After: secs(0.0)})
 			c.step(time.Second)
-			c.updatePod("web-aaa-2", func(p *corev1.Pod) {
+			c.UpdatePod("web-aaa-2", func(p *corev1.Pod) {
 				p.DeletionTimestamp = ptr.To(metav1.NewTime(c.clock.Now().Add(29 * time.Second)))
 				p.DeletionGracePeriodSeconds = ptr.To[int64](30)
 			})
 			c.log.waitFor(t, progress.PodDeleted{Pod: "web-aaa-2", Grace: 30 * time.Second})
 			c.step(time.Second)
-			c.setSlice(rollouttest.EP("web-aaa-2", false, false, true), rollouttest.EP("web-bbb-1", true, true, false), rollouttest.EP("web-bbb-2", true, true, false))
+			c.SetSlice(rollouttest.EP("web-aaa-2", false, false, true), rollouttest.EP("web-bbb-1", true, true, false), rollouttest.EP("web-bbb-2", true, true, false))
 			c.log.waitFor(t, progress.EndpointNotServing{Pod: "web-aaa-2", After: secs(2.0)})
 			c.event("web-aaa-2", "Killing", "Stopping container app")
 			c.log.waitFor(t, progress.PodEventObserved{Pod: "web-aaa-2", Reason: "Killing", Message: "Stopping container app"})
 			c.step(28 * time.Second) // the grace deadline
 			c.hide("web-aaa-2")
-			c.terminateContainer("web-aaa-2", 137, "Error")
+			c.TerminateContainer("web-aaa-2", 137, "Error")
 			c.step(time.Second)
-			c.setSlice(rollouttest.EP("web-bbb-1", true, true, false), rollouttest.EP("web-bbb-2", true, true, false))
+			c.SetSlice(rollouttest.EP("web-bbb-1", true, true, false), rollouttest.EP("web-bbb-2", true, true, false))
 			c.log.waitFor(t, progress.EndpointRemoved{Pod: "web-aaa-2", After: secs(31.0)})
 			if _, ok := c.log.find(podEvent[progress.ContainerExited]("web-aaa-2")); ok {
 				t.Fatalf("the hidden status update reached the guard:\n%s", c.log.String())
 			}
 			c.step(time.Second)
-			c.removePod("web-aaa-2")
+			c.RemovePod("web-aaa-2")
 			c.log.waitFor(t, progress.ContainerExited{Pod: "web-aaa-2", Container: "app", ExitCode: 137, Reason: "Error", After: secs(30.0), Class: "sigkill"}) // estimated from finishedAt: seen only in the DELETED object
 			c.log.waitFor(t, progress.PodGone{Pod: "web-aaa-2", After: secs(32.0)})
 
