@@ -29,6 +29,8 @@ func TestOutcomeExitCodes(t *testing.T) {
 		{report.OutcomeNoRollout, nil, ExitOK},
 		{report.OutcomeFailed, nil, ExitBudgetBreached},
 		{report.OutcomePaused, nil, ExitBudgetBreached},
+		{report.OutcomeSuperseded, nil, ExitBudgetBreached}, // someone else's revision replaced the guarded one
+		{report.OutcomeDeleted, nil, ExitError},
 		{report.OutcomeRolledBack, nil, ExitRolledBack},
 		{report.OutcomeTimeout, nil, ExitTimedOut},
 		{report.OutcomeInterrupted, nil, ExitInterrupted}, // the context ended without a signal
