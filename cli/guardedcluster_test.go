@@ -21,6 +21,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/kubernetes/scheme"
 	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
 
@@ -119,23 +120,29 @@ func newGuardedCluster(t *testing.T, d *appsv1.Deployment, endpoints []rolloutte
 	c.api.addDeployment(*d.DeepCopy())
 	c.client = fake.NewClientset(append(objects, d, rollouttest.WebSlice(endpoints...))...)
 	c.FakeAPI = rollouttest.FakeAPI{T: t, Client: c.client, Clock: c.clock}
-	// The API server bumps metadata.generation on every change of the spec.
+	// The API server bumps metadata.generation on every change of the spec, in the
+	// same write: the patch is worked out on a scratch tracker, so that watchers
+	// never see the patched object at its old generation.
 	c.client.PrependReactor("patch", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		tracker := c.client.Tracker()
 		before, err := tracker.Get(deploymentsResource, a.GetNamespace(), a.(k8stesting.PatchAction).GetName())
 		if err != nil {
 			return true, nil, err
 		}
-		_, obj, err := k8stesting.ObjectReaction(tracker)(a)
+		scratch := k8stesting.NewObjectTracker(scheme.Scheme, scheme.Codecs.UniversalDecoder())
+		if err := scratch.Add(before); err != nil {
+			return true, nil, err
+		}
+		_, obj, err := k8stesting.ObjectReaction(scratch)(a)
 		if err != nil {
 			return true, nil, err
 		}
 		after := obj.(*appsv1.Deployment)
 		if !equality.Semantic.DeepEqual(before.(*appsv1.Deployment).Spec, after.Spec) {
 			after.Generation++
-			if err := tracker.Update(deploymentsResource, after, a.GetNamespace()); err != nil {
-				return true, nil, err
-			}
+		}
+		if err := tracker.Update(deploymentsResource, after, a.GetNamespace()); err != nil {
+			return true, nil, err
 		}
 		return true, after, nil
 	})
