@@ -309,7 +309,7 @@ func TestPreflightBadInput(t *testing.T) {
 		{"only skipped Deployments", []string{"-f", realWorld + "legacy-apps-v1beta2.yaml", "--local"},
 			[]string{"no Deployment", "skipped Deployment nginx-deployment (apps/v1beta2)", "removed in Kubernetes 1.16"}},
 		{"directory without manifests", []string{"-f", td + "no-manifests", "--local"}, []string{"no-manifests"}},
-		{"field of the wrong type", []string{"-f", td + "wrong-type.yaml", "--local"}, []string{"wrong-type.yaml", "Deployment web", "replicas"}},
+		{"field of the wrong type", []string{"-f", td + "wrong-type.yaml", "--local"}, []string{"wrong-type.yaml", `Deployment "web"`, "replicas"}},
 		{"invalid budget annotation", []string{"-f", td + "bad-annotation.yaml", "--local"},
 			[]string{"deployment default/reports", "safe-rollout.io/drain-delay", `"soon"`}},
 		{"bad duration", []string{"-f", td + "good.yaml", "--local", "--drain-delay", "abc"}, []string{"--drain-delay", `"abc"`}},

@@ -118,11 +118,11 @@ func skipReason(gvk schema.GroupVersionKind) string {
 func decodeStrict(u *unstructured.Unstructured, into any) ([]string, error) {
 	raw, err := u.MarshalJSON()
 	if err != nil {
-		return nil, fmt.Errorf("decoding %s %s: %w", u.GetKind(), u.GetName(), err)
+		return nil, fmt.Errorf("decoding %s %q: %w", u.GetKind(), u.GetName(), err)
 	}
 	strict, err := kjson.UnmarshalStrict(raw, into, kjson.DisallowUnknownFields)
 	if err != nil {
-		return nil, fmt.Errorf("decoding %s %s: %w", u.GetKind(), u.GetName(), err)
+		return nil, fmt.Errorf("decoding %s %q: %w", u.GetKind(), u.GetName(), err)
 	}
 	var unknown []string
 	for _, e := range strict {

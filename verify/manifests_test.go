@@ -96,8 +96,8 @@ func TestManifestsAdd(t *testing.T) {
 func TestManifestsWrongType(t *testing.T) {
 	var m Manifests
 	err := m.Add(object(t, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: three}"), "f.yaml")
-	if err == nil || !strings.Contains(err.Error(), "Deployment web") || !strings.Contains(err.Error(), "spec.replicas") {
-		t.Errorf("error = %v, want one naming Deployment web and spec.replicas", err)
+	if err == nil || !strings.Contains(err.Error(), `Deployment "web"`) || !strings.Contains(err.Error(), "spec.replicas") {
+		t.Errorf("error = %v, want one naming Deployment %q and spec.replicas", err, "web")
 	}
 }
 
