@@ -528,10 +528,9 @@ func TestLatencyBucketBounds(t *testing.T) {
 	}
 }
 
-// ProbeReport documents its percentiles as "bucketed, ±3 %", but percentile
-// reports the bucket's upper edge, up to 5.9 % above the true latency.
-// Remove the Skip once the bucket's geometric middle is reported (or the doc changed).
-func TestLatencyPercentileWithinThreePercentKnownBug(t *testing.T) {
+// ProbeReport documents its percentiles as "bucketed, ±3 %": percentile reports
+// the bucket's geometric middle (it once reported the upper edge, 5.9 % high).
+func TestLatencyPercentileWithinThreePercent(t *testing.T) {
 	for d := time.Millisecond; d <= 10*time.Second; d = d * 1007 / 1000 {
 		p := &Prober{}
 		p.latency[latencyBucket(d)]++
@@ -542,11 +541,11 @@ func TestLatencyPercentileWithinThreePercentKnownBug(t *testing.T) {
 	}
 }
 
-// NewProber (and GuardFlags.Validate) accept any positive rate, but Run derives
-// its ticker interval as 1s/rate: above 1e9/s it is 0, below ~1.1e-10/s the
-// conversion overflows to a negative duration, and NewTicker panics inside the
-// guard's probe goroutine. Remove the Skip once NewProber rejects or clamps such rates.
-func TestProbeExtremeRatesKnownBug(t *testing.T) {
+// Run derives its ticker interval as 1s/rate: above 1e9/s it would be 0, below
+// ~1.1e-10/s the conversion would overflow to a negative duration, and NewTicker
+// would panic inside the guard's probe goroutine. NewProber rejects or clamps
+// such rates.
+func TestProbeExtremeRates(t *testing.T) {
 	for _, rate := range []float64{2e9, 1e-11} {
 		p, err := NewProber(ProbeOptions{Targets: []string{"http://" + closedPort(t) + "/"}, Rate: rate})
 		if err != nil {
