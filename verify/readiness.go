@@ -208,13 +208,7 @@ func probePort(h *corev1.ProbeHandler) *intstr.IntOrString {
 
 // hookPort is the port an httpGet or tcpSocket preStop hook names; nil for the others.
 func hookPort(h *corev1.LifecycleHandler) *intstr.IntOrString {
-	switch {
-	case h.HTTPGet != nil:
-		return &h.HTTPGet.Port
-	case h.TCPSocket != nil:
-		return &h.TCPSocket.Port
-	}
-	return nil
+	return probePort(&corev1.ProbeHandler{HTTPGet: h.HTTPGet, TCPSocket: h.TCPSocket})
 }
 
 // undeclaredPort tells whether a handler names a port the container does not
