@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -57,6 +58,10 @@ type GuardFlags struct {
 	MaxQueryValue      float64
 	PrometheusInterval time.Duration
 
+	// DebugTrace is the hidden --debug-trace: a file that gets one JSON line per
+	// change the guard handled (make bench measures event lag with it).
+	DebugTrace string
+
 	flags *pflag.FlagSet
 }
 
@@ -94,6 +99,8 @@ func (f *GuardFlags) AddFlags(fs *pflag.FlagSet, onBreachHelp string) {
 	fs.StringVar(&f.PrometheusQuery, "prometheus-query", "", "Instant query whose value must stay <= --max-query-value during the rollout")
 	fs.Float64Var(&f.MaxQueryValue, "max-query-value", 0, "Largest value --prometheus-query may return")
 	fs.DurationVar(&f.PrometheusInterval, "prometheus-interval", f.PrometheusInterval, "How often --prometheus-query is evaluated")
+	fs.StringVar(&f.DebugTrace, "debug-trace", "", "Write one JSON line per change the guard handled to this file")
+	_ = fs.MarkHidden("debug-trace")
 }
 
 func (f *GuardFlags) Validate() error {
@@ -218,6 +225,16 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, d *app
 	if g.flags.PrometheusURL != "" {
 		q := metrics.PrometheusQuery{URL: g.flags.PrometheusURL, Query: g.flags.PrometheusQuery}
 		guard.Query = &rollout.MetricQuery{Name: g.flags.PrometheusQuery, Value: q.Value, Interval: g.flags.PrometheusInterval}
+	}
+	if g.flags.DebugTrace != "" {
+		f, err := os.Create(g.flags.DebugTrace)
+		if err != nil {
+			return fmt.Errorf("--debug-trace: %w", err)
+		}
+		defer f.Close()
+		traceFile := bufio.NewWriter(f)
+		defer traceFile.Flush()
+		guard.Trace = traceFile
 	}
 	lines := newProgress(g.flags.Progress, o.Out, o.ErrOut, g.flags.Output != "", g.clock)
 	guard.Progress = func(e progress.Event) { fmt.Fprintln(lines, describeEvent(e)) }

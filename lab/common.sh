@@ -7,7 +7,7 @@ POD_SUBNET=10.244.0.0/24; LINK=k8slab0; BRIDGE=cni0
 LAB_NETS="$POD_CIDR $SVC_CIDR $NODE_IP/32"
 EGRESS_CHAIN=SAFE-ROLLOUT-LAB-EGRESS; INGRESS_CHAIN=SAFE-ROLLOUT-LAB-INGRESS
 # components in start order (down stops them in a safe order, see down.sh)
-COMPONENTS="etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy prometheus prometheus-sd"
+COMPONENTS="etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy prometheus prometheus-sd kwok"
 # the lab's Prometheus (for --prometheus-query tests), on loopback
 PROM_ADDR=127.0.0.1:9099
 # sysctls the lab (or kubelet / kube-proxy) may change: saved before start, restored by down.sh

@@ -27,6 +27,8 @@ stop() { # names...: SIGTERM all at once, wait up to 5 s each, then SIGKILL
     alive "$p" && { kill -KILL "$p" 2>/dev/null; ts "stopped ${x%%:*} (pid $p, SIGKILL)"; } || ts "stopped ${x%%:*} (pid $p)"
   done
 }
+# 0. fake nodes (make bench) and their pods while the API server is still there, then kwok
+"$SRC/kwok.sh" "$LAB" down || ts "WARNING: kwok teardown failed"
 # 1. control loops first, so nothing restarts pods (and the lab's Prometheus)
 stop prometheus-sd prometheus
 stop kubelet kube-proxy kube-scheduler kube-controller-manager

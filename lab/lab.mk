@@ -6,6 +6,7 @@
 #   make lab-down           stop everything and remove every trace from the host (state kept)
 #   make lab-down PURGE=1   ... and delete cluster state (etcd, containerd, pki, logs); .lab/bin and
 #                           .lab/images (build outputs) are kept so the next lab-up is fast
+#   make lab-kwok           build .lab/bin/kwok (simulated nodes, for make bench; lab/kwok.sh runs it)
 #   make lab-status         what is running, node/pods summary
 #   make lab-restart-apiserver [DOWN=5]  stop kube-apiserver, keep it down DOWN seconds, start it again
 #
@@ -28,7 +29,7 @@ LAB_K8S_DEPS := $(wildcard $(LAB_SRC)/k8s/*.go) $(LAB_SRC)/k8s/go.mod $(LAB_SRC)
 LAB_IMGMOD   := $(LAB_SRC)/images/go.mod $(LAB_SRC)/images/go.sum $(LAB_SRC)/images/build.sh
 LAB_DRAIN_APP_DEPS = $(shell find $(LAB_DRAIN_APP_SRC) -type f -not -path '*/.git/*' 2>/dev/null)
 
-.PHONY: lab-build lab-up lab-down lab-status lab-force lab-restart-apiserver
+.PHONY: lab-build lab-kwok lab-up lab-down lab-status lab-force lab-restart-apiserver
 
 # A third-party app nobody here wrote (podinfo 6.9.2: on SIGTERM it fails /readyz, waits 3s,
 # then shuts its servers down gracefully), built from the module proxy at a pinned commit.
@@ -54,6 +55,12 @@ $(LAB_IMG)/drain-app.tar: $(LAB_IMG)/drain-app.src $(LAB_DRAIN_APP_DEPS) $(LAB_I
 
 $(LAB_IMG)/podinfo.tar: $(LAB_IMGTOOL) $(LAB_IMGMOD) $(LAB_SRC)/lab.mk
 	$(LAB_SRC)/images/build.sh module $(LAB_IMGTOOL) $(LAB_PODINFO) safe-rollout.local/podinfo:6.9.2 $@
+
+# kwok (simulated nodes, for make bench): not part of lab-build, the lab runs without it.
+LAB_KWOK := $(LAB_BIN)/kwok
+lab-kwok: $(LAB_KWOK)
+$(LAB_KWOK): $(LAB_SRC)/kwok/go.mod $(LAB_SRC)/kwok/go.sum
+	cd $(LAB_SRC)/kwok && go build -trimpath -ldflags "-s -w" -o $@.tmp sigs.k8s.io/kwok/cmd/kwok && mv -f $@.tmp $@
 
 lab-up:
 	@$(LAB_SRC)/up.sh $(LAB_DIR)

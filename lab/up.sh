@@ -146,7 +146,9 @@ start kube-apiserver "$BIN" kube-apiserver \
   --kubelet-preferred-address-types=InternalIP \
   --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
-  --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction --profiling=false --v=1
+  --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction --profiling=false --v=1 \
+  --audit-policy-file="$CONF/audit-policy.yaml" --audit-log-path="$LOGS/audit.log" --audit-log-format=json \
+  --audit-log-mode=blocking --audit-log-maxsize=200 --audit-log-maxbackup=3
 
 # images -> containerd's k8s.io namespace; re-import when the tarball changed (sha256 of the tarball)
 waitfor containerd 30 ctr_ version

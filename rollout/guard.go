@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -75,6 +76,9 @@ type Guard struct {
 	// guard when its API requests fail and recover (watch gaps); nil: only
 	// the informers' own errors are seen.
 	Connectivity *watch.Connectivity
+	// Trace, when set, gets one JSON line per change the guard handled (the
+	// hidden --debug-trace; make bench reads it).
+	Trace io.Writer
 }
 
 // phase is where a run stands: rolling until the rollout completes, then, with a
@@ -234,6 +238,7 @@ func (r *run) loop(ctx context.Context, w *watch.Watches, probeNotify <-chan str
 		select {
 		case c := <-w.Changes:
 			r.apply(c)
+			r.applyQueued(w)
 		case <-probeNotify:
 		case q := <-queryResults:
 			r.queryResult(q)
@@ -253,6 +258,21 @@ func (r *run) loop(ctx context.Context, w *watch.Watches, probeNotify <-chan str
 		}
 		if r.checkLimits(ctx) {
 			return r.finish(), nil
+		}
+	}
+}
+
+// applyQueued folds the changes already queued behind the one just applied, so
+// that a burst (a 500-replica rollout delivers hundreds at once) costs one
+// status and limit check, not one per change: those walk every pod. A change
+// that arrives alone is checked at once, as before.
+func (r *run) applyQueued(w *watch.Watches) {
+	for range cap(w.Changes) {
+		select {
+		case c := <-w.Changes:
+			r.apply(c)
+		default:
+			return
 		}
 	}
 }
@@ -295,6 +315,9 @@ func (r *run) apply(c watch.Change) {
 	}
 	for _, e := range events {
 		r.emit(e)
+	}
+	if r.Trace != nil {
+		trace(r.Trace, c, r.Clock.Now())
 	}
 }
 
