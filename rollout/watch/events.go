@@ -126,4 +126,3 @@ func (w *Watches) streamPodEvents(rv string) (string, error) {
 		}
 	}
 }
-

@@ -163,4 +163,3 @@ func splitLines(raw []byte) [][]byte {
 	}
 	return out
 }
-
