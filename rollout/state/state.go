@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
@@ -41,6 +42,15 @@ type Rollout struct {
 	timelines   map[string]*PodTimeline
 	slices      map[string]map[string]discoveryv1.EndpointConditions // slice -> pod -> conditions
 	seenEvents  map[string]bool
+
+	// oldCache is oldPods' last answer, kept while nothing it depends on
+	// changed: a pod's owner, which ReplicaSets exist and whom they belong to
+	// (not their status), the Deployment's UID and which ReplicaSet is the new
+	// one. The guard asks after every change; walking every pod each time made
+	// a 500-replica rollout cost seconds of CPU (make bench).
+	oldCache      []*PodTimeline
+	oldCacheNewRS types.UID
+	oldCacheValid bool
 }
 
 // New starts the state of d's rollout.
@@ -69,9 +79,15 @@ func (r *Rollout) Apply(obj any, deleted bool, now time.Time) []progress.Event {
 		if deleted {
 			r.DeploymentDeleted = true
 		} else {
+			if r.Deployment == nil || r.Deployment.UID != o.UID {
+				r.oldCacheValid = false
+			}
 			r.Deployment = o
 		}
 	case *appsv1.ReplicaSet:
+		if previous, ok := r.replicaSets[o.Name]; deleted || !ok || previous.UID != o.UID || controllerUID(previous) != controllerUID(o) {
+			r.oldCacheValid = false
+		}
 		if deleted {
 			delete(r.replicaSets, o.Name)
 		} else {
@@ -79,6 +95,9 @@ func (r *Rollout) Apply(obj any, deleted bool, now time.Time) []progress.Event {
 		}
 	case *corev1.Pod:
 		if ref := metav1.GetControllerOf(o); ref != nil {
+			if previous, ok := r.podOwner[o.Name]; !ok || previous.UID != ref.UID || previous.Name != ref.Name {
+				r.oldCacheValid = false
+			}
 			r.podOwner[o.Name] = *ref
 		}
 		t := r.timeline(o.Name, string(o.UID))
@@ -120,6 +139,7 @@ func (r *Rollout) timeline(name, uid string) *PodTimeline {
 	if !ok {
 		t = &PodTimeline{Name: name, UID: uid, Ignore: r.Ignore}
 		r.timelines[name] = t
+		r.oldCacheValid = false
 	}
 	return t
 }
@@ -278,18 +298,33 @@ func (r *Rollout) replicaSetOf(pod string) *appsv1.ReplicaSet {
 // ReplicaSet (all of its pods while the new one is not known yet).
 func (r *Rollout) oldPods() []*PodTimeline {
 	newRS := r.newReplicaSet()
+	var newUID types.UID
+	if newRS != nil {
+		newUID = newRS.UID
+	}
+	if r.oldCacheValid && r.oldCacheNewRS == newUID {
+		return r.oldCache
+	}
 	var out []*PodTimeline
 	for name, t := range r.timelines {
 		if rs := r.replicaSetOf(name); rs != nil && (newRS == nil || rs.UID != newRS.UID) {
 			out = append(out, t)
 		}
 	}
+	r.oldCache, r.oldCacheNewRS, r.oldCacheValid = out, newUID, true
 	return out
+}
+
+func controllerUID(o metav1.Object) types.UID {
+	if ref := metav1.GetControllerOfNoCopy(o); ref != nil {
+		return ref.UID
+	}
+	return ""
 }
 
 // OldTimelines are the timelines of the old pods the rollout replaces; pods only
 // an Event or an endpoint mentioned, and bare pods with the same labels, are not
-// the Deployment's.
+// the Deployment's. The slice is shared: callers may reorder it, never add or remove.
 func (r *Rollout) OldTimelines() []*PodTimeline { return r.oldPods() }
 
 // NewPodFailures lists the pods of the new ReplicaSet whose containers
@@ -301,7 +336,10 @@ func (r *Rollout) NewPodFailures() []PodFailure {
 	}
 	var out []PodFailure
 	for name, t := range r.timelines {
-		if rs := r.replicaSetOf(name); rs != nil && rs.UID == newRS.UID && t.Failure != nil {
+		if t.Failure == nil {
+			continue
+		}
+		if rs := r.replicaSetOf(name); rs != nil && rs.UID == newRS.UID {
 			out = append(out, *t.Failure)
 		}
 	}
