@@ -10,7 +10,7 @@ GO_SOURCES := $(shell find cli cmd rollout verify -name '*.go' -not -name '*_tes
 include lab/lab.mk
 include release.mk
 
-.PHONY: build test unit fuzz fuzz-short e2e demo soak clean
+.PHONY: build test unit fuzz fuzz-short e2e demo soak bench clean
 
 build: $(BIN)
 
@@ -77,6 +77,12 @@ demo: build
 # printed (SOAK_MINUTES to change). Not part of make test. Needs make lab-up.
 soak: build
 	scripts/soak.sh
+
+# Figures beside the alternatives (docs/performance.md): detection latency, API requests by
+# client, a 500-replica rollout on kwok nodes, preflight at 1k-21k objects, start-up, Go
+# benchmarks. Not part of make test. Needs make lab-up; about 15 minutes.
+bench: build
+	scripts/bench.sh
 
 clean:
 	rm -rf bin dist
