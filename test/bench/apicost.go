@@ -52,6 +52,19 @@ func (b *bench) apiCostAt(ctx context.Context, n int32) error {
 		return err
 	}
 
+	// the guard alone: the same without preflight's one-time reads
+	m, err = b.runMeasured(ctx, b.plugin, "-n", w.namespace, "restart", "deploy/"+w.name, "--skip-preflight", "--progress=none", "-o", "json")
+	if err != nil || m.code != 0 {
+		return fmt.Errorf("plugin restart --skip-preflight: exit %d %v: %s", m.code, err, lastLine(m.stderr))
+	}
+	if err := b.countRequests("apicost.guard."+prefix, pluginAgent, m.start, m.finish); err != nil {
+		return err
+	}
+	b.figure("apicost.guard."+prefix+".wall", m.wall.Seconds(), "s")
+	if err := o.waitSettled(ctx, w.name, 3*time.Minute); err != nil {
+		return err
+	}
+
 	// kubectl rollout restart + kubectl rollout status
 	start := time.Now()
 	for _, args := range [][]string{{"rollout", "restart"}, {"rollout", "status"}} {

@@ -146,6 +146,7 @@ func renderAPICost(b *strings.Builder, fs figures) {
 	header(b, "client", "3 replicas", "30 replicas", "100 replicas", "requests at 100 replicas")
 	for _, c := range []struct{ label, key string }{
 		{"`kubectl safe-rollout restart` (preflight included)", "plugin"},
+		{"`kubectl safe-rollout restart --skip-preflight` (the guard alone)", "guard"},
 		{"`kubectl rollout restart` + `kubectl rollout status`", "kubectl"},
 		{"`kubectl rollout restart` + `kubectl get pods,endpointslices` every second", "polling"},
 	} {
