@@ -39,30 +39,24 @@ func (b *bench) apiCostAt(ctx context.Context, n int32) error {
 		return fmt.Errorf("plugin preflight: exit %d %v: %s", m.code, err, lastLine(m.stderr))
 	}
 
-	// the plugin: preflight, restart, guard until every old pod is gone
-	m, err := b.runMeasured(ctx, b.plugin, "-n", w.namespace, "restart", "deploy/"+w.name, "--progress=none", "-o", "json")
-	if err != nil || m.code != 0 {
-		return fmt.Errorf("plugin restart: exit %d %v: %s", m.code, err, lastLine(m.stderr))
-	}
-	if err := b.countRequests("apicost.plugin."+prefix, pluginAgent, m.start, m.finish); err != nil {
-		return err
-	}
-	b.figure("apicost.plugin."+prefix+".wall", m.wall.Seconds(), "s")
-	if err := o.waitSettled(ctx, w.name, 3*time.Minute); err != nil {
-		return err
-	}
-
-	// the guard alone: the same without preflight's one-time reads
-	m, err = b.runMeasured(ctx, b.plugin, "-n", w.namespace, "restart", "deploy/"+w.name, "--skip-preflight", "--progress=none", "-o", "json")
-	if err != nil || m.code != 0 {
-		return fmt.Errorf("plugin restart --skip-preflight: exit %d %v: %s", m.code, err, lastLine(m.stderr))
-	}
-	if err := b.countRequests("apicost.guard."+prefix, pluginAgent, m.start, m.finish); err != nil {
-		return err
-	}
-	b.figure("apicost.guard."+prefix+".wall", m.wall.Seconds(), "s")
-	if err := o.waitSettled(ctx, w.name, 3*time.Minute); err != nil {
-		return err
+	// the plugin: preflight, restart, guard until every old pod is gone; then
+	// the guard alone, without preflight's one-time reads
+	for _, run := range []struct {
+		client string
+		flags  []string
+	}{{"plugin", nil}, {"guard", []string{"--skip-preflight"}}} {
+		args := append([]string{"-n", w.namespace, "restart", "deploy/" + w.name, "--progress=none", "-o", "json"}, run.flags...)
+		m, err := b.runMeasured(ctx, b.plugin, args...)
+		if err != nil || m.code != 0 {
+			return fmt.Errorf("plugin %v: exit %d %v: %s", args, m.code, err, lastLine(m.stderr))
+		}
+		if err := b.countRequests("apicost."+run.client+"."+prefix, pluginAgent, m.start, m.finish); err != nil {
+			return err
+		}
+		b.figure("apicost."+run.client+"."+prefix+".wall", m.wall.Seconds(), "s")
+		if err := o.waitSettled(ctx, w.name, 3*time.Minute); err != nil {
+			return err
+		}
 	}
 
 	// kubectl rollout restart + kubectl rollout status
