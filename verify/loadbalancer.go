@@ -138,6 +138,16 @@ func ingressLoadBalancer(ing *networkingv1.Ingress, service string) (LoadBalance
 
 // routesTo returns the first of services that the Ingress sends traffic to.
 func routesTo(ing *networkingv1.Ingress, services []string) (string, bool) {
+	for _, b := range ingressBackends(ing) {
+		if b.Service != nil && slices.Contains(services, b.Service.Name) {
+			return b.Service.Name, true
+		}
+	}
+	return "", false
+}
+
+// ingressBackends returns the Ingress's default backend and its rules' backends.
+func ingressBackends(ing *networkingv1.Ingress) []*networkingv1.IngressBackend {
 	var backends []*networkingv1.IngressBackend
 	if ing.Spec.DefaultBackend != nil {
 		backends = append(backends, ing.Spec.DefaultBackend)
@@ -150,12 +160,7 @@ func routesTo(ing *networkingv1.Ingress, services []string) (string, bool) {
 			backends = append(backends, &rule.HTTP.Paths[i].Backend)
 		}
 	}
-	for _, b := range backends {
-		if b.Service != nil && slices.Contains(services, b.Service.Name) {
-			return b.Service.Name, true
-		}
-	}
-	return "", false
+	return backends
 }
 
 // negEnabled reads a cloud.google.com/neg value such as {"ingress": true} or

@@ -19,7 +19,8 @@ import (
 	kjson "sigs.k8s.io/json"
 )
 
-// Manifests is what a set of manifests holds for preflight.
+// Manifests is what a set of manifests holds for preflight, every object kept
+// in memory. A large set is better read through a ManifestIndex.
 type Manifests struct {
 	Deployments []*appsv1.Deployment
 	Services    []corev1.Service
@@ -37,51 +38,29 @@ type Manifests struct {
 // Add sorts one manifest object in; source names where it came from. Objects of
 // kinds preflight has no use for (ConfigMaps, custom resources) are ignored.
 func (m *Manifests) Add(u *unstructured.Unstructured, source string) error {
-	switch gvk := u.GroupVersionKind(); gvk {
-	case appsv1.SchemeGroupVersion.WithKind("Deployment"):
-		d := &appsv1.Deployment{}
-		unknown, err := decodeStrict(u, d)
-		if err != nil {
-			return err
-		}
-		m.Deployments = append(m.Deployments, d)
-		if len(unknown) > 0 {
+	obj, err := DecodeManifest(u, source)
+	if err != nil {
+		return err
+	}
+	switch {
+	case obj.deployment != nil:
+		m.Deployments = append(m.Deployments, obj.deployment)
+		if len(obj.unknown) > 0 {
 			if m.unknown == nil {
 				m.unknown = map[*appsv1.Deployment][]string{}
 			}
-			m.unknown[d] = unknown
+			m.unknown[obj.deployment] = obj.unknown
 		}
-	case corev1.SchemeGroupVersion.WithKind("Service"):
-		var s corev1.Service
-		if _, err := decodeStrict(u, &s); err != nil {
-			return err
-		}
-		m.Services = append(m.Services, s)
-	case policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"):
-		var p policyv1.PodDisruptionBudget
-		if _, err := decodeStrict(u, &p); err != nil {
-			return err
-		}
-		m.PDBs = append(m.PDBs, p)
-	case autoscalingv2.SchemeGroupVersion.WithKind("HorizontalPodAutoscaler"), autoscalingv1.SchemeGroupVersion.WithKind("HorizontalPodAutoscaler"):
-		h, err := decodeHPA(u)
-		if err != nil {
-			return err
-		}
-		m.HPAs = append(m.HPAs, h)
-	case networkingv1.SchemeGroupVersion.WithKind("Ingress"):
-		var ing networkingv1.Ingress
-		if _, err := decodeStrict(u, &ing); err != nil {
-			return err
-		}
-		m.Ingresses = append(m.Ingresses, ing)
-	default:
-		if reason := skipReason(gvk); reason != "" {
-			m.Skipped = append(m.Skipped, SkippedObject{
-				Kind: gvk.Kind, APIVersion: gvk.GroupVersion().String(), Name: u.GetName(), Namespace: u.GetNamespace(),
-				Source: source, Reason: reason,
-			})
-		}
+	case obj.service != nil:
+		m.Services = append(m.Services, *obj.service)
+	case obj.pdb != nil:
+		m.PDBs = append(m.PDBs, *obj.pdb)
+	case obj.hpa != nil:
+		m.HPAs = append(m.HPAs, *obj.hpa)
+	case obj.ingress != nil:
+		m.Ingresses = append(m.Ingresses, *obj.ingress)
+	case obj.skipped != nil:
+		m.Skipped = append(m.Skipped, *obj.skipped)
 	}
 	return nil
 }
@@ -89,6 +68,112 @@ func (m *Manifests) Add(u *unstructured.Unstructured, source string) error {
 // UnknownFields returns the fields of d's manifest the API server would drop.
 func (m *Manifests) UnknownFields(d *appsv1.Deployment) []string {
 	return m.unknown[d]
+}
+
+// ManifestIndex keeps what preflight needs of manifests other than their
+// Deployments, in little memory: the Services, PodDisruptionBudgets,
+// HorizontalPodAutoscalers and Ingresses as indexed JSON (Surroundings), and the
+// objects skipped. The Deployments are the caller's to keep or not.
+type ManifestIndex struct {
+	Surroundings
+	Skipped []SkippedObject
+}
+
+// Add keeps what preflight needs of a manifest object other than a Deployment.
+func (x *ManifestIndex) Add(m Manifest) error {
+	if m.skipped != nil {
+		x.Skipped = append(x.Skipped, *m.skipped)
+		return nil
+	}
+	return x.add(m)
+}
+
+// DeploymentManifest is an apps/v1 Deployment read from a manifest.
+type DeploymentManifest struct {
+	Deployment *appsv1.Deployment
+	// JSON is the manifest the Deployment was decoded from: DecodeDeploymentJSON
+	// reads it back into the same Deployment.
+	JSON []byte
+	// UnknownFields are the manifest's fields the API server would drop.
+	UnknownFields []string
+}
+
+// DecodeDeploymentJSON decodes the JSON of a DeploymentManifest again, with the
+// decoder that read it first: field names match case-sensitively, and the
+// fields the type does not have (already reported) are dropped.
+func DecodeDeploymentJSON(raw []byte) (*appsv1.Deployment, error) {
+	d := &appsv1.Deployment{}
+	if err := decodeJSON(raw, d); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Manifest is one manifest object decoded for preflight: an apps/v1 Deployment,
+// a Service, PodDisruptionBudget, HorizontalPodAutoscaler or Ingress, an object
+// preflight skips, or (the zero Manifest) one it has no use for.
+type Manifest struct {
+	deployment *appsv1.Deployment
+	service    *corev1.Service
+	pdb        *policyv1.PodDisruptionBudget
+	hpa        *autoscalingv2.HorizontalPodAutoscaler
+	ingress    *networkingv1.Ingress
+	skipped    *SkippedObject
+	// json is what the object was decoded from; hpaV1 tells that it is an
+	// autoscaling/v1 HorizontalPodAutoscaler's.
+	json  []byte
+	hpaV1 bool
+	// unknown are the fields of the manifest the type does not have.
+	unknown []string
+}
+
+// Deployment returns the apps/v1 Deployment of the manifest; nil for any other
+// object.
+func (m Manifest) Deployment() *DeploymentManifest {
+	if m.deployment == nil {
+		return nil
+	}
+	return &DeploymentManifest{Deployment: m.deployment, JSON: m.json, UnknownFields: m.unknown}
+}
+
+// DecodeManifest decodes one manifest object the way the API server reads it:
+// fields are matched by their exact, case-sensitive names, and the fields it
+// would drop are noted. source names where the object came from.
+func DecodeManifest(u *unstructured.Unstructured, source string) (Manifest, error) {
+	var obj Manifest
+	var err error
+	switch gvk := u.GroupVersionKind(); gvk {
+	case appsv1.SchemeGroupVersion.WithKind("Deployment"):
+		obj.deployment = &appsv1.Deployment{}
+		obj.json, obj.unknown, err = decodeStrict(u, obj.deployment)
+	case corev1.SchemeGroupVersion.WithKind("Service"):
+		obj.service = &corev1.Service{}
+		obj.json, _, err = decodeStrict(u, obj.service)
+	case policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"):
+		obj.pdb = &policyv1.PodDisruptionBudget{}
+		obj.json, _, err = decodeStrict(u, obj.pdb)
+	case autoscalingv2.SchemeGroupVersion.WithKind("HorizontalPodAutoscaler"):
+		obj.hpa = &autoscalingv2.HorizontalPodAutoscaler{}
+		obj.json, _, err = decodeStrict(u, obj.hpa)
+	case autoscalingv1.SchemeGroupVersion.WithKind("HorizontalPodAutoscaler"):
+		var v1 autoscalingv1.HorizontalPodAutoscaler
+		obj.json, _, err = decodeStrict(u, &v1)
+		obj.hpa, obj.hpaV1 = hpaFromV1(&v1), true
+	case networkingv1.SchemeGroupVersion.WithKind("Ingress"):
+		obj.ingress = &networkingv1.Ingress{}
+		obj.json, _, err = decodeStrict(u, obj.ingress)
+	default:
+		if reason := skipReason(gvk); reason != "" {
+			obj.skipped = &SkippedObject{
+				Kind: gvk.Kind, APIVersion: gvk.GroupVersion().String(), Name: u.GetName(), Namespace: u.GetNamespace(),
+				Source: source, Reason: reason,
+			}
+		}
+	}
+	if err != nil {
+		return Manifest{}, err
+	}
+	return obj, nil
 }
 
 // skipReason says why an object that looks like something preflight checks or
@@ -111,18 +196,19 @@ func skipReason(gvk schema.GroupVersionKind) string {
 	return ""
 }
 
-// decodeStrict decodes an object into a typed one and returns the fields the
-// type does not have. Through JSON rather than runtime.DefaultUnstructuredConverter:
-// for a field of the wrong type the JSON decoder names the field (spec.replicas),
-// the converter only says "unrecognized type: int32".
-func decodeStrict(u *unstructured.Unstructured, into any) ([]string, error) {
+// decodeStrict decodes an object into a typed one and returns the JSON it
+// decoded and the fields the type does not have. Through JSON rather than
+// runtime.DefaultUnstructuredConverter: for a field of the wrong type the JSON
+// decoder names the field (spec.replicas), the converter only says
+// "unrecognized type: int32".
+func decodeStrict(u *unstructured.Unstructured, into any) ([]byte, []string, error) {
 	raw, err := u.MarshalJSON()
 	if err != nil {
-		return nil, fmt.Errorf("decoding %s %q: %w", u.GetKind(), u.GetName(), err)
+		return nil, nil, fmt.Errorf("decoding %s %q: %w", u.GetKind(), u.GetName(), err)
 	}
 	strict, err := kjson.UnmarshalStrict(raw, into, kjson.DisallowUnknownFields)
 	if err != nil {
-		return nil, fmt.Errorf("decoding %s %q: %w", u.GetKind(), u.GetName(), err)
+		return nil, nil, fmt.Errorf("decoding %s %q: %w", u.GetKind(), u.GetName(), err)
 	}
 	var unknown []string
 	for _, e := range strict {
@@ -130,22 +216,23 @@ func decodeStrict(u *unstructured.Unstructured, into any) ([]string, error) {
 			unknown = append(unknown, fe.FieldPath())
 		}
 	}
-	return unknown, nil
+	return raw, unknown, nil
 }
 
-// decodeHPA reads an autoscaling/v2 or autoscaling/v1 HorizontalPodAutoscaler.
-func decodeHPA(u *unstructured.Unstructured) (autoscalingv2.HorizontalPodAutoscaler, error) {
-	var h autoscalingv2.HorizontalPodAutoscaler
-	if u.GroupVersionKind().Version == autoscalingv2.SchemeGroupVersion.Version {
-		_, err := decodeStrict(u, &h)
-		return h, err
+// decodeJSON decodes JSON that decodeStrict read before into a typed object:
+// the same decoder, without collecting the unknown fields again.
+func decodeJSON(raw []byte, into any) error {
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(raw, into); err != nil {
+		return fmt.Errorf("decoding %T: %w", into, err)
 	}
-	var v1 autoscalingv1.HorizontalPodAutoscaler
-	if _, err := decodeStrict(u, &v1); err != nil {
-		return h, err
-	}
-	h.ObjectMeta = v1.ObjectMeta
+	return nil
+}
+
+// hpaFromV1 converts an autoscaling/v1 HorizontalPodAutoscaler: the fields
+// preflight reads are the same in v2.
+func hpaFromV1(v1 *autoscalingv1.HorizontalPodAutoscaler) *autoscalingv2.HorizontalPodAutoscaler {
+	h := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: v1.ObjectMeta}
 	h.Spec.ScaleTargetRef = autoscalingv2.CrossVersionObjectReference(v1.Spec.ScaleTargetRef)
 	h.Spec.MinReplicas, h.Spec.MaxReplicas = v1.Spec.MinReplicas, v1.Spec.MaxReplicas
-	return h, nil
+	return h
 }

@@ -69,17 +69,27 @@ func NewPreflightReport(objects []ObjectReport) PreflightReport {
 	r := PreflightReport{Verdict: StatusPass, Objects: objects}
 	for i := range r.Objects {
 		o := &r.Objects[i]
-		o.Verdict = StatusPass
-		for _, c := range o.Checks {
-			if c.Status.Worse(o.Verdict) {
-				o.Verdict = c.Status
-			}
-		}
+		o.Judge(false)
 		if o.Verdict.Worse(r.Verdict) {
 			r.Verdict = o.Verdict
 		}
 	}
 	return r
+}
+
+// Judge sets the object's verdict to its worst check's status; strict turns a
+// warning verdict into a failure, as AsStrict does. It serves a report written
+// object by object: the report's verdict is the worst object verdict.
+func (o *ObjectReport) Judge(strict bool) {
+	o.Verdict = StatusPass
+	for _, c := range o.Checks {
+		if c.Status.Worse(o.Verdict) {
+			o.Verdict = c.Status
+		}
+	}
+	if strict && o.Verdict == StatusWarn {
+		o.Verdict = StatusFail
+	}
 }
 
 // AsStrict returns the report as --strict judges it: warnings fail, so the verdicts
