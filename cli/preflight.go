@@ -5,14 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
+	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
@@ -106,15 +106,16 @@ func (o *PreflightOptions) Validate() error {
 }
 
 func (o *PreflightOptions) Run(ctx context.Context) error {
+	if len(o.Targets.Filenames) > 0 {
+		return o.runManifests(ctx)
+	}
 	targets, err := o.Targets.Resolve(o.args)
 	if err != nil {
 		return err
 	}
-	var client kubernetes.Interface
-	if !o.Local {
-		if client, err = o.Clients(o.ConfigFlags, 0); err != nil {
-			return err
-		}
+	client, err := o.Clients(o.ConfigFlags, 0)
+	if err != nil {
+		return err
 	}
 	report, err := runPreflight(ctx, client, targets, StatedBudget(o.Budget.GraceBudget, o.flags))
 	if err != nil {
@@ -127,6 +128,53 @@ func (o *PreflightOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if report.Failed(o.Strict) {
+		return withCode(ExitPreflightFailed, nil)
+	}
+	return nil
+}
+
+// runManifests checks the Deployments of -f one at a time: only their rendered
+// findings are kept, so the memory used does not grow with their number.
+func (o *PreflightOptions) runManifests(ctx context.Context) error {
+	targets, err := o.Targets.ReadManifests()
+	if err != nil {
+		return err
+	}
+	defer targets.Close()
+	var client kubernetes.Interface
+	if !o.Local {
+		if client, err = o.Clients(o.ConfigFlags, 0); err != nil {
+			return err
+		}
+	}
+	out := newReportWriter(o.Output, isTerminal(o.Out))
+	defer out.Close()
+	checker := newDeploymentChecker(client, &targets.Surroundings, StatedBudget(o.Budget.GraceBudget, o.flags), false)
+	head := verify.PreflightReport{Verdict: verify.StatusPass, Objects: []verify.ObjectReport{}, Skipped: targets.Skipped, Strict: o.Strict}
+	// The checks of a Deployment need nothing of another's: they run on every
+	// CPU. Not against a cluster: its reader caches what it lists, unguarded.
+	workers := 1
+	if client == nil {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	check := func(d *appsv1.Deployment, unknownFields []string) (verify.ObjectReport, error) {
+		obj, err := checker.check(ctx, d, unknownFields)
+		obj.Judge(o.Strict)
+		return obj, err
+	}
+	err = targets.CheckEach(workers, check, func(obj verify.ObjectReport) error {
+		if obj.Verdict.Worse(head.Verdict) {
+			head.Verdict = obj.Verdict
+		}
+		return out.Add(obj)
+	})
+	if err != nil {
+		return err
+	}
+	if err := out.WriteTo(o.Out, head); err != nil {
+		return err
+	}
+	if head.Failed(o.Strict) {
 		return withCode(ExitPreflightFailed, nil)
 	}
 	return nil
@@ -145,35 +193,63 @@ func StatedBudget(b verify.GraceBudget, fs *pflag.FlagSet) verify.GraceBudget {
 	return b
 }
 
-// runPreflight checks every target; client is nil for --local.
+// runPreflight checks every live target.
 func runPreflight(ctx context.Context, client kubernetes.Interface, t *Targets, budget verify.GraceBudget) (verify.PreflightReport, error) {
-	fromFiles := verify.Environment{Local: client == nil, Services: t.Services, PDBs: t.PDBs, HPAs: t.HPAs, Ingresses: t.Ingresses}
-	var reader *cluster.Reader
-	if client != nil {
-		reader = cluster.NewReader(client)
-	}
+	checker := newDeploymentChecker(client, &verify.Surroundings{}, budget, true)
 	objects := make([]verify.ObjectReport, 0, len(t.Deployments))
 	for _, d := range t.Deployments {
-		b, err := budget.WithAnnotations(d.Annotations)
+		obj, err := checker.check(ctx, d, nil)
 		if err != nil {
-			return verify.PreflightReport{}, fmt.Errorf("deployment %s/%s: %w", d.Namespace, d.Name, err)
+			return verify.PreflightReport{}, err
 		}
-		env := fromFiles
-		env.UnknownFields = t.UnknownFields(d)
-		if reader != nil {
-			known := fromFiles
-			if !t.FromFiles {
-				known.Live = d // resolved from the cluster a moment ago
-			}
-			if env, err = reader.Environment(ctx, d, known); err != nil {
-				return verify.PreflightReport{}, err
-			}
-		}
-		objects = append(objects, verify.CheckDeployment(d, b, env))
+		objects = append(objects, obj)
 	}
-	report := verify.NewPreflightReport(objects)
-	report.Skipped = t.Skipped
-	return report, nil
+	return verify.NewPreflightReport(objects), nil
+}
+
+// deploymentChecker checks Deployments one at a time.
+type deploymentChecker struct {
+	// reader reads the cluster; nil for --local.
+	reader *cluster.Reader
+	// fromFiles are the objects of the manifests around the Deployments.
+	fromFiles *verify.Surroundings
+	budget    verify.GraceBudget
+	// live is true when the Deployments were resolved from the cluster a moment
+	// ago: they need not be read again.
+	live bool
+}
+
+// newDeploymentChecker checks with client, nil for --local.
+func newDeploymentChecker(client kubernetes.Interface, fromFiles *verify.Surroundings, budget verify.GraceBudget, live bool) *deploymentChecker {
+	c := &deploymentChecker{fromFiles: fromFiles, budget: budget, live: live}
+	if client != nil {
+		c.reader = cluster.NewReader(client)
+	}
+	return c
+}
+
+// check checks d; unknownFields are the fields of its manifest the API server
+// would drop.
+func (c *deploymentChecker) check(ctx context.Context, d *appsv1.Deployment, unknownFields []string) (verify.ObjectReport, error) {
+	b, err := c.budget.WithAnnotations(d.Annotations)
+	if err != nil {
+		return verify.ObjectReport{}, fmt.Errorf("deployment %s/%s: %w", d.Namespace, d.Name, err)
+	}
+	known, err := c.fromFiles.Environment(d, c.reader == nil)
+	if err != nil {
+		return verify.ObjectReport{}, fmt.Errorf("deployment %s/%s: %w", d.Namespace, d.Name, err)
+	}
+	env := known
+	env.UnknownFields = unknownFields
+	if c.reader != nil {
+		if c.live {
+			known.Live = d
+		}
+		if env, err = c.reader.Environment(ctx, d, known); err != nil {
+			return verify.ObjectReport{}, err
+		}
+	}
+	return verify.CheckDeployment(d, b, env), nil
 }
 
 // newClient is the clientFactory of the real commands. Its requests are
@@ -211,49 +287,16 @@ func connectivityOf(client kubernetes.Interface) *watch.Connectivity {
 }
 
 func printPreflight(w io.Writer, r verify.PreflightReport, format string, colour bool) error {
-	switch format {
-	case "json":
-		return writeJSON(w, r)
-	case "yaml":
-		return writeYAML(w, r)
-	}
-	tw := printers.GetNewTabWriter(w)
-	fmt.Fprintln(tw, "NAMESPACE\tDEPLOYMENT\tCHECK\tCONTAINER\tSTATUS\tFINDING")
+	out := newReportWriter(format, colour)
+	defer out.Close()
 	for _, obj := range r.Objects {
-		for _, c := range obj.Checks {
-			container := c.Container
-			if container == "" {
-				container = "-"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", obj.Namespace, obj.Name, c.ID, container, paint(string(c.Status), c.Status, colour), c.Message)
+		if err := out.Add(obj); err != nil {
+			return err
 		}
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	var fixes []string
-	for _, obj := range r.Objects {
-		for _, c := range obj.Checks {
-			if c.Fix == "" {
-				continue
-			}
-			where := c.ID
-			if c.Container != "" {
-				where += " (" + c.Container + ")"
-			}
-			fixes = append(fixes, fmt.Sprintf("  %s/%s %s: %s", obj.Namespace, obj.Name, where, c.Fix))
-		}
-	}
-	if len(fixes) > 0 {
-		fmt.Fprintf(w, "\nFixes:\n%s\n", strings.Join(fixes, "\n"))
-	}
-	printSkipped(w, r.Skipped)
-	verdict := paint(string(r.Verdict), r.Verdict, colour)
-	if r.Strict {
-		verdict += " (--strict: warnings fail)"
-	}
-	fmt.Fprintf(w, "\nVerdict: %s\n", verdict)
-	return nil
+	head := r
+	head.Objects = r.Objects[:0]
+	return out.WriteTo(w, head)
 }
 
 // printSkipped lists the manifest objects that were not checked, and why.

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strconv"
@@ -11,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/resource"
@@ -33,13 +33,21 @@ type TargetOptions struct {
 	namespace   string
 }
 
-// Targets is what the resolution found: the Deployments, and with manifests the
-// Services, PodDisruptionBudgets and HorizontalPodAutoscalers that came with them
-// and the objects skipped.
+// Targets are the live Deployments a command works on.
 type Targets struct {
-	verify.Manifests
-	// FromFiles is true when the Deployments are manifests, not live objects.
-	FromFiles bool
+	Deployments []*appsv1.Deployment
+}
+
+// ManifestTargets are the Deployments of manifests (-f), with the Services,
+// PodDisruptionBudgets, HorizontalPodAutoscalers and Ingresses that came with
+// them and the objects skipped. The Deployments are read once and spooled, not
+// kept: CheckEach decodes them a few at a time. Close removes the spool.
+type ManifestTargets struct {
+	verify.ManifestIndex
+	deployments *spool
+	count       int
+	// surroundings holds the JSON of the Services, PDBs, HPAs and Ingresses.
+	surroundings *spool
 }
 
 func (o *TargetOptions) AddFlags(cmd *cobra.Command, withFiles bool) {
@@ -82,16 +90,9 @@ func (o *TargetOptions) Validate(args []string) error {
 	return nil
 }
 
-// Resolve reads the targets. Manifests are always read without contacting the
-// cluster (kinds unknown to the cluster are skipped, not refused).
+// Resolve reads the live targets: deploy/NAME, deployment NAME or -l SELECTOR.
+// Manifests (-f) are read by ReadManifests.
 func (o *TargetOptions) Resolve(args []string) (*Targets, error) {
-	if len(o.Filenames) > 0 {
-		return o.resolveFiles()
-	}
-	return o.resolveLive(args)
-}
-
-func (o *TargetOptions) resolveLive(args []string) (*Targets, error) {
 	if len(args) == 0 {
 		args = []string{"deployments"}
 	}
@@ -132,32 +133,51 @@ func (o *TargetOptions) resolveLive(args []string) (*Targets, error) {
 	return t, nil
 }
 
-// resolveFiles reads manifests with a local builder: it never asks the
-// kubeconfig or the cluster for anything.
-func (o *TargetOptions) resolveFiles() (*Targets, error) {
-	r := resource.NewLocalBuilder().
-		Unstructured().
-		FilenameParam(false, &o.FilenameOptions).
-		Flatten().
-		Do()
-	infos, err := r.Infos()
+// ReadManifests reads the manifests of -f with local builders: they never ask
+// the kubeconfig or the cluster for anything (kinds unknown to the cluster are
+// skipped, not refused). Each Deployment is checked for errors and spooled, the
+// objects around it are indexed.
+func (o *TargetOptions) ReadManifests() (_ *ManifestTargets, err error) {
+	// What one builder finds wrong with -f before reading (a path that does not
+	// exist, a directory without manifests), in its words.
+	if err := resource.NewLocalBuilder().Unstructured().FilenameParam(false, &o.FilenameOptions).Flatten().Do().Err(); err != nil {
+		return nil, withFileLine(err)
+	}
+	surroundings := newSpool(spoolMemory)
+	t := &ManifestTargets{
+		ManifestIndex: verify.ManifestIndex{Surroundings: verify.NewSurroundings(surroundings)},
+		deployments:   newSpool(spoolMemory),
+		surroundings:  surroundings,
+	}
+	defer func() {
+		if err != nil {
+			t.Close()
+		}
+	}()
+	// A document that does not parse is reported before any object that does not
+	// decode, wherever it is, as when every document was parsed first; of the
+	// objects that do not decode, the first.
+	var objectErr error
+	err = visitManifests(o.FilenameOptions, o.namespace, manifestPartBytes, func(obj decodedManifest) error {
+		switch {
+		case objectErr != nil:
+		case obj.err != nil:
+			objectErr = obj.err
+		default:
+			objectErr = t.add(obj)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, withFileLine(err)
 	}
-	t := &Targets{FromFiles: true}
-	for _, info := range infos {
-		u, ok := info.Object.(*unstructured.Unstructured)
-		if !ok {
-			return nil, fmt.Errorf("%s: unexpected object type %T", info.Source, info.Object)
-		}
-		if u.GetNamespace() == "" {
-			u.SetNamespace(o.namespace)
-		}
-		if err := t.Add(u, info.Source); err != nil {
-			return nil, fmt.Errorf("%s: %w", info.Source, err)
-		}
+	if objectErr != nil {
+		return nil, objectErr
 	}
-	if len(t.Deployments) == 0 {
+	if err := t.surroundings.Flush(); err != nil {
+		return nil, err
+	}
+	if t.count == 0 {
 		msg := fmt.Sprintf("no Deployment (apps/v1) found in %v", o.Filenames)
 		for _, s := range t.Skipped {
 			msg += fmt.Sprintf("; skipped %s %s (%s): %s", s.Kind, s.Name, s.APIVersion, s.Reason)
@@ -165,6 +185,70 @@ func (o *TargetOptions) resolveFiles() (*Targets, error) {
 		return nil, errors.New(msg)
 	}
 	return t, nil
+}
+
+// add keeps what preflight needs of one decoded object: a Deployment is
+// spooled, the other objects indexed.
+func (t *ManifestTargets) add(obj decodedManifest) error {
+	dm := obj.manifest.Deployment()
+	if dm == nil {
+		return t.ManifestIndex.Add(obj.manifest)
+	}
+	fields := [][]byte{dm.JSON}
+	for _, f := range dm.UnknownFields {
+		fields = append(fields, []byte(f))
+	}
+	if err := writeRecord(t.deployments, fields...); err != nil {
+		return fmt.Errorf("spooling Deployment %s/%s: %w", dm.Deployment.Namespace, dm.Deployment.Name, err)
+	}
+	t.count++
+	return nil
+}
+
+// CheckEach decodes the Deployments and checks each, on up to workers
+// goroutines at once, and hands the reports to emit in manifest order. check
+// gets the fields of the Deployment's manifest the API server would drop. It
+// stops at the first error, of check in manifest order, or of emit.
+func (t *ManifestTargets) CheckEach(workers int, check func(d *appsv1.Deployment, unknownFields []string) (verify.ObjectReport, error), emit func(verify.ObjectReport) error) error {
+	r, err := t.deployments.Reader()
+	if err != nil {
+		return fmt.Errorf("reading spooled Deployments: %w", err)
+	}
+	records := newRecordReader(r)
+	next := func() ([][]byte, error) {
+		fields, err := records.next()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("reading spooled Deployments: %w", err)
+		}
+		return fields, err
+	}
+	type checked struct {
+		report verify.ObjectReport
+		err    error
+	}
+	work := func(fields [][]byte) checked {
+		d, err := verify.DecodeDeploymentJSON(fields[0])
+		if err != nil {
+			return checked{err: err}
+		}
+		var unknown []string
+		for _, f := range fields[1:] {
+			unknown = append(unknown, string(f))
+		}
+		report, err := check(d, unknown)
+		return checked{report, err}
+	}
+	return inOrder(workers, next, work, func(c checked) error {
+		if c.err != nil {
+			return c.err
+		}
+		return emit(c.report)
+	})
+}
+
+// Close removes the spools.
+func (t *ManifestTargets) Close() error {
+	return errors.Join(t.deployments.Close(), t.surroundings.Close())
 }
 
 var yamlLineError = regexp.MustCompile(`^error parsing (.+?): error converting YAML to JSON: yaml: line (\d+): (.*)$`)

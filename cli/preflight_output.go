@@ -1,0 +1,316 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/liggitt/tabwriter"
+	"k8s.io/cli-runtime/pkg/printers"
+	"sigs.k8s.io/yaml"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/verify"
+)
+
+// The preflight report, written object by object. The verdict comes first in
+// JSON and the table's columns are as wide as their widest cell, so nothing can
+// be printed before the last object is checked; each object is rendered as it
+// comes into a spool, and the objects themselves are dropped. The bytes are
+// those of the whole report rendered at once (writeJSON, writeYAML, a tabwriter).
+
+const tableHeader = "NAMESPACE\tDEPLOYMENT\tCHECK\tCONTAINER\tSTATUS\tFINDING\n"
+
+// tableFlushLines is how many rows the table is written in at a time, once the
+// widths of its columns are known.
+const tableFlushLines = 512
+
+// reportWriter renders a preflight report in one output format.
+type reportWriter struct {
+	format string
+	colour bool
+	// objects holds the rendered objects: table rows, JSON array elements or
+	// YAML list items.
+	objects *spool
+	count   int
+	// fixes holds the table's Fixes lines, each after a newline.
+	fixes    *spool
+	fixCount int
+	// widths measures the table's columns: a tabwriter that remembers its widths,
+	// writing nowhere.
+	widths *tabwriter.Writer
+	// aligned is false once a cell holds a byte that ends a cell or a line for a
+	// tabwriter: the table is then written in one go, as it always was, since
+	// its columns can be as wide in one part and narrower in the next.
+	aligned bool
+}
+
+func newReportWriter(format string, colour bool) *reportWriter {
+	rw := &reportWriter{format: format, colour: colour, objects: newSpool(spoolMemory), aligned: true}
+	if format == "" {
+		rw.fixes = newSpool(spoolMemory)
+		rw.widths = printers.GetNewTabWriter(io.Discard)
+		_, _ = io.WriteString(rw.widths, tableHeader)
+		_ = rw.widths.Flush() // io.Discard does not fail
+	}
+	return rw
+}
+
+// Add renders one object, whose verdict is already judged.
+func (rw *reportWriter) Add(obj verify.ObjectReport) error {
+	rw.count++
+	switch rw.format {
+	case "json":
+		return rw.addJSON(obj)
+	case "yaml":
+		return rw.addYAML(obj)
+	}
+	return rw.addRows(obj)
+}
+
+func (rw *reportWriter) addJSON(obj verify.ObjectReport) error {
+	// As an element of the report's "objects" array: indented two levels.
+	var buf bytes.Buffer
+	if rw.count > 1 {
+		buf.WriteString(",\n")
+	}
+	buf.WriteString("    ")
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("    ", "  ")
+	if err := enc.Encode(obj); err != nil {
+		return err
+	}
+	buf.Truncate(buf.Len() - 1) // Encode's newline: the separator or the array's end follows
+	_, err := rw.objects.Write(buf.Bytes())
+	return err
+}
+
+// yamlObjectsKey opens the report's list of objects, the first of its sorted keys.
+const yamlObjectsKey = "objects:\n"
+
+func (rw *reportWriter) addYAML(obj verify.ObjectReport) error {
+	// Rendered inside the report's objects list, as the whole report renders it:
+	// long strings fold at the same columns.
+	b, err := yaml.Marshal(struct {
+		Objects []verify.ObjectReport `json:"objects"`
+	}{[]verify.ObjectReport{obj}})
+	if err != nil {
+		return err
+	}
+	item, ok := bytes.CutPrefix(b, []byte(yamlObjectsKey))
+	if !ok {
+		return fmt.Errorf("rendering %s/%s as YAML: unexpected %.40q", obj.Namespace, obj.Name, b)
+	}
+	_, err = rw.objects.Write(item)
+	return err
+}
+
+func (rw *reportWriter) addRows(obj verify.ObjectReport) error {
+	var rows bytes.Buffer
+	for _, c := range obj.Checks {
+		container := c.Container
+		if container == "" {
+			container = "-"
+		}
+		cells := []string{obj.Namespace, obj.Name, c.ID, container, paint(string(c.Status), c.Status, rw.colour), c.Message}
+		for i, cell := range cells {
+			rw.aligned = rw.aligned && !breaksCell(cell)
+			rows.WriteString(cell)
+			if i < len(cells)-1 {
+				rows.WriteByte('\t')
+			}
+		}
+		rows.WriteByte('\n')
+	}
+	if _, err := rw.widths.Write(rows.Bytes()); err != nil {
+		return err
+	}
+	if err := rw.widths.Flush(); err != nil {
+		return err
+	}
+	if _, err := rw.objects.Write(rows.Bytes()); err != nil {
+		return err
+	}
+	for _, c := range obj.Checks {
+		if c.Fix == "" {
+			continue
+		}
+		where := c.ID
+		if c.Container != "" {
+			where += " (" + c.Container + ")"
+		}
+		rw.fixCount++
+		if _, err := fmt.Fprintf(rw.fixes, "\n  %s/%s %s: %s", obj.Namespace, obj.Name, where, c.Fix); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// breaksCell tells whether s holds a byte a tabwriter reads as the end of a cell
+// or a line, or as its escape.
+func breaksCell(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\t', '\n', '\v', '\f', tabwriter.Escape:
+			return true
+		}
+	}
+	return false
+}
+
+// WriteTo writes the report: head holds its verdict, skipped objects and
+// strictness, and the objects added make its objects. With none added,
+// head.Objects is written as it is (null or []).
+func (rw *reportWriter) WriteTo(w io.Writer, head verify.PreflightReport) error {
+	if rw.count > 0 {
+		head.Objects = []verify.ObjectReport{}
+	}
+	switch rw.format {
+	case "json":
+		return rw.writeJSON(w, head)
+	case "yaml":
+		return rw.writeYAML(w, head)
+	}
+	return rw.writeTable(w, head)
+}
+
+func (rw *reportWriter) writeJSON(w io.Writer, head verify.PreflightReport) error {
+	var frame bytes.Buffer
+	if err := writeJSON(&frame, head); err != nil {
+		return err
+	}
+	if rw.count == 0 {
+		_, err := w.Write(frame.Bytes())
+		return err
+	}
+	// The frame's "objects": [] (the second key, after the verdict) is where the
+	// elements go.
+	before, after, ok := bytes.Cut(frame.Bytes(), []byte("\n  \"objects\": []"))
+	if !ok {
+		return fmt.Errorf("rendering the report as JSON: no objects in %.80q", frame.Bytes())
+	}
+	return rw.splice(w, before, "\n  \"objects\": [\n", "\n  ]", after)
+}
+
+func (rw *reportWriter) writeYAML(w io.Writer, head verify.PreflightReport) error {
+	b, err := yaml.Marshal(head)
+	if err != nil {
+		return err
+	}
+	if rw.count == 0 {
+		_, err := w.Write(b)
+		return err
+	}
+	// Keys are sorted: objects comes first.
+	after, ok := bytes.CutPrefix(b, []byte("objects: []\n"))
+	if !ok {
+		return fmt.Errorf("rendering the report as YAML: unexpected %.40q", b)
+	}
+	return rw.splice(w, nil, yamlObjectsKey, "", after)
+}
+
+// splice writes before, open, the rendered objects, closing, after.
+func (rw *reportWriter) splice(w io.Writer, before []byte, open, closing string, after []byte) error {
+	if _, err := w.Write(before); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, open); err != nil {
+		return err
+	}
+	objects, err := rw.objects.Reader()
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, objects); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, closing); err != nil {
+		return err
+	}
+	_, err = w.Write(after)
+	return err
+}
+
+func (rw *reportWriter) writeTable(w io.Writer, head verify.PreflightReport) error {
+	tw := printers.GetNewTabWriter(w)
+	if rw.aligned {
+		tw.SetRememberedWidths(rw.widths.RememberedWidths())
+	}
+	if _, err := io.WriteString(tw, tableHeader); err != nil {
+		return err
+	}
+	rows, err := rw.objects.Reader()
+	if err != nil {
+		return err
+	}
+	if err := copyRows(tw, rows, rw.aligned); err != nil {
+		return err
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if rw.fixCount > 0 {
+		if _, err := io.WriteString(w, "\nFixes:"); err != nil {
+			return err
+		}
+		fixes, err := rw.fixes.Reader()
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(w, fixes); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(w, "\n"); err != nil {
+			return err
+		}
+	}
+	printSkipped(w, head.Skipped)
+	verdict := paint(string(head.Verdict), head.Verdict, rw.colour)
+	if head.Strict {
+		verdict += " (--strict: warnings fail)"
+	}
+	_, err = fmt.Fprintf(w, "\nVerdict: %s\n", verdict)
+	return err
+}
+
+// copyRows writes the table's rows to tw. With its widths known (flush), tw
+// writes them out every tableFlushLines rows instead of holding all of them.
+func copyRows(tw *tabwriter.Writer, rows io.Reader, flush bool) error {
+	if !flush {
+		_, err := io.Copy(tw, rows)
+		return err
+	}
+	br := bufio.NewReaderSize(rows, 64<<10)
+	for lines := 0; ; {
+		line, err := br.ReadSlice('\n')
+		if _, werr := tw.Write(line); werr != nil {
+			return werr
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue // the rest of a long row comes next
+		case errors.Is(err, io.EOF):
+			return nil
+		case err != nil:
+			return err
+		}
+		if lines++; lines%tableFlushLines == 0 {
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// Close removes the spools.
+func (rw *reportWriter) Close() error {
+	err := rw.objects.Close()
+	if rw.fixes != nil {
+		err = errors.Join(err, rw.fixes.Close())
+	}
+	return err
+}
