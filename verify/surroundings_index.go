@@ -7,8 +7,8 @@ package verify
 // can concern it; the checks still decide which do.
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -55,10 +55,11 @@ type Surroundings struct {
 }
 
 // JSONStore keeps the JSON of the objects Surroundings indexes: written once,
-// then read back by position, concurrently, once the writing is done.
+// then read back by position, concurrently, once the writing is done. It is an
+// io.Writer and io.ReaderAt (verify does no I/O of its own: cli gives it a spool).
 type JSONStore interface {
-	io.Writer
-	io.ReaderAt
+	Write(p []byte) (n int, err error)
+	ReadAt(p []byte, off int64) (n int, err error)
 }
 
 // NewSurroundings returns Surroundings that keep the JSON in store.
@@ -225,6 +226,9 @@ func decodeAt[T any](s *Surroundings, stored []storedJSON, at []int) ([]T, error
 	return out, nil
 }
 
+// errPastStore is a read beyond what was written: a bug, never an input's fault.
+var errPastStore = errors.New("read past the end of the JSON store")
+
 // memoryStore is the JSONStore of the zero Surroundings.
 type memoryStore struct{ b []byte }
 
@@ -235,11 +239,11 @@ func (m *memoryStore) Write(p []byte) (int, error) {
 
 func (m *memoryStore) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 || off > int64(len(m.b)) {
-		return 0, io.EOF
+		return 0, errPastStore
 	}
 	n := copy(p, m.b[off:])
 	if n < len(p) {
-		return n, io.EOF
+		return n, errPastStore
 	}
 	return n, nil
 }
