@@ -157,16 +157,20 @@ func (o *PreflightOptions) runManifests(ctx context.Context) error {
 	if client == nil {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	check := func(d *appsv1.Deployment, unknownFields []string) (verify.ObjectReport, error) {
+	// Rendered where checked: YAML takes as long to render as to check.
+	check := func(d *appsv1.Deployment, unknownFields []string) (renderedObject, error) {
 		obj, err := checker.check(ctx, d, unknownFields)
-		obj.Judge(o.Strict)
-		return obj, err
-	}
-	err = targets.CheckEach(workers, check, func(obj verify.ObjectReport) error {
-		if obj.Verdict.Worse(head.Verdict) {
-			head.Verdict = obj.Verdict
+		if err != nil {
+			return renderedObject{}, err
 		}
-		return out.Add(obj)
+		obj.Judge(o.Strict)
+		return out.Render(obj)
+	}
+	err = CheckEach(targets, workers, check, func(r renderedObject) error {
+		if r.verdict.Worse(head.Verdict) {
+			head.Verdict = r.verdict
+		}
+		return out.AddRendered(r)
 	})
 	if err != nil {
 		return err

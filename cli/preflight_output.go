@@ -58,83 +58,118 @@ func newReportWriter(format string, colour bool) *reportWriter {
 	return rw
 }
 
-// Add renders one object, whose verdict is already judged.
-func (rw *reportWriter) Add(obj verify.ObjectReport) error {
-	rw.count++
-	switch rw.format {
-	case "json":
-		return rw.addJSON(obj)
-	case "yaml":
-		return rw.addYAML(obj)
-	}
-	return rw.addRows(obj)
+// renderedObject is one object of the report rendered: its table rows, JSON
+// array element or YAML list item, and the table's Fixes lines.
+type renderedObject struct {
+	verdict verify.Status
+	text    []byte
+	fixes   []byte
+	// fixCount is how many lines fixes holds; breaksCells tells that a cell of
+	// the rows holds a byte that ends a cell or a line for a tabwriter.
+	fixCount    int
+	breaksCells bool
 }
 
-func (rw *reportWriter) addJSON(obj verify.ObjectReport) error {
-	// As an element of the report's "objects" array: indented two levels.
-	var buf bytes.Buffer
-	if rw.count > 1 {
-		buf.WriteString(",\n")
+// Add renders one object, whose verdict is already judged, and adds it.
+func (rw *reportWriter) Add(obj verify.ObjectReport) error {
+	r, err := rw.Render(obj)
+	if err != nil {
+		return err
 	}
+	return rw.AddRendered(r)
+}
+
+// Render renders one object, whose verdict is already judged; it may run
+// concurrently with itself and with AddRendered.
+func (rw *reportWriter) Render(obj verify.ObjectReport) (renderedObject, error) {
+	switch rw.format {
+	case "json":
+		return renderJSON(obj)
+	case "yaml":
+		return renderYAML(obj)
+	}
+	return renderRows(obj, rw.colour), nil
+}
+
+// AddRendered adds a rendered object after those added before.
+func (rw *reportWriter) AddRendered(r renderedObject) error {
+	rw.count++
+	if rw.format == "json" && rw.count > 1 {
+		if _, err := io.WriteString(rw.objects, ",\n"); err != nil {
+			return err
+		}
+	}
+	if _, err := rw.objects.Write(r.text); err != nil {
+		return err
+	}
+	if rw.format != "" {
+		return nil
+	}
+	rw.aligned = rw.aligned && !r.breaksCells
+	if _, err := rw.widths.Write(r.text); err != nil {
+		return err
+	}
+	if err := rw.widths.Flush(); err != nil {
+		return err
+	}
+	rw.fixCount += r.fixCount
+	_, err := rw.fixes.Write(r.fixes)
+	return err
+}
+
+// renderJSON renders an element of the report's "objects" array: indented two
+// levels, without the separator or the newline that follow.
+func renderJSON(obj verify.ObjectReport) (renderedObject, error) {
+	var buf bytes.Buffer
 	buf.WriteString("    ")
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("    ", "  ")
 	if err := enc.Encode(obj); err != nil {
-		return err
+		return renderedObject{}, err
 	}
-	buf.Truncate(buf.Len() - 1) // Encode's newline: the separator or the array's end follows
-	_, err := rw.objects.Write(buf.Bytes())
-	return err
+	buf.Truncate(buf.Len() - 1) // Encode's newline
+	return renderedObject{verdict: obj.Verdict, text: buf.Bytes()}, nil
 }
 
 // yamlObjectsKey opens the report's list of objects, the first of its sorted keys.
 const yamlObjectsKey = "objects:\n"
 
-func (rw *reportWriter) addYAML(obj verify.ObjectReport) error {
-	// Rendered inside the report's objects list, as the whole report renders it:
-	// long strings fold at the same columns.
+// renderYAML renders an item of the report's objects list, inside the list as
+// the whole report renders it: long strings fold at the same columns.
+func renderYAML(obj verify.ObjectReport) (renderedObject, error) {
 	b, err := yaml.Marshal(struct {
 		Objects []verify.ObjectReport `json:"objects"`
 	}{[]verify.ObjectReport{obj}})
 	if err != nil {
-		return err
+		return renderedObject{}, err
 	}
 	item, ok := bytes.CutPrefix(b, []byte(yamlObjectsKey))
 	if !ok {
-		return fmt.Errorf("rendering %s/%s as YAML: unexpected %.40q", obj.Namespace, obj.Name, b)
+		return renderedObject{}, fmt.Errorf("rendering %s/%s as YAML: unexpected %.40q", obj.Namespace, obj.Name, b)
 	}
-	_, err = rw.objects.Write(item)
-	return err
+	return renderedObject{verdict: obj.Verdict, text: item}, nil
 }
 
-func (rw *reportWriter) addRows(obj verify.ObjectReport) error {
-	var rows bytes.Buffer
+// renderRows renders the table's rows of an object and its Fixes lines, each
+// after a newline.
+func renderRows(obj verify.ObjectReport, colour bool) renderedObject {
+	r := renderedObject{verdict: obj.Verdict}
+	var rows, fixes bytes.Buffer
 	for _, c := range obj.Checks {
 		container := c.Container
 		if container == "" {
 			container = "-"
 		}
-		cells := []string{obj.Namespace, obj.Name, c.ID, container, paint(string(c.Status), c.Status, rw.colour), c.Message}
+		cells := []string{obj.Namespace, obj.Name, c.ID, container, paint(string(c.Status), c.Status, colour), c.Message}
 		for i, cell := range cells {
-			rw.aligned = rw.aligned && !breaksCell(cell)
+			r.breaksCells = r.breaksCells || breaksCell(cell)
 			rows.WriteString(cell)
 			if i < len(cells)-1 {
 				rows.WriteByte('\t')
 			}
 		}
 		rows.WriteByte('\n')
-	}
-	if _, err := rw.widths.Write(rows.Bytes()); err != nil {
-		return err
-	}
-	if err := rw.widths.Flush(); err != nil {
-		return err
-	}
-	if _, err := rw.objects.Write(rows.Bytes()); err != nil {
-		return err
-	}
-	for _, c := range obj.Checks {
 		if c.Fix == "" {
 			continue
 		}
@@ -142,12 +177,11 @@ func (rw *reportWriter) addRows(obj verify.ObjectReport) error {
 		if c.Container != "" {
 			where += " (" + c.Container + ")"
 		}
-		rw.fixCount++
-		if _, err := fmt.Fprintf(rw.fixes, "\n  %s/%s %s: %s", obj.Namespace, obj.Name, where, c.Fix); err != nil {
-			return err
-		}
+		r.fixCount++
+		fmt.Fprintf(&fixes, "\n  %s/%s %s: %s", obj.Namespace, obj.Name, where, c.Fix)
 	}
-	return nil
+	r.text, r.fixes = rows.Bytes(), fixes.Bytes()
+	return r
 }
 
 // breaksCell tells whether s holds a byte a tabwriter reads as the end of a cell
@@ -169,13 +203,22 @@ func (rw *reportWriter) WriteTo(w io.Writer, head verify.PreflightReport) error 
 	if rw.count > 0 {
 		head.Objects = []verify.ObjectReport{}
 	}
+	// A tabwriter writes each cell and its padding apart: a system call each on
+	// a bare stdout.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var err error
 	switch rw.format {
 	case "json":
-		return rw.writeJSON(w, head)
+		err = rw.writeJSON(bw, head)
 	case "yaml":
-		return rw.writeYAML(w, head)
+		err = rw.writeYAML(bw, head)
+	default:
+		err = rw.writeTable(bw, head)
 	}
-	return rw.writeTable(w, head)
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 func (rw *reportWriter) writeJSON(w io.Writer, head verify.PreflightReport) error {

@@ -41,7 +41,7 @@ type Targets struct {
 // ManifestTargets are the Deployments of manifests (-f), with the Services,
 // PodDisruptionBudgets, HorizontalPodAutoscalers and Ingresses that came with
 // them and the objects skipped. The Deployments are read once and spooled, not
-// kept: CheckEach decodes them a few at a time. Close removes the spool.
+// kept: CheckEach decodes them a few at a time. Close removes the spools.
 type ManifestTargets struct {
 	verify.ManifestIndex
 	deployments *spool
@@ -205,11 +205,11 @@ func (t *ManifestTargets) add(obj decodedManifest) error {
 	return nil
 }
 
-// CheckEach decodes the Deployments and checks each, on up to workers
-// goroutines at once, and hands the reports to emit in manifest order. check
+// CheckEach decodes the Deployments of t and checks each, on up to workers
+// goroutines at once, and hands the results to emit in manifest order. check
 // gets the fields of the Deployment's manifest the API server would drop. It
 // stops at the first error, of check in manifest order, or of emit.
-func (t *ManifestTargets) CheckEach(workers int, check func(d *appsv1.Deployment, unknownFields []string) (verify.ObjectReport, error), emit func(verify.ObjectReport) error) error {
+func CheckEach[R any](t *ManifestTargets, workers int, check func(d *appsv1.Deployment, unknownFields []string) (R, error), emit func(R) error) error {
 	r, err := t.deployments.Reader()
 	if err != nil {
 		return fmt.Errorf("reading spooled Deployments: %w", err)
@@ -223,7 +223,7 @@ func (t *ManifestTargets) CheckEach(workers int, check func(d *appsv1.Deployment
 		return fields, err
 	}
 	type checked struct {
-		report verify.ObjectReport
+		result R
 		err    error
 	}
 	work := func(fields [][]byte) checked {
@@ -235,14 +235,14 @@ func (t *ManifestTargets) CheckEach(workers int, check func(d *appsv1.Deployment
 		for _, f := range fields[1:] {
 			unknown = append(unknown, string(f))
 		}
-		report, err := check(d, unknown)
-		return checked{report, err}
+		result, err := check(d, unknown)
+		return checked{result, err}
 	}
 	return inOrder(workers, next, work, func(c checked) error {
 		if c.err != nil {
 			return c.err
 		}
-		return emit(c.report)
+		return emit(c.result)
 	})
 }
 
