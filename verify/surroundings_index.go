@@ -9,6 +9,7 @@ package verify
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -40,18 +41,18 @@ type Surroundings struct {
 	// servicesByLabel: a Service by one label of its selector, which a pod
 	// template must carry to be selected (a Service without a selector selects
 	// no pods).
-	servicesByLabel map[scopedLabel][]int
+	servicesByLabel positionIndex[scopedLabel]
 	// pdbsByLabel: a PDB by one of its matchLabels; pdbsByNamespace: the PDBs
 	// without matchLabels, whose selector is evaluated for every template (a PDB
 	// without a selector selects no pods).
-	pdbsByLabel     map[scopedLabel][]int
-	pdbsByNamespace map[string][]int
+	pdbsByLabel     positionIndex[scopedLabel]
+	pdbsByNamespace positionIndex[string]
 	// hpasByTarget: an HPA by the Deployment it scales.
-	hpasByTarget map[scopedName][]int
+	hpasByTarget positionIndex[scopedName]
 	// ingressesByBackend: an Ingress by the Services it routes to;
 	// ingressesByNamespace: every Ingress.
-	ingressesByBackend   map[scopedName][]int
-	ingressesByNamespace map[string][]int
+	ingressesByBackend   positionIndex[scopedName]
+	ingressesByNamespace positionIndex[string]
 }
 
 // JSONStore keeps the JSON of the objects Surroundings indexes: written once,
@@ -97,7 +98,7 @@ func (s *Surroundings) add(obj Manifest) error {
 		s.services = append(s.services, stored)
 		sel := obj.service.Spec.Selector
 		if key, ok := firstKey(sel); ok {
-			index(&s.servicesByLabel, scopedLabel{obj.service.Namespace, key, sel[key]}, len(s.services)-1)
+			s.servicesByLabel.add(scopedLabel{obj.service.Namespace, key, sel[key]}, len(s.services)-1)
 		}
 	case obj.pdb != nil:
 		s.pdbs = append(s.pdbs, stored)
@@ -106,22 +107,22 @@ func (s *Surroundings) add(obj Manifest) error {
 		case sel == nil:
 		case len(sel.MatchLabels) > 0:
 			key, _ := firstKey(sel.MatchLabels)
-			index(&s.pdbsByLabel, scopedLabel{obj.pdb.Namespace, key, sel.MatchLabels[key]}, at)
+			s.pdbsByLabel.add(scopedLabel{obj.pdb.Namespace, key, sel.MatchLabels[key]}, at)
 		default:
-			index(&s.pdbsByNamespace, obj.pdb.Namespace, at)
+			s.pdbsByNamespace.add(obj.pdb.Namespace, at)
 		}
 	case obj.hpa != nil:
 		s.hpas = append(s.hpas, stored)
 		if ref := obj.hpa.Spec.ScaleTargetRef; ref.Kind == workload.KindDeployment {
-			index(&s.hpasByTarget, scopedName{obj.hpa.Namespace, ref.Name}, len(s.hpas)-1)
+			s.hpasByTarget.add(scopedName{obj.hpa.Namespace, ref.Name}, len(s.hpas)-1)
 		}
 	case obj.ingress != nil:
 		s.ingresses = append(s.ingresses, stored)
 		at := len(s.ingresses) - 1
-		index(&s.ingressesByNamespace, obj.ingress.Namespace, at)
+		s.ingressesByNamespace.add(obj.ingress.Namespace, at)
 		for _, b := range ingressBackends(obj.ingress) {
 			if b.Service != nil {
-				index(&s.ingressesByBackend, scopedName{obj.ingress.Namespace, b.Service.Name}, at)
+				s.ingressesByBackend.add(scopedName{obj.ingress.Namespace, b.Service.Name}, at)
 			}
 		}
 	}
@@ -136,23 +137,23 @@ func (s *Surroundings) add(obj Manifest) error {
 func (s *Surroundings) Environment(d *appsv1.Deployment, local bool) (Environment, error) {
 	env := Environment{Local: local}
 	ns := d.Namespace
-	var services, pdbs, hpas, ingresses []int
+	var services, pdbs, hpas, ingresses []int32
 	if ns == "" {
 		// A Deployment without a namespace sees every namespace's objects.
 		services, pdbs, hpas, ingresses = all(len(s.services)), all(len(s.pdbs)), all(len(s.hpas)), all(len(s.ingresses))
 	} else {
-		var byService, byPDB [][]int
+		var byService, byPDB [][]int32
 		for key, value := range d.Spec.Template.Labels {
 			for _, scope := range []string{ns, ""} {
-				byService = append(byService, s.servicesByLabel[scopedLabel{scope, key, value}])
-				byPDB = append(byPDB, s.pdbsByLabel[scopedLabel{scope, key, value}])
+				byService = append(byService, s.servicesByLabel.get(scopedLabel{scope, key, value}))
+				byPDB = append(byPDB, s.pdbsByLabel.get(scopedLabel{scope, key, value}))
 			}
 		}
 		services = inOrder(byService...)
-		pdbs = inOrder(append(byPDB, s.pdbsByNamespace[ns], s.pdbsByNamespace[""])...)
-		hpas = inOrder(s.hpasByTarget[scopedName{ns, d.Name}], s.hpasByTarget[scopedName{"", d.Name}])
+		pdbs = inOrder(append(byPDB, s.pdbsByNamespace.get(ns), s.pdbsByNamespace.get(""))...)
+		hpas = inOrder(s.hpasByTarget.get(scopedName{ns, d.Name}), s.hpasByTarget.get(scopedName{"", d.Name}))
 		if !local {
-			ingresses = inOrder(s.ingressesByNamespace[ns], s.ingressesByNamespace[""])
+			ingresses = inOrder(s.ingressesByNamespace.get(ns), s.ingressesByNamespace.get(""))
 		}
 	}
 	var err error
@@ -170,9 +171,9 @@ func (s *Surroundings) Environment(d *appsv1.Deployment, local bool) (Environmen
 		env.HPAs = append(env.HPAs, h)
 	}
 	if ns != "" && local {
-		var byBackend [][]int
+		var byBackend [][]int32
 		for _, svc := range MatchingServices(d, env.Services) {
-			byBackend = append(byBackend, s.ingressesByBackend[scopedName{ns, svc.Name}], s.ingressesByBackend[scopedName{"", svc.Name}])
+			byBackend = append(byBackend, s.ingressesByBackend.get(scopedName{ns, svc.Name}), s.ingressesByBackend.get(scopedName{"", svc.Name}))
 		}
 		ingresses = inOrder(byBackend...)
 	}
@@ -209,7 +210,7 @@ func (s *Surroundings) hpa(at storedJSON) (autoscalingv2.HorizontalPodAutoscaler
 }
 
 // decodeAt decodes the objects at the given positions; nil for none.
-func decodeAt[T any](s *Surroundings, stored []storedJSON, at []int) ([]T, error) {
+func decodeAt[T any](s *Surroundings, stored []storedJSON, at []int32) ([]T, error) {
 	if len(at) == 0 {
 		return nil, nil
 	}
@@ -248,19 +249,35 @@ func (m *memoryStore) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// index appends position at to key's list, making the map on first use: the
-// zero Surroundings is ready.
-func index[K comparable](m *map[K][]int, key K, at int) {
-	if *m == nil {
-		*m = map[K][]int{}
+// positionIndex maps keys to positions of objects through the keys' hashes:
+// it keeps none of the objects' strings. Keys of one hash would share their
+// positions, which only hands the checks an object they find does not concern
+// the Deployment. The zero value is empty and ready.
+type positionIndex[K comparable] struct {
+	seed      maphash.Seed
+	positions map[uint64][]int32
+}
+
+func (x *positionIndex[K]) add(key K, at int) {
+	if x.positions == nil {
+		x.seed, x.positions = maphash.MakeSeed(), map[uint64][]int32{}
 	}
-	(*m)[key] = append((*m)[key], at)
+	h := maphash.Comparable(x.seed, key)
+	x.positions[h] = append(x.positions[h], int32(at))
+}
+
+// get returns the positions of key, ascending.
+func (x *positionIndex[K]) get(key K) []int32 {
+	if x.positions == nil {
+		return nil // and no seed to hash with
+	}
+	return x.positions[maphash.Comparable(x.seed, key)]
 }
 
 // inOrder merges lists of positions: each once, ascending, so that the objects
 // keep their manifest order.
-func inOrder(lists ...[]int) []int {
-	var at []int
+func inOrder(lists ...[]int32) []int32 {
+	var at []int32
 	for _, l := range lists {
 		at = append(at, l...)
 	}
@@ -269,10 +286,10 @@ func inOrder(lists ...[]int) []int {
 }
 
 // all returns the positions 0 to n-1.
-func all(n int) []int {
-	at := make([]int, n)
+func all(n int) []int32 {
+	at := make([]int32, n)
 	for i := range at {
-		at[i] = i
+		at[i] = int32(i)
 	}
 	return at
 }

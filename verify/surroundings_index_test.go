@@ -499,12 +499,12 @@ func TestMemoryStoreReadAt(t *testing.T) {
 
 func TestInOrder(t *testing.T) {
 	tests := []struct {
-		lists [][]int
-		want  []int
+		lists [][]int32
+		want  []int32
 	}{
 		{nil, nil},
-		{[][]int{nil, {}}, nil},
-		{[][]int{{3}, {1, 4}, {3, 9}}, []int{1, 3, 4, 9}},
+		{[][]int32{nil, {}}, nil},
+		{[][]int32{{3}, {1, 4}, {3, 9}}, []int32{1, 3, 4, 9}},
 	}
 	for _, tc := range tests {
 		if got := inOrder(tc.lists...); !slices.Equal(got, tc.want) {
@@ -526,6 +526,33 @@ func TestFirstKey(t *testing.T) {
 	for _, tc := range tests {
 		if got, ok := firstKey(tc.labels); got != tc.want || ok != tc.ok {
 			t.Errorf("firstKey(%v) = %q, %v; want %q, %v", tc.labels, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestPositionIndex(t *testing.T) {
+	var zero positionIndex[scopedLabel]
+	if got := zero.get(scopedLabel{"a", "app", "web"}); got != nil {
+		t.Errorf("empty index: %v", got)
+	}
+	var x positionIndex[scopedLabel]
+	for at, key := range []scopedLabel{{"a", "app", "web"}, {"a", "app", "api"}, {"a", "app", "web"}, {"", "app", "web"}, {"b", "app", "web"}} {
+		x.add(key, at)
+	}
+	tests := []struct {
+		key  scopedLabel
+		want []int32
+	}{
+		{scopedLabel{"a", "app", "web"}, []int32{0, 2}},
+		{scopedLabel{"a", "app", "api"}, []int32{1}},
+		{scopedLabel{"", "app", "web"}, []int32{3}},
+		{scopedLabel{"b", "app", "web"}, []int32{4}},
+		{scopedLabel{"b", "app", "api"}, nil},
+		{scopedLabel{"a", "ap", "pweb"}, nil},
+	}
+	for _, tc := range tests {
+		if got := x.get(tc.key); !slices.Equal(got, tc.want) {
+			t.Errorf("get(%+v) = %v, want %v", tc.key, got, tc.want)
 		}
 	}
 }
