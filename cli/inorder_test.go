@@ -3,8 +3,8 @@ package cli
 import (
 	"errors"
 	"io"
-	"runtime"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -49,24 +49,36 @@ func TestInOrder(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			before := runtime.NumGoroutine()
+			// Every goroutine has ended when inOrder returns: none calls next or
+			// work after.
+			var returned, lateCalls atomic.Bool
+			next := numbers(tc.n, tc.nextErr)
+			watchedNext := func() (int, error) {
+				lateCalls.CompareAndSwap(false, returned.Load())
+				return next()
+			}
+			work := func(i int) int {
+				lateCalls.CompareAndSwap(false, returned.Load())
+				return slowSquare(i)
+			}
 			var got []int
-			err := inOrder(tc.workers, numbers(tc.n, tc.nextErr), slowSquare, func(sq int) error {
+			err := inOrder(tc.workers, watchedNext, work, func(sq int) error {
 				if len(got) == tc.stopAt {
 					return stop
 				}
 				got = append(got, sq)
 				return nil
 			})
+			returned.Store(true)
 			if !errors.Is(err, tc.wantErr) {
 				t.Errorf("error = %v, want %v", err, tc.wantErr)
 			}
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("results = %v, want %v", got, tc.want)
 			}
-			// Every goroutine has ended when inOrder returns.
-			if after := runtime.NumGoroutine(); after > before {
-				t.Errorf("%d goroutines before, %d after", before, after)
+			time.Sleep(5 * time.Millisecond)
+			if lateCalls.Load() {
+				t.Error("next or work called after inOrder returned")
 			}
 		})
 	}

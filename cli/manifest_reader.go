@@ -31,9 +31,10 @@ const (
 	// manifestPartBytes is about how much YAML one builder reads: enough that a
 	// builder costs little, little enough that the parts in flight are a few MiB.
 	manifestPartBytes = 256 << 10
-	// manifestPartObjects is how many decoded objects of a part may wait for
-	// their turn.
-	manifestPartObjects = 8
+	// manifestBatch is how many decoded objects go from a builder's goroutine to
+	// the reading one at once: one hand-over each costs more than the work on a
+	// busy CPU. Two batches of a part may wait for their turn.
+	manifestBatch = 16
 	// maxManifestReaders caps the builders reading at once: the parts in flight,
 	// and the memory they take, grow with them.
 	maxManifestReaders = 4
@@ -85,13 +86,13 @@ func visitManifests(opts resource.FilenameOptions, namespace string, partBytes i
 
 	type job struct {
 		part manifestPart
-		out  chan<- decodedManifest
+		out  chan<- []decodedManifest
 	}
 	workers := min(runtime.GOMAXPROCS(0), maxManifestReaders)
 	jobs := make(chan job, workers)
 	// order holds each part's objects in manifest order; its capacity bounds the
 	// parts in flight.
-	order := make(chan chan decodedManifest, 2*workers)
+	order := make(chan chan []decodedManifest, 2*workers)
 
 	wg.Add(1)
 	go func() {
@@ -99,7 +100,7 @@ func visitManifests(opts resource.FilenameOptions, namespace string, partBytes i
 		defer close(jobs)
 		defer close(order)
 		_ = splitManifests(opts, partBytes, func(p manifestPart) error {
-			out := make(chan decodedManifest, manifestPartObjects)
+			out := make(chan []decodedManifest, 2)
 			select {
 			case order <- out:
 			case <-done:
@@ -124,13 +125,15 @@ func visitManifests(opts resource.FilenameOptions, namespace string, partBytes i
 		}()
 	}
 
-	for objects := range order {
-		for obj := range objects {
-			if obj.visitErr != nil {
-				return obj.visitErr
-			}
-			if err := fn(obj); err != nil {
-				return err
+	for batches := range order {
+		for batch := range batches {
+			for _, obj := range batch {
+				if obj.visitErr != nil {
+					return obj.visitErr
+				}
+				if err := fn(obj); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -141,18 +144,25 @@ func visitManifests(opts resource.FilenameOptions, namespace string, partBytes i
 var errStopped = errors.New("stopped")
 
 // readPart reads one part with a resource builder and sends its objects to out,
-// decoded, then the builder's error if any; it gives up when done closes.
-func readPart(p manifestPart, recursive bool, namespace string, out chan<- decodedManifest, done <-chan struct{}) {
-	send := func(obj decodedManifest) bool {
+// decoded, in batches, then the builder's error if any; it gives up when done
+// closes.
+func readPart(p manifestPart, recursive bool, namespace string, out chan<- []decodedManifest, done <-chan struct{}) {
+	var batch []decodedManifest
+	send := func() bool {
+		if len(batch) == 0 {
+			return true
+		}
 		select {
-		case out <- obj:
+		case out <- batch:
+			batch = nil
 			return true
 		case <-done:
 			return false
 		}
 	}
 	if p.err != nil {
-		send(decodedManifest{visitErr: p.err})
+		batch = append(batch, decodedManifest{visitErr: p.err})
+		send()
 		return
 	}
 	b := resource.NewLocalBuilder().Unstructured()
@@ -179,14 +189,15 @@ func readPart(p manifestPart, recursive bool, namespace string, out chan<- decod
 		case failed:
 			return nil
 		}
-		if !send(decodeInfo(info, namespace)) {
+		if batch = append(batch, decodeInfo(info, namespace)); len(batch) == manifestBatch && !send() {
 			return errStopped
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStopped) {
-		send(decodedManifest{visitErr: err})
+		batch = append(batch, decodedManifest{visitErr: err})
 	}
+	send()
 }
 
 // decodeInfo decodes the object a builder read; namespace is the one of

@@ -215,36 +215,59 @@ func CheckEach[R any](t *ManifestTargets, workers int, check func(d *appsv1.Depl
 		return fmt.Errorf("reading spooled Deployments: %w", err)
 	}
 	records := newRecordReader(r)
-	next := func() ([][]byte, error) {
-		fields, err := records.next()
-		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("reading spooled Deployments: %w", err)
+	// Deployments go to the checking goroutines in batches: one hand-over each
+	// costs more than the work on a busy CPU.
+	next := func() ([][][]byte, error) {
+		var batch [][][]byte
+		for len(batch) < checkBatch {
+			fields, err := records.next()
+			switch {
+			case errors.Is(err, io.EOF) && len(batch) > 0:
+				return batch, nil
+			case errors.Is(err, io.EOF):
+				return nil, err
+			case err != nil:
+				return nil, fmt.Errorf("reading spooled Deployments: %w", err)
+			}
+			batch = append(batch, fields)
 		}
-		return fields, err
+		return batch, nil
 	}
 	type checked struct {
 		result R
 		err    error
 	}
-	work := func(fields [][]byte) checked {
-		d, err := verify.DecodeDeploymentJSON(fields[0])
-		if err != nil {
-			return checked{err: err}
+	work := func(batch [][][]byte) []checked {
+		results := make([]checked, len(batch))
+		for i, fields := range batch {
+			d, err := verify.DecodeDeploymentJSON(fields[0])
+			if err != nil {
+				results[i].err = err
+				continue
+			}
+			var unknown []string
+			for _, f := range fields[1:] {
+				unknown = append(unknown, string(f))
+			}
+			results[i].result, results[i].err = check(d, unknown)
 		}
-		var unknown []string
-		for _, f := range fields[1:] {
-			unknown = append(unknown, string(f))
-		}
-		result, err := check(d, unknown)
-		return checked{result, err}
+		return results
 	}
-	return inOrder(workers, next, work, func(c checked) error {
-		if c.err != nil {
-			return c.err
+	return inOrder(workers, next, work, func(results []checked) error {
+		for _, c := range results {
+			if c.err != nil {
+				return c.err
+			}
+			if err := emit(c.result); err != nil {
+				return err
+			}
 		}
-		return emit(c.result)
+		return nil
 	})
 }
+
+// checkBatch is how many Deployments CheckEach hands a goroutine at once.
+const checkBatch = 16
 
 // Close removes the spools.
 func (t *ManifestTargets) Close() error {
