@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 )
 
@@ -18,9 +19,9 @@ const spoolMemory = 1 << 20
 // spool holds what preflight must keep until the end but need not keep in
 // memory (the Deployments of the manifests and the JSON of the objects around
 // them, the rendered report): bytes written once, then read back from the
-// start, as often as needed, or at a position. Past its memory
-// limit it writes to a temporary file; where none can be created (a read-only
-// file system), it stays in memory, as everything did before it.
+// start, as often as needed, or at a position. Past its memory limit it writes
+// to a temporary file; where none can be created (a read-only file system), it
+// stays in memory, as everything did before it.
 type spool struct {
 	limit int
 	mem   []byte
@@ -52,12 +53,12 @@ func (s *spool) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// spill moves the spool's tail to a temporary file, removed at once where the
+// spill sends what comes next to a temporary file, removed at once where the
 // system allows it, so that a killed run leaves nothing behind.
 func (s *spool) spill() {
 	f, err := os.CreateTemp("", "kubectl-safe-rollout-*")
 	if err != nil {
-		s.limit = int(^uint(0) >> 1) // no file: memory it is
+		s.limit = math.MaxInt // no file: memory it is
 		return
 	}
 	s.file, s.w = f, bufio.NewWriterSize(f, 64<<10)
