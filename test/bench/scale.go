@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -114,7 +115,7 @@ func (b *bench) eventLag(traceFile string, o *observed, m measured) error {
 	changes := 0
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for _, line := range splitLines(raw) {
+	for _, line := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
 		var c struct {
 			Resource        string    `json:"resource"`
 			ResourceVersion string    `json:"resourceVersion"`
@@ -144,22 +145,4 @@ func (b *bench) eventLag(traceFile string, o *observed, m measured) error {
 	b.distribution("scale.event_lag.plugin", millis(lags), "ms")
 	b.distribution("scale.event_lag.bench_watcher", millis(o.ownLag), "ms")
 	return nil
-}
-
-func splitLines(raw []byte) [][]byte {
-	var out [][]byte
-	for len(raw) > 0 {
-		i := 0
-		for i < len(raw) && raw[i] != '\n' {
-			i++
-		}
-		if i > 0 {
-			out = append(out, raw[:i])
-		}
-		if i == len(raw) {
-			break
-		}
-		raw = raw[i+1:]
-	}
-	return out
 }
