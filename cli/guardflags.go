@@ -238,7 +238,7 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, d *app
 	}
 	lines := newProgress(g.flags.Progress, o.Out, o.ErrOut, g.flags.Output != "", g.clock)
 	guard.Progress = func(e progress.Event) { fmt.Fprintln(lines, describeEvent(e)) }
-	report, err := guard.Run(ctx, d, trigger)
+	report, err := guard.Run(ctx, workload.Deployment{Deployment: d}, trigger)
 	lines.Stop()
 	if err != nil {
 		if sig := received(); sig != nil {

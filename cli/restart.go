@@ -13,6 +13,7 @@ import (
 
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/actions"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/policy"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 	"github.com/safe-rollout/kubectl-safe-rollout/verify"
 )
 
@@ -126,8 +127,12 @@ func (o *RestartOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.Out, "deployment.apps/%s restarted (%s dry run)\n", d.Name, dry)
 		return nil
 	}
-	trigger := func(ctx context.Context) (*appsv1.Deployment, error) {
-		return actions.Restart(ctx, client, d, g.clock.Now(), actions.DryRunNone)
+	trigger := func(ctx context.Context) (workload.Workload, error) {
+		out, err := actions.Restart(ctx, client, d, g.clock.Now(), actions.DryRunNone)
+		if err != nil {
+			return nil, err
+		}
+		return workload.Deployment{Deployment: out}, nil
 	}
 	return g.run(ctx, o.IOStreams, d, trigger)
 }

@@ -67,7 +67,7 @@ type foldedRollout struct {
 
 func newFoldedRollout(t *testing.T, oldPods ...string) *foldedRollout {
 	d := rollouttest.WebDeployment(2, 2, "2", appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 1, ReadyReplicas: 2, AvailableReplicas: 2})
-	f := &foldedRollout{t: t, state: state.New(d, rollouttest.T0), pods: map[string]*corev1.Pod{}}
+	f := &foldedRollout{t: t, state: state.New(workload.Deployment{Deployment: d}, rollouttest.T0), pods: map[string]*corev1.Pod{}}
 	f.apply(d, false, 0)
 	f.apply(rollouttest.WebReplicaSet("aaa", "1"), false, 0)
 	f.apply(rollouttest.WebReplicaSet("bbb", "2"), false, 0)
@@ -168,7 +168,7 @@ func (f *foldedRollout) complete(at float64) string {
 // status is the reducer's word for where the rollout stands.
 func (f *foldedRollout) status() string {
 	f.t.Helper()
-	msg, done, err := f.state.Status(f.state.Deployment.Generation)
+	msg, done, err := f.state.Status(f.state.Workload.GetGeneration())
 	if done || err != nil {
 		f.t.Fatalf("rollout complete or failed: %s, %v", msg, err)
 	}
@@ -205,7 +205,7 @@ func (f *foldedRollout) report(flags *GuardFlags, triggered bool, outcome report
 		Namespace: rollouttest.NS, Deployment: "web", Outcome: outcome, Message: message, Triggered: triggered,
 		StartedAt: rollouttest.T0, FinishedAt: rollouttest.At(finished),
 		// A restart starts from revision 1; watch finds the rollout to 2 under way.
-		FromRevision: "2", ToRevision: f.state.Deployment.Annotations[workload.RevisionAnnotation],
+		FromRevision: "2", ToRevision: f.state.Workload.Revision(),
 		OnBreach: flags.OnBreach, Breaches: append([]policy.Breach{}, breaches...),
 	}
 	if triggered {

@@ -7,10 +7,8 @@ import (
 	"strings"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/safe-rollout/kubectl-safe-rollout/rollout/actions"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/attribution"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/policy"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
@@ -48,19 +46,19 @@ func (r *run) checkLimits(ctx context.Context) bool {
 }
 
 // act carries out --on-breach for b and records it; it returns true when the
-// guard stops (the Deployment was paused, rolled back, or the action failed).
+// guard stops (the rollout was stopped, rolled back, or the action failed).
 func (r *run) act(ctx context.Context, b policy.Breach) bool {
-	d := r.rollout.Deployment
+	w := r.rollout.Workload
+	kind := r.kindActions()
 	action := r.OnBreach
-	var previous *appsv1.ReplicaSet
+	var previous *rollbackTarget
 	if action == policy.ActionRollback || action == policy.ActionAuto {
-		previous = actions.RollbackTarget(d, r.rollout.ReplicaSets(), r.guarded)
+		previous = kind.rollbackTarget()
 		var previousTemplate *corev1.PodTemplateSpec
 		if previous != nil {
-			t := actions.TemplateOf(previous)
-			previousTemplate = &t
+			previousTemplate = previous.template
 		}
-		action = policy.Resolve(action, &d.Spec.Template, previousTemplate)
+		action = policy.Resolve(action, w.Template(), previousTemplate)
 	}
 	if r.phase == phaseProbeTail {
 		action = policy.ActionNone // the rollout already completed: nothing to stop
@@ -85,12 +83,12 @@ func (r *run) act(ctx context.Context, b policy.Breach) bool {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	name, ns := d.Name, d.Namespace
 	switch action {
 	case policy.ActionPause:
-		err := actions.Pause(ctx, r.Client, d, r.guarded, attempt)
+		stopped, err := kind.stop(ctx, attempt)
+		var refusal refused
 		switch {
-		case errors.Is(err, actions.ErrPauseRefused):
+		case errors.As(err, &refusal):
 			record("pause-refused")
 			rep.Outcome, rep.Message = report.OutcomeFailed, b.Message+"; "+err.Error()+": nothing was changed"
 			return true
@@ -101,20 +99,18 @@ func (r *run) act(ctx context.Context, b policy.Breach) bool {
 		}
 		record(progress.ActionPaused)
 		rep.Outcome = report.OutcomePaused
-		rep.Message = fmt.Sprintf("%s; paused the rollout (resume: kubectl rollout resume deployment/%s -n %s)", b.Message, name, ns)
+		rep.Message = b.Message + "; " + stopped
 		r.emit(progress.ActionTaken{Header: r.header(), Action: progress.ActionPaused})
 		return true
 	case policy.ActionRollback:
 		err := errors.New("no previous revision to roll back to")
-		if previous != nil {
-			err = actions.Rollback(ctx, r.Client, d, previous, r.guarded, attempt)
-		}
 		revision := ""
 		if previous != nil {
-			revision = previous.Annotations[workload.RevisionAnnotation]
+			err, revision = kind.rollback(ctx, previous, attempt), previous.revision
 		}
+		var refusal refused
 		switch {
-		case errors.Is(err, actions.ErrRollbackRefused):
+		case errors.As(err, &refusal):
 			record("rollback-refused")
 			rep.Outcome, rep.Message = report.OutcomeFailed, b.Message+"; "+err.Error()+": nothing was changed"
 		case err != nil:
@@ -123,8 +119,8 @@ func (r *run) act(ctx context.Context, b policy.Breach) bool {
 		default:
 			record(progress.ActionRolledBack)
 			rep.Outcome = report.OutcomeRolledBack
-			rep.Message = fmt.Sprintf("%s; rolled back to the template of revision %s (kubectl rollout history deployment/%s -n %s)",
-				b.Message, revision, name, ns)
+			rep.Message = fmt.Sprintf("%s; rolled back to the template of revision %s (kubectl rollout history %s -n %s)",
+				b.Message, revision, workload.Ref(w), w.GetNamespace())
 			r.emit(progress.ActionTaken{Header: r.header(), Action: progress.ActionRolledBack, Revision: revision})
 		}
 		return true
@@ -161,7 +157,7 @@ func (r *run) finish() *report.Rollout {
 	r.stopProbeOnce()
 	rep := r.report
 	rep.FinishedAt = r.Clock.Now()
-	rep.ToRevision = r.rollout.Deployment.Annotations[workload.RevisionAnnotation]
+	rep.ToRevision = r.rollout.Workload.Revision()
 	rep.OnBreach = string(r.OnBreach)
 	if rep.Breaches == nil {
 		rep.Breaches = []policy.Breach{}

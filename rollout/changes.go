@@ -6,6 +6,7 @@ package rollout
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,7 +16,6 @@ import (
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/report"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/watch"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
-	"github.com/safe-rollout/kubectl-safe-rollout/verify"
 )
 
 // watchFailed opens a gap for the resource whose watch failed; its retries
@@ -81,7 +81,7 @@ func (r *run) serviceSeen(c watch.Change) {
 	if !ok || c.Deleted || c.Unobserved || r.watches == nil {
 		return
 	}
-	if len(verify.MatchingServices(r.rollout.Deployment, []corev1.Service{*svc})) == 0 {
+	if len(workload.SelectingServices(r.rollout.Workload, []corev1.Service{*svc})) == 0 {
 		return
 	}
 	added, err := r.watches.WatchServices([]string{svc.Name})
@@ -98,25 +98,25 @@ func (r *run) serviceSeen(c watch.Change) {
 // else's pod template replaced the guarded one and the guard does not follow
 // it; with Follow, the guard takes the new revision as its target.
 func (r *run) checkWorkload() (done bool) {
-	d := r.rollout.Deployment
-	if r.rollout.DeploymentDeleted {
+	w := r.rollout.Workload
+	if r.rollout.WorkloadDeleted {
 		r.emit(progress.WorkloadDeleted{Header: r.header()})
 		r.report.Outcome = report.OutcomeDeleted
-		r.report.Message = fmt.Sprintf("deployment %s/%s was deleted while guarded", d.Namespace, d.Name)
+		r.report.Message = fmt.Sprintf("%s %s/%s was deleted while guarded", strings.ToLower(w.Kind()), w.GetNamespace(), w.GetName())
 		r.finish()
 		return true
 	}
 	// A new revision is known once the controller has observed the generation
 	// that changed the template (the revision annotation is then its own).
-	if d.Generation <= r.target || d.Status.ObservedGeneration < d.Generation ||
-		apiequality.Semantic.DeepEqual(d.Spec.Template, *r.guarded) {
+	if w.GetGeneration() <= r.target || w.ObservedGeneration() < w.GetGeneration() ||
+		apiequality.Semantic.DeepEqual(w.Template(), r.guarded) {
 		return false
 	}
-	rev := d.Annotations[workload.RevisionAnnotation]
-	r.report.Revisions = append(r.report.Revisions, report.RevisionChange{Revision: rev, Generation: d.Generation, At: r.Clock.Now(), Followed: r.Follow})
-	r.emit(progress.NewRevision{Header: r.header(), Revision: rev, Generation: d.Generation, Followed: r.Follow})
+	rev := w.Revision()
+	r.report.Revisions = append(r.report.Revisions, report.RevisionChange{Revision: rev, Generation: w.GetGeneration(), At: r.Clock.Now(), Followed: r.Follow})
+	r.emit(progress.NewRevision{Header: r.header(), Revision: rev, Generation: w.GetGeneration(), Followed: r.Follow})
 	if r.Follow {
-		r.target, r.guarded = d.Generation, d.Spec.Template.DeepCopy()
+		r.target, r.guarded = w.GetGeneration(), w.Template().DeepCopy()
 		r.phase, r.tail = phaseRolling, nil
 		return false
 	}
@@ -124,7 +124,7 @@ func (r *run) checkWorkload() (done bool) {
 		return false // the guarded rollout completed; the new one is not ours
 	}
 	r.report.Outcome = report.OutcomeSuperseded
-	r.report.Message = fmt.Sprintf("revision %s (generation %d) replaced the guarded pod template: someone else rolled out a new release, which is not guarded (watch --follow guards each new revision)", rev, d.Generation)
+	r.report.Message = fmt.Sprintf("revision %s (generation %d) replaced the guarded pod template: someone else rolled out a new release, which is not guarded (watch --follow guards each new revision)", rev, w.GetGeneration())
 	r.finish()
 	return true
 }

@@ -11,7 +11,6 @@ import (
 	"io"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -28,8 +27,8 @@ import (
 )
 
 // Trigger starts the rollout once the guard's watches are in place (restart);
-// it returns the Deployment as the trigger left it. Watch passes nil.
-type Trigger func(ctx context.Context) (*appsv1.Deployment, error)
+// it returns the workload as the trigger left it. Watch passes nil.
+type Trigger func(ctx context.Context) (workload.Workload, error)
 
 // TrafficProbe is probe traffic sent through the Services during the rollout
 // (traffic.Prober); the guard attributes its errors to terminating pods.
@@ -47,7 +46,7 @@ type MetricQuery struct {
 	Interval time.Duration
 }
 
-// Guard watches one Deployment's rollout, records every old pod's drain and acts
+// Guard watches one workload's rollout, records every old pod's drain and acts
 // (OnBreach) when a breach limit is exceeded.
 type Guard struct {
 	Client kubernetes.Interface
@@ -112,50 +111,50 @@ type run struct {
 	stopProbe   func()
 }
 
-// Run guards the rollout of d. With a trigger it starts the rollout itself once
+// Run guards the rollout of w. With a trigger it starts the rollout itself once
 // its watches are synced. It returns the report so far also on timeout and
 // interruption (ctx cancelled).
-func (g *Guard) Run(ctx context.Context, d *appsv1.Deployment, trigger Trigger) (*report.Rollout, error) {
-	selector, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+func (g *Guard) Run(ctx context.Context, w workload.Workload, trigger Trigger) (*report.Rollout, error) {
+	selector, err := metav1.LabelSelectorAsSelector(w.Selector())
 	if err != nil {
-		return nil, fmt.Errorf("deployment %s/%s has an invalid selector: %w", d.Namespace, d.Name, err)
+		return nil, fmt.Errorf("%s -n %s has an invalid selector: %w", workload.Ref(w), w.GetNamespace(), err)
 	}
-	services, err := g.Client.CoreV1().Services(d.Namespace).List(ctx, metav1.ListOptions{})
+	services, err := g.Client.CoreV1().Services(w.GetNamespace()).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("listing services: %w", err)
 	}
 	var serviceNames []string
-	for _, s := range verify.MatchingServices(d, services.Items) {
+	for _, s := range workload.SelectingServices(w, services.Items) {
 		serviceNames = append(serviceNames, s.Name)
 	}
 	started := g.Clock.Now()
-	rollout := state.New(d, started)
+	rollout := state.New(w, started)
 	rollout.Ignore = map[string]bool{}
-	for _, name := range append(workload.IgnoredContainers(d), g.IgnoreContainers...) {
+	for _, name := range append(workload.IgnoredContainers(w), g.IgnoreContainers...) {
 		rollout.Ignore[name] = true
 	}
 	r := &run{
 		Guard:    g,
 		rollout:  rollout,
-		report:   &report.Rollout{Namespace: d.Namespace, Deployment: d.Name, StartedAt: started, Triggered: trigger != nil, FromRevision: d.Annotations[workload.RevisionAnnotation]},
+		report:   report.New(w.Kind(), w.GetNamespace(), w.GetName(), started, trigger != nil, w.Revision()),
 		breached: map[string]bool{},
 		openGaps: map[string]int{},
 	}
 	watchCtx, stopWatches := context.WithCancel(ctx)
-	w, err := watch.Start(watchCtx, g.Client, watch.Target{Deployment: d, Selector: selector, Services: serviceNames})
+	watches, err := watch.Start(watchCtx, g.Client, watch.Target{Workload: w, Selector: selector, Services: serviceNames})
 	if err != nil {
 		stopWatches()
 		return nil, err
 	}
-	defer func() { stopWatches(); w.Stop() }()
-	r.watches = w
-	if err := r.sync(ctx, w); err != nil {
+	defer func() { stopWatches(); watches.Stop() }()
+	r.watches = watches
+	if err := r.sync(ctx, watches); err != nil {
 		return nil, err
 	}
 	g.emit(progress.WatchStarted{Header: r.header(), Services: serviceNames})
 
-	r.target = r.rollout.Deployment.Generation
-	r.guarded = r.rollout.Deployment.Spec.Template.DeepCopy()
+	r.target = r.rollout.Workload.GetGeneration()
+	r.guarded = r.rollout.Workload.Template().DeepCopy()
 	if trigger == nil {
 		if _, done, err := r.rollout.Status(r.target); done && err == nil {
 			r.report.Outcome, r.report.Message = report.OutcomeNoRollout, "no rollout in progress"
@@ -177,13 +176,13 @@ func (g *Guard) Run(ctx context.Context, d *appsv1.Deployment, trigger Trigger) 
 		if err != nil {
 			return nil, err
 		}
-		r.target = out.Generation
-		r.guarded = out.Spec.Template.DeepCopy()
+		r.target = out.GetGeneration()
+		r.guarded = out.Template().DeepCopy()
 		// The watch may deliver this update later than a breach: act on it now.
-		r.rollout.Deployment = out
+		r.rollout.Workload = out
 		g.emit(progress.RestartRequested{Header: r.header(), Generation: r.target})
 	}
-	return r.loop(ctx, w, probeNotify)
+	return r.loop(ctx, watches, probeNotify)
 }
 
 // sync folds the initial lists while waiting for the informers to sync: their
@@ -322,7 +321,7 @@ func (r *run) apply(c watch.Change) {
 }
 
 func (r *run) header() progress.Header {
-	return progress.Header{Workload: r.rollout.Workload(), At: r.Clock.Now()}
+	return progress.Header{Workload: r.rollout.Ref(), At: r.Clock.Now()}
 }
 
 func (g *Guard) emit(e progress.Event) {

@@ -166,7 +166,7 @@ type runResult struct {
 func (c *cluster) run(g *Guard, ctx context.Context, d *appsv1.Deployment, trigger Trigger) <-chan runResult {
 	done := make(chan runResult, 1)
 	go func() {
-		r, err := g.Run(ctx, d, trigger)
+		r, err := g.Run(ctx, workload.Deployment{Deployment: d}, trigger)
 		done <- runResult{r, err}
 	}()
 	return done
@@ -210,7 +210,7 @@ func (c *cluster) event(pod, reason, message string) {
 // restartTrigger restarts "web" and then does what the Deployment controller
 // would: bump the generation and revision, create the new ReplicaSet and its pods.
 func (c *cluster) restartTrigger(d *appsv1.Deployment) Trigger {
-	return func(ctx context.Context) (*appsv1.Deployment, error) {
+	return func(ctx context.Context) (workload.Workload, error) {
 		out, err := actions.Restart(ctx, c.client, d, c.clock.Now(), actions.DryRunNone)
 		if err != nil {
 			return nil, err
@@ -229,7 +229,7 @@ func (c *cluster) restartTrigger(d *appsv1.Deployment) Trigger {
 				return nil, err
 			}
 		}
-		return out, nil
+		return workload.Deployment{Deployment: out}, nil
 	}
 }
 
@@ -469,8 +469,12 @@ func TestGuardTriggerError(t *testing.T) {
 	d := rollouttest.WebDeployment(1, 1, "1", rollouttest.CompleteStatus())
 	d.Spec.Paused = true
 	c := newCluster(t, d, rollouttest.WebReplicaSet("aaa", "1"), rollouttest.WebPod("web-aaa-1", "aaa"))
-	done := c.run(c.guard(policy.BreachLimits{}, 0), context.Background(), d, func(ctx context.Context) (*appsv1.Deployment, error) {
-		return actions.Restart(ctx, c.client, d, c.clock.Now(), actions.DryRunNone)
+	done := c.run(c.guard(policy.BreachLimits{}, 0), context.Background(), d, func(ctx context.Context) (workload.Workload, error) {
+		out, err := actions.Restart(ctx, c.client, d, c.clock.Now(), actions.DryRunNone)
+		if err != nil {
+			return nil, err
+		}
+		return workload.Deployment{Deployment: out}, nil
 	})
 	select {
 	case res := <-done:

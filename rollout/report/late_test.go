@@ -11,6 +11,7 @@ import (
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/rollouttest"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/state"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 	"github.com/safe-rollout/kubectl-safe-rollout/verify"
 )
 
@@ -20,7 +21,7 @@ import (
 // claimed, and the exit stands as the API reported it.
 func TestPodSeenAfterWatchGap(t *testing.T) {
 	for _, late := range []bool{false, true} {
-		rollout := state.New(rollouttest.WebDeployment(2, 2, "2", rollouttest.CompleteStatus()), rollouttest.At(-120))
+		rollout := state.New(workload.Deployment{Deployment: rollouttest.WebDeployment(2, 2, "2", rollouttest.CompleteStatus())}, rollouttest.At(-120))
 		for _, obj := range []any{
 			rollouttest.WebReplicaSet("aaa", "1"), rollouttest.WebReplicaSet("bbb", "2"),
 			rollouttest.WebPod("web-aaa-1", "aaa"), rollouttest.WebSlice(rollouttest.EP("web-aaa-1", true, true, false)),

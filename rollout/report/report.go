@@ -6,6 +6,7 @@ package report
 import (
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/attribution"
@@ -52,8 +53,12 @@ type RevisionChange struct {
 
 // Rollout is the guard's result; its JSON form is the plugin's `-o json` output.
 type Rollout struct {
-	Namespace  string  `json:"namespace"`
-	Deployment string  `json:"deployment"`
+	Namespace string `json:"namespace"`
+	// Deployment names a Deployment; a StatefulSet or DaemonSet is named by
+	// Kind and Name instead (a Deployment's report keeps its first shape).
+	Deployment string  `json:"deployment,omitempty"`
+	Kind       string  `json:"kind,omitempty"`
+	Name       string  `json:"name,omitempty"`
 	Outcome    Outcome `json:"outcome"`
 	Message    string  `json:"message,omitempty"`
 	// Triggered is true when this run started the rollout (restart), false for watch.
@@ -85,6 +90,25 @@ type Rollout struct {
 	OnBreach string          `json:"onBreach,omitempty"`
 	Breaches []policy.Breach `json:"breaches"`
 	Probe    *ProbeSection   `json:"probe,omitempty"`
+}
+
+// New starts the report of a workload's rollout.
+func New(kind, namespace, name string, started time.Time, triggered bool, fromRevision string) *Rollout {
+	r := &Rollout{Namespace: namespace, StartedAt: started, Triggered: triggered, FromRevision: fromRevision}
+	if kind == "Deployment" {
+		r.Deployment = name
+	} else {
+		r.Kind, r.Name = kind, name
+	}
+	return r
+}
+
+// Workload names the workload: "deployment/web", "statefulset/db".
+func (r *Rollout) Workload() string {
+	if r.Deployment != "" {
+		return "deployment/" + r.Deployment
+	}
+	return strings.ToLower(r.Kind) + "/" + r.Name
 }
 
 // ProbeSection is the probe traffic's outcome, with errors blamed on the pods

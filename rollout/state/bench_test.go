@@ -24,6 +24,7 @@ import (
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/rollouttest"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/state"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 )
 
 // change is one watch delivery: an object (or its deletion) received at a time.
@@ -197,12 +198,12 @@ func fold(r *state.Rollout, changes []change) (events int) {
 func BenchmarkApplyPodLifecycle(b *testing.B) {
 	changes := podLifecycle()
 	d := rollouttest.WebDeployment(2, 2, "2", rollouttest.CompleteStatus())
-	if n := fold(state.New(d, rollouttest.T0), changes); n != 7 {
+	if n := fold(state.New(workload.Deployment{Deployment: d}, rollouttest.T0), changes); n != 7 {
 		b.Fatalf("%d progress events, want 7 (deleted, not ready, Killing, not serving, exited, removed, gone)", n)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		fold(state.New(d, rollouttest.T0), changes)
+		fold(state.New(workload.Deployment{Deployment: d}, rollouttest.T0), changes)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(changes)), "ns/change")
 }
@@ -337,7 +338,7 @@ func (s rolloutScenario) changes() []change {
 }
 
 func (s rolloutScenario) start() *state.Rollout {
-	return state.New(s.deployment(appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: int32(s.replicas)}), rollouttest.T0)
+	return state.New(workload.Deployment{Deployment: s.deployment(appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: int32(s.replicas)})}, rollouttest.T0)
 }
 
 // checkScenario folds the scenario once and checks it ends as a finished

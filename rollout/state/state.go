@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 
@@ -17,15 +18,16 @@ import (
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 )
 
-// Rollout is what the guard knows of one Deployment's rollout, folded from watch
-// events: the Deployment, its ReplicaSets, and a drain timeline per pod. It is
-// owned by one goroutine and never touches the network or prints: Apply returns
-// what changed as typed progress events.
+// Rollout is what the guard knows of one workload's rollout, folded from watch
+// events: the workload, its ReplicaSets (a Deployment) or ControllerRevisions
+// (a StatefulSet or DaemonSet), and a drain timeline per pod. It is owned by
+// one goroutine and never touches the network or prints: Apply returns what
+// changed as typed progress events.
 type Rollout struct {
-	Deployment *appsv1.Deployment
-	// DeploymentDeleted is set once the Deployment's deletion was seen (or
+	Workload workload.Workload
+	// WorkloadDeleted is set once the workload's deletion was seen (or
 	// inferred from a relist): nothing is left to roll out.
-	DeploymentDeleted bool
+	WorkloadDeleted bool
 	// Since drops Kubernetes Events older than this (a second of slack for
 	// their one-second timestamps): they belong to earlier rollouts.
 	Since time.Time
@@ -38,51 +40,84 @@ type Rollout struct {
 	Late bool
 
 	replicaSets map[string]*appsv1.ReplicaSet
-	podOwner    map[string]metav1.OwnerReference // pod name -> its controller
-	timelines   map[string]*PodTimeline
-	slices      map[string]map[string]discoveryv1.EndpointConditions // slice -> pod -> conditions
-	seenEvents  map[string]bool
+	revisions   map[string]*appsv1.ControllerRevision
+	// Pods are keyed by UID, not name: a StatefulSet's replacement pod has
+	// its predecessor's name. byName finds the newest pod of a name for what
+	// names a pod without its UID.
+	podOwner   map[string]metav1.OwnerReference // pod key -> its controller
+	podHash    map[string]string                // pod key -> its controller-revision-hash label
+	byName     map[string]string                // pod name -> key of the newest pod of that name
+	timelines  map[string]*PodTimeline
+	slices     map[string]map[string]discoveryv1.EndpointConditions // slice -> pod key -> conditions
+	seenEvents map[string]bool
 
 	// oldCache is oldPods' last answer, kept while nothing it depends on
-	// changed: a pod's owner, which ReplicaSets exist and whom they belong to
-	// (not their status), the Deployment's UID and which ReplicaSet is the new
-	// one. The guard asks after every change; walking every pod each time made
-	// a 500-replica rollout cost seconds of CPU (make bench).
+	// changed: a pod's owner or revision, which ReplicaSets or revisions exist
+	// and whom they belong to (not their status), the workload's UID and
+	// which revision is the new one. The guard asks after every change;
+	// walking every pod each time made a 500-replica rollout cost seconds of
+	// CPU (make bench).
 	oldCache      []*PodTimeline
-	oldCacheNewRS types.UID
+	oldCacheNew   string
 	oldCacheValid bool
+	// updateHash caches the revision hash a StatefulSet or DaemonSet rolls
+	// out (decoding ControllerRevisions is not free); valid with updateValid.
+	updateHash  string
+	updateValid bool
 }
 
-// New starts the state of d's rollout.
-func New(d *appsv1.Deployment, since time.Time) *Rollout {
+// New starts the state of w's rollout.
+func New(w workload.Workload, since time.Time) *Rollout {
 	return &Rollout{
-		Deployment:  d,
+		Workload:    w,
 		Since:       since,
 		replicaSets: map[string]*appsv1.ReplicaSet{},
+		revisions:   map[string]*appsv1.ControllerRevision{},
 		podOwner:    map[string]metav1.OwnerReference{},
+		podHash:     map[string]string{},
+		byName:      map[string]string{},
 		timelines:   map[string]*PodTimeline{},
 		slices:      map[string]map[string]discoveryv1.EndpointConditions{},
 		seenEvents:  map[string]bool{},
 	}
 }
 
-// Workload names the Deployment in events.
-func (r *Rollout) Workload() progress.Workload {
-	return progress.Workload{Kind: workload.KindDeployment, Namespace: r.Deployment.Namespace, Name: r.Deployment.Name}
+// Ref names the workload in events.
+func (r *Rollout) Ref() progress.Workload {
+	return progress.Workload{Kind: r.Workload.Kind(), Namespace: r.Workload.GetNamespace(), Name: r.Workload.GetName()}
+}
+
+// Deployment is the workload when it is a Deployment, else nil.
+func (r *Rollout) Deployment() *appsv1.Deployment {
+	if d, ok := r.Workload.(workload.Deployment); ok {
+		return d.Deployment
+	}
+	return nil
 }
 
 // Apply folds one watched object (or its deletion) observed at now into the
 // state and returns the drain steps it revealed. Unknown object types are ignored.
 func (r *Rollout) Apply(obj any, deleted bool, now time.Time) []progress.Event {
 	switch o := obj.(type) {
-	case *appsv1.Deployment:
+	case *appsv1.Deployment, *appsv1.StatefulSet, *appsv1.DaemonSet:
+		w, _ := workload.For(o.(runtime.Object))
+		if w.Kind() != r.Workload.Kind() || w.GetName() != r.Workload.GetName() {
+			return nil
+		}
 		if deleted {
-			r.DeploymentDeleted = true
+			r.WorkloadDeleted = true
 		} else {
-			if r.Deployment == nil || r.Deployment.UID != o.UID {
+			if r.Workload.GetUID() != w.GetUID() {
 				r.oldCacheValid = false
 			}
-			r.Deployment = o
+			r.Workload, r.updateValid = w, false
+		}
+	case *appsv1.ControllerRevision:
+		r.oldCacheValid, r.updateValid = false, false
+		if deleted {
+			delete(r.revisions, o.Name)
+		} else {
+			r.revisions[o.Name] = o
 		}
 	case *appsv1.ReplicaSet:
 		if previous, ok := r.replicaSets[o.Name]; deleted || !ok || previous.UID != o.UID || controllerUID(previous) != controllerUID(o) {
@@ -94,13 +129,17 @@ func (r *Rollout) Apply(obj any, deleted bool, now time.Time) []progress.Event {
 			r.replicaSets[o.Name] = o
 		}
 	case *corev1.Pod:
+		key := podKey(string(o.UID), o.Name)
 		if ref := metav1.GetControllerOf(o); ref != nil {
-			if previous, ok := r.podOwner[o.Name]; !ok || previous.UID != ref.UID || previous.Name != ref.Name {
+			if previous, ok := r.podOwner[key]; !ok || previous.UID != ref.UID || previous.Name != ref.Name {
 				r.oldCacheValid = false
 			}
-			r.podOwner[o.Name] = *ref
+			r.podOwner[key] = *ref
 		}
-		t := r.timeline(o.Name, string(o.UID))
+		if hash := o.Labels[workload.RevisionHashLabel]; hash != r.podHash[key] {
+			r.podHash[key], r.oldCacheValid = hash, false
+		}
+		t := r.timeline(key, o.Name, string(o.UID))
 		before := *t
 		t.ObservePod(o, now, deleted)
 		return r.changes(&before, t, now)
@@ -123,7 +162,7 @@ func (r *Rollout) ApplyUnobserved(obj any, now time.Time) []progress.Event {
 	if !ok {
 		return r.Apply(obj, true, now)
 	}
-	t := r.timeline(pod.Name, string(pod.UID))
+	t := r.timeline(podKey(string(pod.UID), pod.Name), pod.Name, string(pod.UID))
 	if t.Gone.IsZero() {
 		t.Gone, t.GoneUnobserved = now, true
 		if t.DeletionObserved.IsZero() {
@@ -134,21 +173,66 @@ func (r *Rollout) ApplyUnobserved(obj any, now time.Time) []progress.Event {
 	return nil
 }
 
-func (r *Rollout) timeline(name, uid string) *PodTimeline {
-	t, ok := r.timelines[name]
-	if !ok {
-		t = &PodTimeline{Name: name, UID: uid, Ignore: r.Ignore}
-		r.timelines[name] = t
-		r.oldCacheValid = false
+// podKey is a pod's key among the timelines: its UID, or its name where
+// nothing says the UID (fake API servers in tests).
+func podKey(uid, name string) string {
+	if uid != "" {
+		return uid
 	}
+	return name
+}
+
+// keyOf finds the key of a pod named by something that may not carry its
+// UID (an endpoint's targetRef, an Event's involvedObject): the newest pod of
+// that name.
+func (r *Rollout) keyOf(uid, name string) string {
+	if uid != "" {
+		return uid
+	}
+	if key, ok := r.byName[name]; ok {
+		return key
+	}
+	return name
+}
+
+func (r *Rollout) timeline(key, name, uid string) *PodTimeline {
+	t, ok := r.timelines[key]
+	if ok {
+		return t
+	}
+	r.oldCacheValid = false
+	if uid != "" {
+		r.byName[name] = key
+		// Something that named the pod without its UID came first: that
+		// timeline is this pod's.
+		if early, ok := r.timelines[name]; ok && early.UID == "" && key != name {
+			r.rekey(name, key)
+			early.UID = uid
+			return early
+		}
+	}
+	t = &PodTimeline{Name: name, UID: uid, Ignore: r.Ignore}
+	r.timelines[key] = t
 	return t
+}
+
+// rekey moves what is known under a pod's name to its UID.
+func (r *Rollout) rekey(from, to string) {
+	r.timelines[to] = r.timelines[from]
+	delete(r.timelines, from)
+	for _, pods := range r.slices {
+		if c, ok := pods[from]; ok {
+			pods[to] = c
+			delete(pods, from)
+		}
+	}
 }
 
 func (r *Rollout) applyEvent(e *corev1.Event, now time.Time) []progress.Event {
 	if !interestingEvent(e.Reason) || eventTime(e).Before(r.Since.Add(-time.Second)) {
 		return nil
 	}
-	t, ok := r.timelines[e.InvolvedObject.Name]
+	t, ok := r.timelines[r.keyOf(string(e.InvolvedObject.UID), e.InvolvedObject.Name)]
 	if !ok || !t.Deleting() {
 		return nil
 	}
@@ -185,12 +269,15 @@ func eventTime(e *corev1.Event) time.Time {
 func (r *Rollout) applySlice(slice *discoveryv1.EndpointSlice, deleted bool, now time.Time) []progress.Event {
 	previous := r.slices[slice.Name]
 	current := map[string]discoveryv1.EndpointConditions{}
+	refs := map[string]*corev1.ObjectReference{} // pod key -> its targetRef
 	if deleted {
 		delete(r.slices, slice.Name)
 	} else {
 		for _, ep := range slice.Endpoints {
 			if ep.TargetRef != nil && ep.TargetRef.Kind == "Pod" {
-				current[ep.TargetRef.Name] = ep.Conditions
+				key := r.keyOf(string(ep.TargetRef.UID), ep.TargetRef.Name)
+				current[key] = ep.Conditions
+				refs[key] = ep.TargetRef
 			}
 		}
 		r.slices[slice.Name] = current
@@ -198,7 +285,15 @@ func (r *Rollout) applySlice(slice *discoveryv1.EndpointSlice, deleted bool, now
 	touched := sets.KeySet(previous).Union(sets.KeySet(current))
 	var out []progress.Event
 	for _, pod := range sets.List(touched) {
-		t := r.timeline(pod, "")
+		_, known := r.timelines[pod]
+		if _, listed := current[pod]; !known && !listed {
+			continue // moved to the pod's UID since the slice's last version
+		}
+		name, uid := r.nameOf(pod), ""
+		if ref, ok := refs[pod]; ok {
+			name, uid = ref.Name, string(ref.UID)
+		}
+		t := r.timeline(pod, name, uid)
 		before := *t
 		if cond, ok := current[pod]; ok {
 			t.ObserveEndpoint(&cond, true, now)
@@ -212,6 +307,14 @@ func (r *Rollout) applySlice(slice *discoveryv1.EndpointSlice, deleted bool, now
 	return out
 }
 
+// nameOf is the name of the pod a key stands for.
+func (r *Rollout) nameOf(key string) string {
+	if t, ok := r.timelines[key]; ok {
+		return t.Name
+	}
+	return key
+}
+
 func (r *Rollout) anySlice(pod string) (discoveryv1.EndpointConditions, bool) {
 	for _, s := range r.slices {
 		if c, ok := s[pod]; ok {
@@ -222,7 +325,7 @@ func (r *Rollout) anySlice(pod string) (discoveryv1.EndpointConditions, bool) {
 }
 
 func (r *Rollout) header(now time.Time) progress.Header {
-	return progress.Header{Workload: r.Workload(), At: now}
+	return progress.Header{Workload: r.Ref(), At: now}
 }
 
 // changes lists the drain steps a pod took between two versions of its timeline.
@@ -264,10 +367,22 @@ func (r *Rollout) ReplicaSets() []*appsv1.ReplicaSet {
 	return out
 }
 
+// Revisions lists the ControllerRevisions seen so far.
+func (r *Rollout) Revisions() []*appsv1.ControllerRevision {
+	out := make([]*appsv1.ControllerRevision, 0, len(r.revisions))
+	for _, cr := range r.revisions {
+		out = append(out, cr)
+	}
+	return out
+}
+
 // newReplicaSet is the Deployment's ReplicaSet of its current revision; nil
-// until the controller has caught up with the spec.
+// until the controller has caught up with the spec (and for other kinds).
 func (r *Rollout) newReplicaSet() *appsv1.ReplicaSet {
-	d := r.Deployment
+	d := r.Deployment()
+	if d == nil {
+		return nil
+	}
 	rev := d.Annotations[workload.RevisionAnnotation]
 	if rev == "" || d.Status.ObservedGeneration < d.Generation {
 		return nil
@@ -288,30 +403,65 @@ func (r *Rollout) replicaSetOf(pod string) *appsv1.ReplicaSet {
 		return nil
 	}
 	rs, ok := r.replicaSets[ref.Name]
-	if !ok || rs.UID != ref.UID || !metav1.IsControlledBy(rs, r.Deployment) {
+	if !ok || rs.UID != ref.UID || !metav1.IsControlledBy(rs, r.Deployment()) {
 		return nil
 	}
 	return rs
 }
 
-// oldPods lists the timelines of the Deployment's pods that are not of the new
-// ReplicaSet (all of its pods while the new one is not known yet).
-func (r *Rollout) oldPods() []*PodTimeline {
-	newRS := r.newReplicaSet()
-	var newUID types.UID
-	if newRS != nil {
-		newUID = newRS.UID
+// UpdateRevisionHash is the controller-revision-hash label of the pods a
+// StatefulSet or DaemonSet rolls out, "" until the controller has caught up
+// with the spec (and for a Deployment).
+func (r *Rollout) UpdateRevisionHash() string {
+	if !r.updateValid {
+		r.updateHash, r.updateValid = workload.UpdateRevisionHash(r.Workload, r.Revisions()), true
 	}
-	if r.oldCacheValid && r.oldCacheNewRS == newUID {
+	return r.updateHash
+}
+
+// newRevision identifies the revision whose pods are new: the new
+// ReplicaSet's UID, or the update revision's hash; "" while unknown.
+func (r *Rollout) newRevision() string {
+	if r.Deployment() != nil {
+		if rs := r.newReplicaSet(); rs != nil {
+			return string(rs.UID)
+		}
+		return ""
+	}
+	return r.UpdateRevisionHash()
+}
+
+// revisionOf tells whether the pod is the workload's own (its controller is
+// the workload, or a ReplicaSet of the Deployment) and, if so, which revision
+// it runs, in newRevision's terms.
+func (r *Rollout) revisionOf(pod string) (owned bool, revision string) {
+	if r.Deployment() != nil {
+		if rs := r.replicaSetOf(pod); rs != nil {
+			return true, string(rs.UID)
+		}
+		return false, ""
+	}
+	ref, ok := r.podOwner[pod]
+	if !ok || ref.UID != r.Workload.GetUID() {
+		return false, ""
+	}
+	return true, r.podHash[pod]
+}
+
+// oldPods lists the timelines of the workload's pods that are not of the new
+// revision (all of its pods while the new one is not known yet).
+func (r *Rollout) oldPods() []*PodTimeline {
+	newRev := r.newRevision()
+	if r.oldCacheValid && r.oldCacheNew == newRev {
 		return r.oldCache
 	}
 	var out []*PodTimeline
-	for name, t := range r.timelines {
-		if rs := r.replicaSetOf(name); rs != nil && (newRS == nil || rs.UID != newRS.UID) {
+	for key, t := range r.timelines {
+		if owned, rev := r.revisionOf(key); owned && (newRev == "" || rev != newRev) {
 			out = append(out, t)
 		}
 	}
-	r.oldCache, r.oldCacheNewRS, r.oldCacheValid = out, newUID, true
+	r.oldCache, r.oldCacheNew, r.oldCacheValid = out, newRev, true
 	return out
 }
 
@@ -324,22 +474,22 @@ func controllerUID(o metav1.Object) types.UID {
 
 // OldTimelines are the timelines of the old pods the rollout replaces; pods only
 // an Event or an endpoint mentioned, and bare pods with the same labels, are not
-// the Deployment's. The slice is shared: callers may reorder it, never add or remove.
+// the workload's. The slice is shared: callers may reorder it, never add or remove.
 func (r *Rollout) OldTimelines() []*PodTimeline { return r.oldPods() }
 
-// NewPodFailures lists the pods of the new ReplicaSet whose containers
+// NewPodFailures lists the pods of the new revision whose containers
 // restarted or failed to start.
 func (r *Rollout) NewPodFailures() []PodFailure {
-	newRS := r.newReplicaSet()
-	if newRS == nil {
+	newRev := r.newRevision()
+	if newRev == "" {
 		return nil
 	}
 	var out []PodFailure
-	for name, t := range r.timelines {
+	for key, t := range r.timelines {
 		if t.Failure == nil {
 			continue
 		}
-		if rs := r.replicaSetOf(name); rs != nil && rs.UID == newRS.UID {
+		if owned, rev := r.revisionOf(key); owned && rev == newRev {
 			out = append(out, *t.Failure)
 		}
 	}
@@ -348,22 +498,26 @@ func (r *Rollout) NewPodFailures() []PodFailure {
 }
 
 // Status tells whether the rollout to targetGeneration is complete: the
-// controller finished it AND every old pod is gone.
+// controller finished it AND every old pod that rolls is gone (a
+// StatefulSet's ordinals below its partition stay on the old revision).
 func (r *Rollout) Status(targetGeneration int64) (msg string, done bool, err error) {
 	left := 0
 	for _, t := range r.oldPods() {
-		if t.Gone.IsZero() {
+		if t.Gone.IsZero() && (t.Deleting() || workload.Rolls(r.Workload, t.Name)) {
 			left++
 		}
 	}
-	msg, done, err = workload.Status(r.Deployment, targetGeneration)
+	msg, done, err = r.Workload.RolloutStatus(targetGeneration)
 	switch {
 	case !done:
 		return msg, false, err
 	case left > 0:
 		return fmt.Sprintf("new pods available; %d old pods still terminating", left), false, nil
-	case r.newReplicaSet() == nil:
-		return "waiting for the new ReplicaSet", false, nil
+	case r.newRevision() == "":
+		if r.Deployment() != nil {
+			return "waiting for the new ReplicaSet", false, nil
+		}
+		return "waiting for the update revision", false, nil
 	}
 	return msg + ", every old pod gone", true, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/rollouttest"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 )
 
 // rollingOut is web rolling from revision 1 (web-aaa-*) to 2 (web-bbb-*), as the
@@ -18,7 +19,7 @@ import (
 func rollingOut(t *testing.T) *Rollout {
 	t.Helper()
 	d := rollouttest.WebDeployment(2, 2, "2", appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 1, AvailableReplicas: 2})
-	r := New(d, rollouttest.T0)
+	r := New(workload.Deployment{Deployment: d}, rollouttest.T0)
 	for _, obj := range []any{rollouttest.WebReplicaSet("aaa", "1"), rollouttest.WebReplicaSet("bbb", "2"),
 		rollouttest.WebPod("web-aaa-1", "aaa"), rollouttest.WebPod("web-bbb-1", "bbb")} {
 		r.Apply(obj, false, rollouttest.T0)
@@ -97,7 +98,7 @@ func TestNativeSidecarAndIgnoredContainers(t *testing.T) {
 	if len(exited) != 2 || exited[0] != "app:clean" || exited[1] != "istio-proxy:sigkill" {
 		t.Errorf("exits = %v, want app clean then the native sidecar istio-proxy SIGKILLed (the finished init container is not reported)", exited)
 	}
-	tl := r.timelines["web-aaa-2"]
+	tl := timelineNamed(r, "web-aaa-2")
 	if exit, ok := tl.Exit(); !ok || exit.Exit != progress.ExitClean {
 		t.Errorf("pod exit = %+v, want clean: the SIGKILLed sidecar is ignored", exit)
 	}
@@ -114,7 +115,7 @@ func TestEviction(t *testing.T) {
 	pod := deleting(rollouttest.WebPod("web-aaa-1", "aaa"), rollouttest.At(1))
 	pod.Status.Conditions = append(pod.Status.Conditions, corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: "EvictionByEvictionAPI"})
 	r.Apply(pod, false, rollouttest.At(1))
-	if tl := r.timelines["web-aaa-1"]; tl.Evicted != "EvictionByEvictionAPI" {
+	if tl := timelineNamed(r, "web-aaa-1"); tl.Evicted != "EvictionByEvictionAPI" {
 		t.Errorf("Evicted = %q, want the condition's reason", tl.Evicted)
 	}
 }
@@ -156,7 +157,7 @@ func TestUnobservedDeletion(t *testing.T) {
 	stale := deleting(rollouttest.WebPod("web-aaa-1", "aaa"), rollouttest.At(1))
 	r.Apply(stale, false, rollouttest.At(1))
 	events := r.ApplyUnobserved(stale, rollouttest.At(40)) // the relist after the outage
-	tl := r.timelines["web-aaa-1"]
+	tl := timelineNamed(r, "web-aaa-1")
 	if exit, ok := tl.Exit(); !ok || exit.Exit != progress.ExitUnobserved || !tl.GoneUnobserved {
 		t.Errorf("exit %+v (gone unobserved %v), want unobserved", exit, tl.GoneUnobserved)
 	}
@@ -184,7 +185,12 @@ func TestEventsDeduplicated(t *testing.T) {
 	again := e.DeepCopy()
 	again.Count = 2 // the probe failed once more: a new occurrence
 	r.Apply(again, false, rollouttest.At(10))
-	if n := len(r.timelines["web-aaa-1"].Events); n != 2 {
+	if n := len(timelineNamed(r, "web-aaa-1").Events); n != 2 {
 		t.Errorf("%d events recorded, want 2 (the relisted copy dropped)", n)
 	}
+}
+
+// timelineNamed is the timeline of the newest pod of that name.
+func timelineNamed(r *Rollout, name string) *PodTimeline {
+	return r.timelines[r.keyOf("", name)]
 }

@@ -15,6 +15,8 @@ import (
 	apiwatch "k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 )
 
 func podEvent(name, pod, kind string) *corev1.Event {
@@ -29,7 +31,7 @@ func startWatches(t *testing.T, client *fake.Clientset) (*Watches, context.Cance
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}}
-	w, err := Start(ctx, client, Target{Deployment: d, Selector: labels.SelectorFromSet(labels.Set{"app": "web"})})
+	w, err := Start(ctx, client, Target{Workload: workload.Deployment{Deployment: d}, Selector: labels.SelectorFromSet(labels.Set{"app": "web"})})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -103,7 +105,7 @@ func TestPodEventsForbiddenFailsAtStart(t *testing.T) {
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, err := Start(ctx, client, Target{Deployment: d, Selector: labels.Everything()})
+	_, err := Start(ctx, client, Target{Workload: workload.Deployment{Deployment: d}, Selector: labels.Everything()})
 	if err == nil || !apierrors.IsForbidden(err) {
 		t.Fatalf("Start = %v, want a forbidden error", err)
 	}

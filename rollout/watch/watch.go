@@ -1,5 +1,6 @@
-// Package watch runs the guard's informers: the Deployment by name, its
-// ReplicaSets and pods by selector, the namespace's Services, the
+// Package watch runs the guard's informers: the workload by name, its
+// ReplicaSets (a Deployment) or ControllerRevisions (a StatefulSet or
+// DaemonSet) and pods by selector, the namespace's Services, the
 // EndpointSlices of the Services that select the pods; and a watch on pod
 // Events from the guard's start (events.go). It hands every object, as delivered, to one
 // channel and shuts the informers down when its context ends.
@@ -11,7 +12,6 @@ import (
 	"strings"
 	"sync"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -22,6 +22,8 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 )
 
 // Change is one object as a watch delivered it; Deleted marks the final
@@ -47,8 +49,8 @@ func (e Error) Unwrap() error { return e.Err }
 
 // Target is what to watch.
 type Target struct {
-	Deployment *appsv1.Deployment
-	Selector   labels.Selector
+	Workload workload.Workload
+	Selector labels.Selector
 	// Services whose EndpointSlices to watch; none means no slice watch.
 	Services []string
 }
@@ -82,23 +84,36 @@ func Start(ctx context.Context, client kubernetes.Interface, t Target) (*Watches
 	changes := make(chan Change, 256)
 	failed := make(chan error, 1)
 	retrying := make(chan Error, 16)
-	d := t.Deployment
+	wl := t.Workload
 	w := &Watches{Changes: changes, Failed: failed, Retrying: retrying,
-		ctx: ctx, client: client, namespace: d.Namespace, changes: changes, failed: failed, retrying: retrying,
+		ctx: ctx, client: client, namespace: wl.GetNamespace(), changes: changes, failed: failed, retrying: retrying,
 		services: map[string]bool{}}
 	byName := w.factory(func(o *metav1.ListOptions) {
-		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", d.Name).String()
+		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", wl.GetName()).String()
 	})
 	bySelector := w.factory(func(o *metav1.ListOptions) { o.LabelSelector = t.Selector.String() })
 	// Every Service of the namespace: one created during the rollout that selects
 	// the pods gets its EndpointSlices watched too (WatchServices).
 	all := w.factory(func(*metav1.ListOptions) {})
-	toSync := []watched{
-		{resource: "deployments", informer: byName.Apps().V1().Deployments().Informer()},
-		{resource: "replicasets", informer: bySelector.Apps().V1().ReplicaSets().Informer()},
+	var toSync []watched
+	switch wl.Kind() {
+	case workload.KindStatefulSet:
+		toSync = append(toSync,
+			watched{resource: "statefulsets", informer: byName.Apps().V1().StatefulSets().Informer()},
+			watched{resource: "controllerrevisions", informer: bySelector.Apps().V1().ControllerRevisions().Informer()})
+	case workload.KindDaemonSet:
+		toSync = append(toSync,
+			watched{resource: "daemonsets", informer: byName.Apps().V1().DaemonSets().Informer()},
+			watched{resource: "controllerrevisions", informer: bySelector.Apps().V1().ControllerRevisions().Informer()})
+	default:
+		toSync = append(toSync,
+			watched{resource: "deployments", informer: byName.Apps().V1().Deployments().Informer()},
+			watched{resource: "replicasets", informer: bySelector.Apps().V1().ReplicaSets().Informer()})
+	}
+	toSync = append(toSync, []watched{
 		{resource: "pods", informer: bySelector.Core().V1().Pods().Informer()},
 		{resource: "services", informer: all.Core().V1().Services().Informer()},
-	}
+	}...)
 	if slices := w.sliceInformer(t.Services); slices != nil {
 		toSync = append(toSync, *slices)
 	}

@@ -22,7 +22,6 @@ const (
 	// AnnotationIgnoreContainers lists containers (a,b) whose exits the team
 	// accepts: reported, never judged. On the workload or its pod template.
 	AnnotationIgnoreContainers = "safe-rollout.io/ignore-containers"
-	// KindDeployment is the kind the guard follows today.
 	KindDeployment = "Deployment"
 )
 
@@ -62,11 +61,11 @@ func Status(d *appsv1.Deployment, targetGeneration int64) (msg string, done bool
 	return fmt.Sprintf("%d new pods available", s.AvailableReplicas), true, nil
 }
 
-// IgnoredContainers reads AnnotationIgnoreContainers from the Deployment and its
+// IgnoredContainers reads AnnotationIgnoreContainers from the workload and its
 // pod template.
-func IgnoredContainers(d *appsv1.Deployment) []string {
+func IgnoredContainers(w Workload) []string {
 	var out []string
-	for _, a := range []string{d.Annotations[AnnotationIgnoreContainers], d.Spec.Template.Annotations[AnnotationIgnoreContainers]} {
+	for _, a := range []string{w.GetAnnotations()[AnnotationIgnoreContainers], w.Template().Annotations[AnnotationIgnoreContainers]} {
 		for _, name := range strings.Split(a, ",") {
 			if name = strings.TrimSpace(name); name != "" {
 				out = append(out, name)

@@ -1,0 +1,77 @@
+package workload
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// UpdateRevisionHash is the controller-revision-hash label of the pods a
+// StatefulSet or DaemonSet rolls out, "" until its controller has observed
+// the spec, and for a Deployment (its ReplicaSets say it). A StatefulSet says
+// it in status.updateRevision (its pods carry the revision's name); a
+// DaemonSet does not, so it is the newest of its ControllerRevisions whose
+// template is the DaemonSet's (its pods carry the revision's hash label).
+func UpdateRevisionHash(w Workload, revisions []*appsv1.ControllerRevision) string {
+	if w.ObservedGeneration() < w.GetGeneration() {
+		return ""
+	}
+	switch w.Kind() {
+	case KindStatefulSet:
+		return w.Revision()
+	case KindDaemonSet:
+		var newest *appsv1.ControllerRevision
+		for _, cr := range revisions {
+			if !metav1.IsControlledBy(cr, w) || (newest != nil && cr.Revision <= newest.Revision) {
+				continue
+			}
+			if t, err := RevisionTemplate(cr); err == nil && apiequality.Semantic.DeepEqual(t, w.Template()) {
+				newest = cr
+			}
+		}
+		if newest != nil {
+			return newest.Labels[RevisionHashLabel]
+		}
+	}
+	return ""
+}
+
+// RevisionTemplate decodes the pod template a ControllerRevision records: its
+// data is the patch that restores it, {"spec":{"template":{...}}}.
+func RevisionTemplate(cr *appsv1.ControllerRevision) (*corev1.PodTemplateSpec, error) {
+	var data struct {
+		Spec struct {
+			Template corev1.PodTemplateSpec `json:"template"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(cr.Data.Raw, &data); err != nil {
+		return nil, err
+	}
+	return &data.Spec.Template, nil
+}
+
+// Rolls tells whether the rollout replaces the workload's pod of this name:
+// every pod, except a StatefulSet's ordinals below its partition.
+func Rolls(w Workload, pod string) bool {
+	s, ok := w.(StatefulSet)
+	if !ok || s.Partition() == 0 {
+		return true
+	}
+	ordinal, ok := Ordinal(s.Name, pod)
+	return !ok || ordinal >= int(s.Partition())
+}
+
+// Ordinal is the ordinal of a StatefulSet's pod: the number after its name.
+func Ordinal(statefulSet, pod string) (int, bool) {
+	rest, ok := strings.CutPrefix(pod, statefulSet+"-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	return n, err == nil && n >= 0
+}
