@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
@@ -191,7 +190,7 @@ type guardRun struct {
 }
 
 // run guards d until the rollout ends, prints the report and returns the exit code as an error.
-func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, d *appsv1.Deployment, trigger rollout.Trigger) error {
+func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, w workload.Workload, trigger rollout.Trigger) error {
 	// SIGINT or SIGTERM stops guarding, not the rollout: the report so far is
 	// still printed, and the exit code says which signal it was.
 	signals := g.signals
@@ -238,7 +237,7 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, d *app
 	}
 	lines := newProgress(g.flags.Progress, o.Out, o.ErrOut, g.flags.Output != "", g.clock)
 	guard.Progress = func(e progress.Event) { fmt.Fprintln(lines, describeEvent(e)) }
-	report, err := guard.Run(ctx, workload.Deployment{Deployment: d}, trigger)
+	report, err := guard.Run(ctx, w, trigger)
 	lines.Stop()
 	if err != nil {
 		if sig := received(); sig != nil {
@@ -292,10 +291,10 @@ func (f *GuardFlags) guarding() []string {
 
 // checkTimeoutCoversGrace rejects a --timeout the old pods' grace period cannot
 // fit in: the guard would give up on every pod that drains as it should.
-func (f *GuardFlags) checkTimeoutCoversGrace(d *appsv1.Deployment) error {
-	grace := time.Duration(ptr.Deref(d.Spec.Template.Spec.TerminationGracePeriodSeconds, 30)) * time.Second
+func (f *GuardFlags) checkTimeoutCoversGrace(w workload.Workload) error {
+	grace := time.Duration(ptr.Deref(w.Template().Spec.TerminationGracePeriodSeconds, 30)) * time.Second
 	if f.Timeout > 0 && f.Timeout < grace {
-		return fmt.Errorf("--timeout %s is shorter than deployment/%s's terminationGracePeriodSeconds (%s): the guard would give up before an old pod may finish draining", f.Timeout, d.Name, grace)
+		return fmt.Errorf("--timeout %s is shorter than %s's terminationGracePeriodSeconds (%s): the guard would give up before an old pod may finish draining", f.Timeout, workload.Ref(w), grace)
 	}
 	return nil
 }

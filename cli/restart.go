@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -91,11 +90,11 @@ func (o *RestartOptions) Validate() error {
 }
 
 func (o *RestartOptions) Run(ctx context.Context) error {
-	d, targets, err := resolveOne(&o.Targets, o.args, "restart")
+	w, targets, err := resolveOne(&o.Targets, o.args, "restart")
 	if err != nil {
 		return err
 	}
-	if err := o.Guard.checkTimeoutCoversGrace(d); err != nil {
+	if err := o.Guard.checkTimeoutCoversGrace(w); err != nil {
 		return err
 	}
 	client, err := o.Clients(o.ConfigFlags, 0)
@@ -113,32 +112,28 @@ func (o *RestartOptions) Run(ctx context.Context) error {
 			if err := printPreflight(o.Out, report, o.Guard.Output, isTerminal(o.Out)); err != nil {
 				return err
 			}
-			return withCode(ExitPreflightFailed, fmt.Errorf("preflight failed for deployment/%s: nothing was changed (fix the findings, or use --skip-preflight)", d.Name))
+			return withCode(ExitPreflightFailed, fmt.Errorf("preflight failed for %s: nothing was changed (fix the findings, or use --skip-preflight)", workload.Ref(w)))
 		}
 		warnPreflight(o.ErrOut, report)
 	}
-	if d.Spec.Paused {
+	if d, ok := w.(workload.Deployment); ok && d.Spec.Paused {
 		return actions.ErrPaused
 	}
 	if dry := actions.DryRun(o.DryRun); dry != actions.DryRunNone {
-		if _, err := actions.Restart(ctx, client, d, g.clock.Now(), dry); err != nil {
+		if _, err := actions.RestartWorkload(ctx, client, w, g.clock.Now(), dry); err != nil {
 			return err
 		}
-		fmt.Fprintf(o.Out, "deployment.apps/%s restarted (%s dry run)\n", d.Name, dry)
+		fmt.Fprintf(o.Out, "%s.apps/%s restarted (%s dry run)\n", strings.ToLower(w.Kind()), w.GetName(), dry)
 		return nil
 	}
 	trigger := func(ctx context.Context) (workload.Workload, error) {
-		out, err := actions.Restart(ctx, client, d, g.clock.Now(), actions.DryRunNone)
-		if err != nil {
-			return nil, err
-		}
-		return workload.Deployment{Deployment: out}, nil
+		return actions.RestartWorkload(ctx, client, w, g.clock.Now(), actions.DryRunNone)
 	}
-	return g.run(ctx, o.IOStreams, d, trigger)
+	return g.run(ctx, o.IOStreams, w, trigger)
 }
 
 // resolveOne resolves exactly one live Deployment: a guard follows one rollout.
-func resolveOne(t *TargetOptions, args []string, verb string) (*appsv1.Deployment, *Targets, error) {
+func resolveOne(t *TargetOptions, args []string, verb string) (workload.Workload, *Targets, error) {
 	targets, err := t.Resolve(args)
 	if err != nil {
 		return nil, nil, err
@@ -150,7 +145,7 @@ func resolveOne(t *TargetOptions, args []string, verb string) (*appsv1.Deploymen
 		}
 		return nil, nil, fmt.Errorf("%s guards one Deployment at a time; %d matched: %s", verb, n, strings.Join(names, ", "))
 	}
-	return targets.Deployments[0], targets, nil
+	return workload.Deployment{Deployment: targets.Deployments[0]}, targets, nil
 }
 
 // warnPreflight lists preflight warnings on stderr; they do not stop a restart.

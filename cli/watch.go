@@ -64,11 +64,11 @@ func (o *WatchOptions) Validate() error {
 }
 
 func (o *WatchOptions) Run(ctx context.Context) error {
-	d, _, err := resolveOne(&o.Targets, o.args, "watch")
+	w, _, err := resolveOne(&o.Targets, o.args, "watch")
 	if err != nil {
 		return err
 	}
-	if err := o.Guard.checkTimeoutCoversGrace(d); err != nil {
+	if err := o.Guard.checkTimeoutCoversGrace(w); err != nil {
 		return err
 	}
 	client, err := o.Clients(o.ConfigFlags, 0)
@@ -76,5 +76,5 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 		return err
 	}
 	g := &guardRun{flags: o.Guard, budget: o.Budget, client: client, clock: o.Clock, signals: o.Signals, preflightSkipped: true}
-	return g.run(ctx, o.IOStreams, d, nil)
+	return g.run(ctx, o.IOStreams, w, nil)
 }

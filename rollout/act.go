@@ -104,9 +104,10 @@ func (r *run) act(ctx context.Context, b policy.Breach) bool {
 		return true
 	case policy.ActionRollback:
 		err := errors.New("no previous revision to roll back to")
-		revision := ""
+		revision, note := "", ""
 		if previous != nil {
-			err, revision = kind.rollback(ctx, previous, attempt), previous.revision
+			revision = previous.revision
+			note, err = kind.rollback(ctx, previous, attempt)
 		}
 		var refusal refused
 		switch {
@@ -121,6 +122,9 @@ func (r *run) act(ctx context.Context, b policy.Breach) bool {
 			rep.Outcome = report.OutcomeRolledBack
 			rep.Message = fmt.Sprintf("%s; rolled back to the template of revision %s (kubectl rollout history %s -n %s)",
 				b.Message, revision, workload.Ref(w), w.GetNamespace())
+			if note != "" {
+				rep.Message += "; " + note
+			}
 			r.emit(progress.ActionTaken{Header: r.header(), Action: progress.ActionRolledBack, Revision: revision})
 		}
 		return true

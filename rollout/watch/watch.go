@@ -75,6 +75,7 @@ type Watches struct {
 	synced    []cache.InformerSynced
 	factories []informers.SharedInformerFactory
 	services  map[string]bool
+	pods      cache.SharedIndexInformer
 	// running counts the goroutines Stop waits for besides the informers'.
 	running sync.WaitGroup
 }
@@ -110,8 +111,9 @@ func Start(ctx context.Context, client kubernetes.Interface, t Target) (*Watches
 			watched{resource: "deployments", informer: byName.Apps().V1().Deployments().Informer()},
 			watched{resource: "replicasets", informer: bySelector.Apps().V1().ReplicaSets().Informer()})
 	}
+	w.pods = bySelector.Core().V1().Pods().Informer()
 	toSync = append(toSync, []watched{
-		{resource: "pods", informer: bySelector.Core().V1().Pods().Informer()},
+		{resource: "pods", informer: w.pods},
 		{resource: "services", informer: all.Core().V1().Services().Informer()},
 	}...)
 	if slices := w.sliceInformer(t.Services); slices != nil {
@@ -235,6 +237,18 @@ func (w *Watches) handle(ws watched) error {
 	defer w.mu.Unlock()
 	w.synced = append(w.synced, reg.HasSynced)
 	return nil
+}
+
+// Pods are the workload's pods as the watch has them now (slimmed: metadata
+// and status). A StatefulSet's stop reads which ordinals are being replaced.
+func (w *Watches) Pods() []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, obj := range w.pods.GetStore().List() {
+		if p, ok := obj.(*corev1.Pod); ok {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Synced returns a channel that receives true once every informer has

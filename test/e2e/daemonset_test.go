@@ -1,0 +1,114 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+)
+
+// daemonSet is the app as a DaemonSet that surges on the lab's one node: the
+// new pod is ready before the old one goes (no hostPort, so two fit).
+func (a app) daemonSet(ns string) (*appsv1.DaemonSet, *corev1.Service) {
+	d, svc := a.objects(ns)
+	return &appsv1.DaemonSet{
+		ObjectMeta: d.ObjectMeta,
+		Spec: appsv1.DaemonSetSpec{
+			Selector: d.Spec.Selector, Template: d.Spec.Template,
+			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxSurge: ptr.To(intstr.FromInt32(1)), MaxUnavailable: ptr.To(intstr.FromInt32(0))}},
+		},
+	}, svc
+}
+
+// deployDaemonSet creates the app as a DaemonSet and waits until its pods
+// are updated and available.
+func (l *lab) deployDaemonSet(t *testing.T, ns string, a app) *appsv1.DaemonSet {
+	t.Helper()
+	ctx := context.Background()
+	ds, svc := a.daemonSet(ns)
+	if _, err := l.client.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.client.AppsV1().DaemonSets(ns).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var got *appsv1.DaemonSet
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		var err error
+		got, err = l.client.AppsV1().DaemonSets(ns).Get(ctx, ds.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		s := got.Status
+		return s.ObservedGeneration >= got.Generation && s.DesiredNumberScheduled > 0 &&
+			s.UpdatedNumberScheduled == s.DesiredNumberScheduled && s.NumberAvailable == s.DesiredNumberScheduled, nil
+	})
+	if err != nil {
+		t.Fatalf("daemonset %s/%s not available: %v (status %+v)", ns, ds.Name, err, got.Status)
+	}
+	return got
+}
+
+// The contract app as a DaemonSet: restart clean, no probe error.
+func TestDaemonSetRestartClean(t *testing.T) {
+	l := newLab(t)
+	ns := l.namespace(t)
+	l.deployDaemonSet(t, ns, app{name: "agent", grace: 30, preStop: true, args: []string{"--mode=contract", "--drain-delay=2s"}})
+	ip := l.clusterIP(t, ns, "agent")
+	l.waitAnswering(t, "http://"+ip+"/")
+
+	r := l.run(t, "-n", ns, "restart", "ds/agent", "--probe", "http://"+ip+"/", "-o", "json", "--progress=plain", "--timeout=3m")
+	var rep stsReport
+	decodeJSON(t, r, &rep)
+	if r.code != 0 || rep.Outcome != "succeeded" {
+		t.Fatalf("exit %d outcome %q (%s), want 0 succeeded", r.code, rep.Outcome, rep.Message)
+	}
+	if rep.Kind != "DaemonSet" || len(rep.Pods) != 1 || rep.Summary.Clean != 1 {
+		t.Errorf("kind %q pods %+v summary %+v, want the DaemonSet's one old pod, clean", rep.Kind, rep.Pods, rep.Summary)
+	}
+	if rep.Probe == nil || rep.Probe.Requests == 0 || rep.Probe.Errors != 0 {
+		t.Errorf("probe %+v, want traffic and 0 errors", rep.Probe)
+	}
+}
+
+// A bad release of the DaemonSet (half its answers are 500s): watch rolls it
+// back as `kubectl rollout undo` would, exit 4.
+func TestDaemonSetBadReleaseRolledBack(t *testing.T) {
+	l := newLab(t)
+	ns := l.namespace(t)
+	good := []string{"--mode=contract", "--drain-delay=2s"}
+	l.deployDaemonSet(t, ns, app{name: "agent", grace: 30, preStop: true, args: good})
+	ip := l.clusterIP(t, ns, "agent")
+	l.waitAnswering(t, "http://"+ip+"/")
+
+	quoted, _ := json.Marshal(append(append([]string{}, good...), "--error-rate=0.5"))
+	patch := `{"spec":{"template":{"spec":{"containers":[{"name":"app","args":` + string(quoted) + `}]}}}}`
+	if _, err := l.client.AppsV1().DaemonSets(ns).Patch(context.Background(), "agent", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r := l.run(t, "-n", ns, "watch", "daemonset/agent", "--on-breach=rollback", "--probe", "http://"+ip+"/", "-o", "json", "--progress=plain", "--timeout=3m")
+	var rep stsReport
+	decodeJSON(t, r, &rep)
+	if r.code != 4 || rep.Outcome != "rolled-back" {
+		t.Fatalf("exit %d outcome %q (%s), want 4 rolled-back", r.code, rep.Outcome, rep.Message)
+	}
+	ds, err := l.client.AppsV1().DaemonSets(ns).Get(context.Background(), "agent", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if args := strings.Join(ds.Spec.Template.Spec.Containers[0].Args, " "); args != strings.Join(good, " ") {
+		t.Errorf("template args %q after rollback, want the previous release's %q", args, strings.Join(good, " "))
+	}
+}
