@@ -33,25 +33,7 @@ func TestRBAC(t *testing.T) {
 	ctx := context.Background()
 	l.deploy(t, ns, app{name: "rbac", replicas: 2, grace: 30, preStop: true, args: []string{"--mode=contract", "--drain-delay=3s", "--shutdown-timeout=10s"}})
 
-	role := loadRole(t, ns)
-	if _, err := l.client.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	const sa = "deployer"
-	if _, err := l.client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	binding := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: role.Name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: ns}},
-	}
-	if _, err := l.client.RbacV1().RoleBindings(ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	user := "system:serviceaccount:" + ns + ":" + sa
-	l.waitAllowed(t, user, ns, "patch", true)
-	kubeconfig := l.serviceAccountKubeconfig(t, ns, sa)
+	role, user, kubeconfig := l.documentedRoleUser(t, ns)
 
 	// The ServiceAccount can do nothing outside the Role: the test would not notice a
 	// broader binding otherwise.
@@ -178,6 +160,32 @@ func TestRBAC(t *testing.T) {
 	if again.Generation != before.Generation {
 		t.Errorf("deployment restarted although the guard could not watch pods: generation %d -> %d", before.Generation, again.Generation)
 	}
+}
+
+// documentedRoleUser binds the Role of deploy/rbac.yaml in ns to a new
+// ServiceAccount and returns the Role, the user and a kubeconfig for it.
+func (l *lab) documentedRoleUser(t *testing.T, ns string) (*rbacv1.Role, string, string) {
+	t.Helper()
+	ctx := context.Background()
+	role := loadRole(t, ns)
+	if _, err := l.client.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const sa = "deployer"
+	if _, err := l.client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: role.Name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: ns}},
+	}
+	if _, err := l.client.RbacV1().RoleBindings(ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	user := "system:serviceaccount:" + ns + ":" + sa
+	l.waitAllowed(t, user, ns, "patch", true)
+	return role, user, l.serviceAccountKubeconfig(t, ns, sa)
 }
 
 // forbidden returns the stderr lines that report a forbidden request.

@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 )
@@ -185,5 +186,60 @@ func decodeJSON(t *testing.T, r result, into any) {
 	t.Helper()
 	if err := json.Unmarshal([]byte(r.stdout), into); err != nil {
 		t.Fatalf("stdout is not a JSON report: %v\n%s", err, r.stdout)
+	}
+}
+
+// A release whose pods crash-loop: watch rolls the StatefulSet back and
+// deletes the broken pod (the controller would wait on it forever: the
+// documented forced rollback), as the ServiceAccount of deploy/rbac.yaml,
+// with nothing forbidden. A DaemonSet restart as the same user covers its
+// verbs.
+func TestStatefulSetForcedRollbackWithTheDocumentedRole(t *testing.T) {
+	l := newLab(t)
+	ns := l.namespace(t)
+	good := []string{"--mode=contract", "--drain-delay=1s"}
+	before := l.deployStatefulSet(t, ns, app{name: "db", grace: 10, preStop: true, args: good})
+	l.deployDaemonSet(t, ns, app{name: "agent", grace: 10, preStop: true, args: good})
+	_, _, kubeconfig := l.documentedRoleUser(t, ns)
+
+	patch := `{"spec":{"template":{"spec":{"containers":[{"name":"app","args":["--mode=no-such-mode"]}]}}}}`
+	if _, err := l.client.AppsV1().StatefulSets(ns).Patch(context.Background(), "db", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r := l.runWith(t, kubeconfig, "-n", ns, "watch", "sts/db", "--on-breach=rollback", "-o", "json", "--progress=plain", "--timeout=3m")
+	var rep stsReport
+	decodeJSON(t, r, &rep)
+	if r.code != 4 || rep.Outcome != "rolled-back" {
+		t.Fatalf("exit %d outcome %q (%s), want 4 rolled-back", r.code, rep.Outcome, rep.Message)
+	}
+	if !strings.Contains(rep.Message, "forced rollback: deleted pods db-2") {
+		t.Errorf("message %q, want the forced rollback of db-2 said", rep.Message)
+	}
+	if strings.Contains(r.stderr, "forbidden") {
+		t.Errorf("forbidden requests (deploy/rbac.yaml is missing a verb):\n%s", forbidden(r.stderr))
+	}
+	// The rollback proceeds: every pod back at the first revision, ready.
+	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		s, err := l.client.AppsV1().StatefulSets(ns).Get(ctx, "db", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		revs := l.podRevisions(t, ns, "db")
+		for _, rev := range revs {
+			if rev != before.Status.UpdateRevision {
+				return false, nil
+			}
+		}
+		return len(revs) == 3 && s.Status.ReadyReplicas == 3, nil
+	})
+	if err != nil {
+		t.Errorf("the StatefulSet did not come back to revision %s: %v (pods %v)", before.Status.UpdateRevision, err, l.podRevisions(t, ns, "db"))
+	}
+
+	ds := l.runWith(t, kubeconfig, "-n", ns, "restart", "ds/agent", "-o", "json", "--progress=plain", "--timeout=3m")
+	var dsRep stsReport
+	decodeJSON(t, ds, &dsRep)
+	if ds.code != 0 || dsRep.Outcome != "succeeded" || strings.Contains(ds.stderr, "forbidden") {
+		t.Errorf("daemonset restart as the Role's user: exit %d outcome %q (%s)\n%s", ds.code, dsRep.Outcome, dsRep.Message, forbidden(ds.stderr))
 	}
 }
