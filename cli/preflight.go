@@ -247,7 +247,7 @@ func (c *deploymentChecker) check(ctx context.Context, d *appsv1.Deployment, unk
 	env.UnknownFields = unknownFields
 	if c.reader != nil {
 		if c.live {
-			known.Live = d
+			known.Live = verify.DeploymentWorkload(d)
 		}
 		if env, err = c.reader.Environment(ctx, d, known); err != nil {
 			return verify.ObjectReport{}, err

@@ -81,7 +81,7 @@ func BenchmarkCheckDeployment(b *testing.B) {
 		withTemplateAnnotations(istioProxyConfigAnnotation, "terminationDrainDuration: 12s"))
 	web := svc("web", "http")
 	live := Environment{
-		Live:           steady(mesh),
+		Live:           DeploymentWorkload(steady(mesh)),
 		Services:       []corev1.Service{web},
 		EndpointSlices: []discoveryv1.EndpointSlice{slice("ns", "web", "web-1", "web-2", "web-3")},
 		Pods:           []corev1.Pod{pod("ns", "web-1", webLabels), pod("ns", "web-2", webLabels), pod("ns", "web-3", webLabels)},

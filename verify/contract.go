@@ -7,8 +7,6 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
-
-	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 )
 
 // Check IDs are stable: scripts and dashboards key on them.
@@ -34,13 +32,14 @@ const (
 	defaultFailureThreshold = 3
 )
 
-// Environment is what is known around a Deployment: the live cluster, or only the
+// Environment is what is known around a workload: the live cluster, or only the
 // manifests that came with it (Local).
 type Environment struct {
 	// Local means no cluster was contacted; the objects below come from the manifests.
 	Local bool
-	// Live is the Deployment as the cluster has it; nil when local or not deployed yet.
-	Live           *appsv1.Deployment
+	// Live is the workload as the cluster has it, of the same kind; nil when
+	// local or not deployed yet.
+	Live           *Workload
 	Services       []corev1.Service
 	EndpointSlices []discoveryv1.EndpointSlice
 	Pods           []corev1.Pod
@@ -55,21 +54,27 @@ type Environment struct {
 	Ingresses []networkingv1.Ingress
 	// IngressesUnread says why the cluster's Ingresses could not be read.
 	IngressesUnread string
-	// UnknownFields are the fields of the Deployment's manifest that its API
+	// UnknownFields are the fields of the workload's manifest that its API
 	// version does not have: the API server would drop them. Nil for live objects.
 	UnknownFields []string
 }
 
 // CheckDeployment runs every contract check on d and returns its report.
 func CheckDeployment(d *appsv1.Deployment, budget GraceBudget, env Environment) ObjectReport {
-	grace := graceSeconds(&d.Spec.Template.Spec)
-	pod := analysePod(d, env.Services)
+	return CheckWorkload(DeploymentWorkload(d), budget, env)
+}
+
+// CheckWorkload runs every contract check on w's pod template and around it,
+// whatever its kind, and returns its report.
+func CheckWorkload(w *Workload, budget GraceBudget, env Environment) ObjectReport {
+	grace := graceSeconds(&w.Template.Spec)
+	pod := analysePod(w, env.Services)
 	hookSleep := pod.drainSleep()
-	req := budget.FrontedBy(FrontingLoadBalancer(d, env.Services, env.Ingresses)).Require(hookSleep)
+	req := budget.FrontedBy(frontingLoadBalancer(w, env.Services, env.Ingresses)).Require(hookSleep)
 
 	var checks []Check
 	if len(env.UnknownFields) > 0 {
-		checks = append(checks, checkUnknownFields(env.UnknownFields))
+		checks = append(checks, checkUnknownFields(w, env.UnknownFields))
 	}
 	for _, m := range pod.members {
 		checks = append(checks,
@@ -81,13 +86,13 @@ func CheckDeployment(d *appsv1.Deployment, budget GraceBudget, env Environment) 
 	}
 	checks = append(checks,
 		checkGraceBudget(grace, req, hookSleep, env.IngressesUnread),
-		checkRolloutStrategy(d, env, &pod),
-		checkService(d, env, &pod),
-		checkPaused(d, env),
+		w.kind.strategy(w, env, &pod),
+		checkService(w, env, &pod),
+		checkPaused(w, env),
 		checkRolloutInProgress(env),
-		checkPDB(d, env),
+		checkPDB(w, env),
 	)
-	return ObjectReport{Kind: workload.KindDeployment, Namespace: d.Namespace, Name: d.Name, Checks: checks}
+	return ObjectReport{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name, Checks: checks}
 }
 
 func graceSeconds(spec *corev1.PodSpec) int64 {

@@ -58,27 +58,27 @@ func TestServiceCheck(t *testing.T) {
 		{name: "local, two Services", dep: d,
 			env:  env(Environment{Local: true, Services: []corev1.Service{web, service("ns", "web-headless", webLabels)}}),
 			want: StatusPass, contains: []string{"Service web, web-headless selects the pods"}},
-		{name: "cluster, no Service", dep: d, env: env(Environment{Live: live, Pods: pods}),
+		{name: "cluster, no Service", dep: d, env: env(Environment{Live: DeploymentWorkload(live), Pods: pods}),
 			want: StatusWarn, contains: []string{"no Service selects the pods"}, fixHas: "create a Service"},
 		{name: "cluster, not deployed yet", dep: d, env: env(Environment{Services: []corev1.Service{web}}),
 			want: StatusPass, contains: []string{"Service web selects the pods (Deployment not deployed yet)"}},
 		{name: "cluster, EndpointSlices list the pods", dep: d,
-			env:  env(Environment{Live: live, Services: []corev1.Service{web}, Pods: pods, EndpointSlices: []discoveryv1.EndpointSlice{slice("ns", "web", "web-1", "web-2")}}),
+			env:  env(Environment{Live: DeploymentWorkload(live), Services: []corev1.Service{web}, Pods: pods, EndpointSlices: []discoveryv1.EndpointSlice{slice("ns", "web", "web-1", "web-2")}}),
 			want: StatusPass, contains: []string{"Service web: EndpointSlices list 2 of 2 pods"}},
 		{name: "cluster, EndpointSlices list some of the pods", dep: d,
-			env:  env(Environment{Live: live, Services: []corev1.Service{web}, Pods: pods, EndpointSlices: []discoveryv1.EndpointSlice{slice("ns", "web", "web-2", "other-1")}}),
+			env:  env(Environment{Live: DeploymentWorkload(live), Services: []corev1.Service{web}, Pods: pods, EndpointSlices: []discoveryv1.EndpointSlice{slice("ns", "web", "web-2", "other-1")}}),
 			want: StatusPass, contains: []string{"EndpointSlices list 1 of 2 pods"}},
 		{name: "cluster, EndpointSlices list none of the pods", dep: d,
-			env:  env(Environment{Live: live, Services: []corev1.Service{web}, Pods: pods, EndpointSlices: []discoveryv1.EndpointSlice{slice("ns", "web")}}),
+			env:  env(Environment{Live: DeploymentWorkload(live), Services: []corev1.Service{web}, Pods: pods, EndpointSlices: []discoveryv1.EndpointSlice{slice("ns", "web")}}),
 			want: StatusWarn, contains: []string{"Service web selects the pods but its EndpointSlices list none of the 2 pods"}, fixHas: "ready"},
 		{name: "cluster, only another Service's slices list the pods", dep: d,
-			env:  env(Environment{Live: live, Services: []corev1.Service{web}, Pods: pods, EndpointSlices: []discoveryv1.EndpointSlice{slice("ns", "unrelated", "web-1", "web-2")}}),
+			env:  env(Environment{Live: DeploymentWorkload(live), Services: []corev1.Service{web}, Pods: pods, EndpointSlices: []discoveryv1.EndpointSlice{slice("ns", "unrelated", "web-1", "web-2")}}),
 			want: StatusWarn},
 		{name: "cluster, no EndpointSlices at all", dep: d,
-			env:  env(Environment{Live: live, Services: []corev1.Service{web}, Pods: pods}),
+			env:  env(Environment{Live: DeploymentWorkload(live), Services: []corev1.Service{web}, Pods: pods}),
 			want: StatusWarn},
 		{name: "cluster, no pods yet", dep: d,
-			env:  env(Environment{Live: live, Services: []corev1.Service{web}}),
+			env:  env(Environment{Live: DeploymentWorkload(live), Services: []corev1.Service{web}}),
 			want: StatusPass, contains: []string{"EndpointSlices list 0 of 0 pods"}},
 	})
 }
@@ -91,8 +91,8 @@ func TestPausedCheck(t *testing.T) {
 		{name: "not paused", dep: deployment(), want: StatusPass, contains: []string{"not paused"}},
 		{name: "manifest paused", dep: paused, want: StatusFail, contains: []string{"paused"},
 			fixHas: "kubectl rollout resume deployment/web -n ns"},
-		{name: "live object paused", dep: deployment(), env: &Environment{Live: livePaused}, want: StatusFail},
-		{name: "the live object wins", dep: paused, env: &Environment{Live: live}, want: StatusPass},
+		{name: "live object paused", dep: deployment(), env: &Environment{Live: DeploymentWorkload(livePaused)}, want: StatusFail},
+		{name: "the live object wins", dep: paused, env: &Environment{Live: DeploymentWorkload(live)}, want: StatusPass},
 	})
 }
 
@@ -101,7 +101,7 @@ func TestRolloutInProgressCheck(t *testing.T) {
 	live := func(f func(*appsv1.Deployment)) *Environment {
 		l := steady(d)
 		f(l)
-		return &Environment{Live: l}
+		return &Environment{Live: DeploymentWorkload(l)}
 	}
 	runCheckCases(t, CheckRolloutInProgress, []checkCase{
 		{name: "local", dep: d, want: StatusSkip, contains: []string{"--local"}},

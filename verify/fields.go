@@ -1,41 +1,38 @@
 package verify
 
-// unknown-fields: a field the Deployment's API version does not have is dropped
+// unknown-fields: a field the workload's API version does not have is dropped
 // by the API server without a word, so `terminationGracePeriodSecond: 90` runs
 // with the default of 30. Say so, and name the field that was probably meant.
 
 import (
 	"reflect"
 	"strings"
-
-	appsv1 "k8s.io/api/apps/v1"
 )
 
-func checkUnknownFields(paths []string) Check {
+func checkUnknownFields(w *Workload, paths []string) Check {
 	ch := Check{ID: CheckUnknownFields, Status: StatusWarn}
 	findings := make([]string, 0, len(paths))
 	var renames []string
 	for _, p := range paths {
 		f := "unknown field " + p
-		if alt := suggestField(p); alt != "" {
+		if alt := suggestField(w.kind.apiType(), p); alt != "" {
 			f += " (did you mean " + alt + "?)"
 			renames = append(renames, p+" → "+alt)
 		}
 		findings = append(findings, f)
 	}
-	ch.Message = strings.Join(findings, "; ") + ": the API server drops unknown fields, so the Deployment runs with the defaults instead"
-	ch.Fix = "remove or correct the field (kubectl explain deployment.spec shows the known ones)"
+	ch.Message = strings.Join(findings, "; ") + ": the API server drops unknown fields, so the " + w.Kind + " runs with the defaults instead"
+	ch.Fix = "remove or correct the field (kubectl explain " + strings.ToLower(w.Kind) + ".spec shows the known ones)"
 	if len(renames) > 0 {
 		ch.Fix = "rename " + strings.Join(renames, ", ")
 	}
 	return ch
 }
 
-// suggestField returns the known field closest to an unknown one, by its full
-// path (spec.template.spec.terminationGracePeriodSeconds), or "".
-func suggestField(path string) string {
+// suggestField returns the known field of the object type t closest to an
+// unknown one, by its full path (spec.template.spec.terminationGracePeriodSeconds), or "".
+func suggestField(t reflect.Type, path string) string {
 	segments := strings.Split(path, ".")
-	t := reflect.TypeFor[appsv1.Deployment]()
 	for _, seg := range segments[:len(segments)-1] {
 		next, ok := jsonFields(t)[strings.TrimRightFunc(seg, isIndexRune)]
 		if !ok {

@@ -55,9 +55,14 @@ type LoadBalancerFront struct {
 // Services selecting d's pods (or the Ingresses routing to those Services)
 // reveal; ok is false when none does.
 func FrontingLoadBalancer(d *appsv1.Deployment, services []corev1.Service, ingresses []networkingv1.Ingress) (LoadBalancerFront, bool) {
+	return frontingLoadBalancer(DeploymentWorkload(d), services, ingresses)
+}
+
+// frontingLoadBalancer is FrontingLoadBalancer for a workload of any kind.
+func frontingLoadBalancer(w *Workload, services []corev1.Service, ingresses []networkingv1.Ingress) (LoadBalancerFront, bool) {
 	var fronts []LoadBalancerFront
 	var names []string
-	for _, svc := range MatchingServices(d, services) {
+	for _, svc := range matchingServices(w, services) {
 		names = append(names, svc.Name)
 		if f, ok := serviceLoadBalancer(&svc); ok {
 			fronts = append(fronts, f)
@@ -65,7 +70,7 @@ func FrontingLoadBalancer(d *appsv1.Deployment, services []corev1.Service, ingre
 	}
 	for i := range ingresses {
 		ing := &ingresses[i]
-		if ing.Namespace != d.Namespace && ing.Namespace != "" && d.Namespace != "" {
+		if !sameNamespace(ing.Namespace, w.Namespace) {
 			continue
 		}
 		if svc, ok := routesTo(ing, names); ok {

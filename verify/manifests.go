@@ -23,8 +23,10 @@ import (
 // in memory. A large set is better read through a ManifestIndex.
 type Manifests struct {
 	Deployments []*appsv1.Deployment
-	Services    []corev1.Service
-	PDBs        []policyv1.PodDisruptionBudget
+	// Workloads are the Deployments, StatefulSets and DaemonSets, in manifest order.
+	Workloads []*Workload
+	Services  []corev1.Service
+	PDBs      []policyv1.PodDisruptionBudget
 	// HPAs holds autoscaling/v2 HorizontalPodAutoscalers, and autoscaling/v1 ones
 	// converted (the fields preflight reads are the same).
 	HPAs []autoscalingv2.HorizontalPodAutoscaler
@@ -32,7 +34,8 @@ type Manifests struct {
 	Ingresses []networkingv1.Ingress
 	Skipped   []SkippedObject
 
-	unknown map[*appsv1.Deployment][]string
+	// unknown is keyed by a Workload's Object.
+	unknown map[any][]string
 }
 
 // Add sorts one manifest object in; source names where it came from. Objects of
@@ -43,13 +46,16 @@ func (m *Manifests) Add(u *unstructured.Unstructured, source string) error {
 		return err
 	}
 	switch {
-	case obj.deployment != nil:
-		m.Deployments = append(m.Deployments, obj.deployment)
+	case obj.workload != nil:
+		if d := obj.workload.Deployment(); d != nil {
+			m.Deployments = append(m.Deployments, d)
+		}
+		m.Workloads = append(m.Workloads, obj.workload)
 		if len(obj.unknown) > 0 {
 			if m.unknown == nil {
-				m.unknown = map[*appsv1.Deployment][]string{}
+				m.unknown = map[any][]string{}
 			}
-			m.unknown[obj.deployment] = obj.unknown
+			m.unknown[obj.workload.Object] = obj.unknown
 		}
 	case obj.service != nil:
 		m.Services = append(m.Services, *obj.service)
@@ -70,16 +76,21 @@ func (m *Manifests) UnknownFields(d *appsv1.Deployment) []string {
 	return m.unknown[d]
 }
 
+// WorkloadUnknownFields returns the fields of w's manifest the API server would drop.
+func (m *Manifests) WorkloadUnknownFields(w *Workload) []string {
+	return m.unknown[w.Object]
+}
+
 // ManifestIndex keeps what preflight needs of manifests other than their
-// Deployments, in little memory: the Services, PodDisruptionBudgets,
+// workloads, in little memory: the Services, PodDisruptionBudgets,
 // HorizontalPodAutoscalers and Ingresses as indexed JSON (Surroundings), and the
-// objects skipped. The Deployments are the caller's to keep or not.
+// objects skipped. The workloads are the caller's to keep or not.
 type ManifestIndex struct {
 	Surroundings
 	Skipped []SkippedObject
 }
 
-// Add keeps what preflight needs of a manifest object other than a Deployment.
+// Add keeps what preflight needs of a manifest object other than a workload.
 func (x *ManifestIndex) Add(m Manifest) error {
 	if m.skipped != nil {
 		x.Skipped = append(x.Skipped, *m.skipped)
@@ -98,6 +109,17 @@ type DeploymentManifest struct {
 	UnknownFields []string
 }
 
+// WorkloadManifest is an apps/v1 Deployment, StatefulSet or DaemonSet read
+// from a manifest.
+type WorkloadManifest struct {
+	Workload *Workload
+	// JSON is the manifest the object was decoded from: DecodeWorkloadJSON
+	// reads it back into the same object.
+	JSON []byte
+	// UnknownFields are the manifest's fields the API server would drop.
+	UnknownFields []string
+}
+
 // DecodeDeploymentJSON decodes the JSON of a DeploymentManifest again, with the
 // decoder that read it first: field names match case-sensitively, and the
 // fields the type does not have (already reported) are dropped.
@@ -110,15 +132,15 @@ func DecodeDeploymentJSON(raw []byte) (*appsv1.Deployment, error) {
 }
 
 // Manifest is one manifest object decoded for preflight: an apps/v1 Deployment,
-// a Service, PodDisruptionBudget, HorizontalPodAutoscaler or Ingress, an object
+// StatefulSet or DaemonSet, a Service, PodDisruptionBudget, HorizontalPodAutoscaler or Ingress, an object
 // preflight skips, or (the zero Manifest) one it has no use for.
 type Manifest struct {
-	deployment *appsv1.Deployment
-	service    *corev1.Service
-	pdb        *policyv1.PodDisruptionBudget
-	hpa        *autoscalingv2.HorizontalPodAutoscaler
-	ingress    *networkingv1.Ingress
-	skipped    *SkippedObject
+	workload *Workload
+	service  *corev1.Service
+	pdb      *policyv1.PodDisruptionBudget
+	hpa      *autoscalingv2.HorizontalPodAutoscaler
+	ingress  *networkingv1.Ingress
+	skipped  *SkippedObject
 	// json is what the object was decoded from; hpaV1 tells that it is an
 	// autoscaling/v1 HorizontalPodAutoscaler's.
 	json  []byte
@@ -130,10 +152,19 @@ type Manifest struct {
 // Deployment returns the apps/v1 Deployment of the manifest; nil for any other
 // object.
 func (m Manifest) Deployment() *DeploymentManifest {
-	if m.deployment == nil {
+	if m.workload == nil || m.workload.Deployment() == nil {
 		return nil
 	}
-	return &DeploymentManifest{Deployment: m.deployment, JSON: m.json, UnknownFields: m.unknown}
+	return &DeploymentManifest{Deployment: m.workload.Deployment(), JSON: m.json, UnknownFields: m.unknown}
+}
+
+// Workload returns the apps/v1 Deployment, StatefulSet or DaemonSet of the
+// manifest; nil for any other object.
+func (m Manifest) Workload() *WorkloadManifest {
+	if m.workload == nil {
+		return nil
+	}
+	return &WorkloadManifest{Workload: m.workload, JSON: m.json, UnknownFields: m.unknown}
 }
 
 // DecodeManifest decodes one manifest object the way the API server reads it:
@@ -144,8 +175,17 @@ func DecodeManifest(u *unstructured.Unstructured, source string) (Manifest, erro
 	var err error
 	switch gvk := u.GroupVersionKind(); gvk {
 	case appsv1.SchemeGroupVersion.WithKind("Deployment"):
-		obj.deployment = &appsv1.Deployment{}
-		obj.json, obj.unknown, err = decodeStrict(u, obj.deployment)
+		d := &appsv1.Deployment{}
+		obj.json, obj.unknown, err = decodeStrict(u, d)
+		obj.workload = DeploymentWorkload(d)
+	case appsv1.SchemeGroupVersion.WithKind(KindStatefulSet):
+		s := &appsv1.StatefulSet{}
+		obj.json, obj.unknown, err = decodeStrict(u, s)
+		obj.workload = StatefulSetWorkload(s)
+	case appsv1.SchemeGroupVersion.WithKind(KindDaemonSet):
+		ds := &appsv1.DaemonSet{}
+		obj.json, obj.unknown, err = decodeStrict(u, ds)
+		obj.workload = DaemonSetWorkload(ds)
 	case corev1.SchemeGroupVersion.WithKind("Service"):
 		obj.service = &corev1.Service{}
 		obj.json, _, err = decodeStrict(u, obj.service)
@@ -190,8 +230,10 @@ func skipReason(gvk schema.GroupVersionKind) string {
 		return fmt.Sprintf("%s HorizontalPodAutoscalers are no longer served (removed in Kubernetes 1.25 or 1.26): not used by rollout-strategy; use autoscaling/v2", gvk.GroupVersion())
 	case gvk.Kind == "Ingress" && (gvk.Group == "extensions" || gvk.Group == "networking.k8s.io"):
 		return fmt.Sprintf("%s Ingresses are no longer served (removed in Kubernetes 1.22): not used to recognise a load balancer in front of the Services; use networking.k8s.io/v1", gvk.GroupVersion())
-	case gvk.Group == "apps" && (gvk.Kind == "StatefulSet" || gvk.Kind == "DaemonSet"):
-		return "preflight checks Deployments only"
+	case (gvk.Kind == KindStatefulSet || gvk.Kind == KindDaemonSet) && (gvk.Group == "apps" || gvk.Group == "extensions"):
+		return fmt.Sprintf("%s %ss are no longer served (removed in Kubernetes 1.16): a cluster rejects this manifest; only apps/v1 %[2]ss are checked (convert it with kubectl convert)", gvk.GroupVersion(), gvk.Kind)
+	case gvk.Kind == KindStatefulSet || gvk.Kind == KindDaemonSet:
+		return fmt.Sprintf("not an apps/v1 %s: only apps/v1 %[1]ss are checked", gvk.Kind)
 	}
 	return ""
 }

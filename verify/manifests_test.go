@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -48,6 +49,9 @@ func TestManifestsAdd(t *testing.T) {
 		"apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: older, namespace: ns}",
 		"apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: pdb, namespace: ns}",
 		"apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db, namespace: ns}",
+		"apiVersion: apps/v1beta2\nkind: StatefulSet\nmetadata: {name: old-db, namespace: ns}",
+		"apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent, namespace: ns}\nspec: {template: {spec: {hostNetwrk: true}}}",
+		"apiVersion: apps.kruise.io/v1beta1\nkind: StatefulSet\nmetadata: {name: kruise-db, namespace: ns}",
 		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: ns}",
 		"apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: web, namespace: ns}\n" +
 			"spec: {scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}, minReplicas: 3, maxReplicas: 5}",
@@ -64,6 +68,16 @@ func TestManifestsAdd(t *testing.T) {
 	if len(m.Deployments) != 1 || len(m.Services) != 1 || len(m.HPAs) != 2 || len(m.PDBs) != 0 || len(m.Ingresses) != 1 {
 		t.Fatalf("got %d Deployments, %d Services, %d HPAs, %d PDBs, %d Ingresses; want 1, 1, 2, 0, 1",
 			len(m.Deployments), len(m.Services), len(m.HPAs), len(m.PDBs), len(m.Ingresses))
+	}
+	var workloads []string
+	for _, w := range m.Workloads {
+		workloads = append(workloads, w.String())
+	}
+	if got := strings.Join(workloads, " "); got != "deployment/web statefulset/db daemonset/agent" {
+		t.Errorf("workloads = %s", got)
+	}
+	if got := m.WorkloadUnknownFields(m.Workloads[2]); !slices.Equal(got, []string{"spec.template.spec.hostNetwrk"}) {
+		t.Errorf("DaemonSet unknown fields = %v", got)
 	}
 	wantUnknown := "spec.template.spec.containers[0].Ports spec.template.spec.containers[0].readinesProbe spec.template.spec.terminationGracePeriodSecond"
 	got := m.UnknownFields(m.Deployments[0])
@@ -83,12 +97,18 @@ func TestManifestsAdd(t *testing.T) {
 			t.Errorf("%s %s skipped without a reason", s.Kind, s.Name)
 		}
 	}
-	want := "Deployment apps/v1beta2 old ns f.yaml|Deployment extensions/v1beta1 older ns f.yaml|PodDisruptionBudget policy/v1beta1 pdb ns f.yaml|StatefulSet apps/v1 db ns f.yaml|Ingress extensions/v1beta1 legacy ns f.yaml"
+	want := "Deployment apps/v1beta2 old ns f.yaml|Deployment extensions/v1beta1 older ns f.yaml|PodDisruptionBudget policy/v1beta1 pdb ns f.yaml|StatefulSet apps/v1beta2 old-db ns f.yaml|StatefulSet apps.kruise.io/v1beta1 kruise-db ns f.yaml|Ingress extensions/v1beta1 legacy ns f.yaml"
 	if got := strings.Join(skipped, "|"); got != want {
 		t.Errorf("skipped = %s\nwant %s", got, want)
 	}
 	if !strings.Contains(m.Skipped[0].Reason, "removed in Kubernetes 1.16") {
 		t.Errorf("reason = %q", m.Skipped[0].Reason)
+	}
+	if r := m.Skipped[3].Reason; !strings.Contains(r, "apps/v1beta2 StatefulSets are no longer served") {
+		t.Errorf("reason = %q", r)
+	}
+	if r := m.Skipped[4].Reason; r != "not an apps/v1 StatefulSet: only apps/v1 StatefulSets are checked" {
+		t.Errorf("reason = %q", r)
 	}
 }
 
@@ -114,7 +134,7 @@ func TestSuggestField(t *testing.T) {
 		"spec.template.metadata.labels.app":                      "", // a map: any key is allowed
 		"spec.template.spec.containers[0].ports[0].containerPor": "spec.template.spec.containers[0].ports[0].containerPort",
 	} {
-		if got := suggestField(path); got != want {
+		if got := suggestField(reflect.TypeFor[appsv1.Deployment](), path); got != want {
 			t.Errorf("suggestField(%s) = %q, want %q", path, got, want)
 		}
 	}

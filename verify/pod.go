@@ -11,12 +11,11 @@ import (
 	"slices"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// AnnotationProxyContainers names, on the Deployment or its pod template, the
+// AnnotationProxyContainers names, on the workload or its pod template, the
 // containers that are mesh proxies besides istio-proxy and linkerd-proxy: "a,b".
 const AnnotationProxyContainers = "safe-rollout.io/proxy-containers"
 
@@ -61,11 +60,11 @@ type podView struct {
 	fallback string
 }
 
-// analysePod assigns a role to every long-running container of d's pods.
-func analysePod(d *appsv1.Deployment, services []corev1.Service) podView {
-	v := podView{services: MatchingServices(d, services), annotations: d.Spec.Template.Annotations}
-	proxies := proxyNames(d)
-	spec := &d.Spec.Template.Spec
+// analysePod assigns a role to every long-running container of w's pods.
+func analysePod(w *Workload, services []corev1.Service) podView {
+	v := podView{services: matchingServices(w, services), annotations: w.Template.Annotations}
+	proxies := proxyNames(w)
+	spec := &w.Template.Spec
 	for i := range spec.Containers {
 		v.members = append(v.members, member{c: &spec.Containers[i]})
 	}
@@ -89,9 +88,9 @@ func analysePod(d *appsv1.Deployment, services []corev1.Service) podView {
 }
 
 // proxyNames lists the containers taken as mesh proxies.
-func proxyNames(d *appsv1.Deployment) []string {
+func proxyNames(w *Workload) []string {
 	names := knownProxies()
-	for _, annotations := range []map[string]string{d.Annotations, d.Spec.Template.Annotations} {
+	for _, annotations := range []map[string]string{w.Annotations, w.Template.Annotations} {
 		for _, n := range strings.Split(annotations[AnnotationProxyContainers], ",") {
 			if n = strings.TrimSpace(n); n != "" {
 				names = append(names, n)

@@ -103,7 +103,7 @@ func TestAnalysePodRoles(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			v := analysePod(tc.dep, tc.services)
+			v := analysePod(DeploymentWorkload(tc.dep), tc.services)
 			if got := roles(v); got != tc.want {
 				t.Errorf("roles = %s, want %s", got, tc.want)
 			}

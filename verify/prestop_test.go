@@ -104,14 +104,14 @@ func TestDrainSleep(t *testing.T) {
 		goodContainer("b", execPreStop("sh", "-c", "sleep 8")),
 		sidecar("c", sleepAction(11)),
 	))
-	v := analysePod(d, nil)
+	v := analysePod(DeploymentWorkload(d), nil)
 	if got := v.drainSleep(); got != 8*time.Second {
 		t.Errorf("drainSleep = %s, want 8s (the helper's 11s does not count)", got)
 	}
-	if v := analysePod(deployment(), nil); v.drainSleep() != 0 {
+	if v := analysePod(DeploymentWorkload(deployment()), nil); v.drainSleep() != 0 {
 		t.Errorf("drainSleep(no sleep) = %s, want 0", v.drainSleep())
 	}
-	worker := analysePod(deployment(withContainers(sidecar("w", sleepAction(4)))), nil)
+	worker := analysePod(DeploymentWorkload(deployment(withContainers(sidecar("w", sleepAction(4))))), nil)
 	if got := worker.drainSleep(); got != 4*time.Second {
 		t.Errorf("drainSleep(worker) = %s, want 4s: in a pod that serves nothing every hook counts", got)
 	}

@@ -2,10 +2,12 @@ package verify
 
 // rollout-strategy: does the Deployment keep capacity while old pods drain? The
 // replica count is the one the rollout will really run with: a
-// HorizontalPodAutoscaler's minReplicas when one scales the Deployment.
+// HorizontalPodAutoscaler's minReplicas when one scales the Deployment. And the
+// rest of what is particular to Deployments: their pause and rollout status.
 
 import (
 	"fmt"
+	"reflect"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -13,7 +15,27 @@ import (
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 )
 
-func checkRolloutStrategy(d *appsv1.Deployment, env Environment, pod *podView) Check {
+// deploymentRules are a Deployment's kindRules.
+type deploymentRules struct{ d *appsv1.Deployment }
+
+func (r deploymentRules) replicas() (int32, bool) { return workload.DesiredReplicas(r.d), true }
+
+func (r deploymentRules) paused() (bool, bool) { return r.d.Spec.Paused, true }
+
+func (r deploymentRules) inProgress() (string, bool, string) {
+	msg, busy := deploymentInProgress(r.d)
+	return msg, busy, ""
+}
+
+func (deploymentRules) scaledByHPA() bool { return true }
+
+func (deploymentRules) apiType() reflect.Type { return reflect.TypeFor[appsv1.Deployment]() }
+
+func (r deploymentRules) strategy(w *Workload, env Environment, pod *podView) Check {
+	return checkRolloutStrategy(r.d, w, env, pod)
+}
+
+func checkRolloutStrategy(d *appsv1.Deployment, w *Workload, env Environment, pod *podView) Check {
 	ch := Check{ID: CheckRolloutStrategy}
 	if d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType && pod.worker() {
 		// A worker that must never run twice at once (a singleton consumer, a
@@ -29,7 +51,7 @@ func checkRolloutStrategy(d *appsv1.Deployment, env Environment, pod *podView) C
 		ch.Fix = "use strategy RollingUpdate with maxUnavailable: 0 and maxSurge: 1"
 		return ch
 	}
-	replicas, source, note := rolloutReplicas(d, env)
+	replicas, source, note := rolloutReplicas(w, env)
 	if replicas == 0 {
 		ch.Status, ch.Message = StatusSkip, "replicas 0: nothing is serving"
 		return ch
@@ -64,12 +86,13 @@ func checkRolloutStrategy(d *appsv1.Deployment, env Environment, pod *podView) C
 // rolloutReplicas is the replica count a rollout runs with at the least, where it
 // comes from (" (minReplicas of HorizontalPodAutoscaler web)" or ""), and a note
 // when the HorizontalPodAutoscalers could not be read.
-func rolloutReplicas(d *appsv1.Deployment, env Environment) (replicas int32, source, note string) {
-	// An HPA leaves a Deployment scaled to 0 alone: scaling is off.
-	if d.Spec.Replicas != nil && *d.Spec.Replicas == 0 {
+func rolloutReplicas(w *Workload, env Environment) (replicas int32, source, note string) {
+	// An HPA leaves a workload scaled to 0 alone: scaling is off.
+	desired, _ := w.Replicas()
+	if desired == 0 {
 		return 0, "", ""
 	}
-	if hpa := scalerOf(d, env.HPAs); hpa != nil {
+	if hpa := scalerOf(w, env.HPAs); hpa != nil {
 		replicas = 1
 		if hpa.Spec.MinReplicas != nil {
 			replicas = *hpa.Spec.MinReplicas
@@ -79,15 +102,18 @@ func rolloutReplicas(d *appsv1.Deployment, env Environment) (replicas int32, sou
 	if env.HPAsUnread != "" {
 		note = " (HorizontalPodAutoscalers not read: " + env.HPAsUnread + "; spec.replicas used)"
 	}
-	return workload.DesiredReplicas(d), "", note
+	return desired, "", note
 }
 
-// scalerOf returns the HorizontalPodAutoscaler that scales d, if any.
-func scalerOf(d *appsv1.Deployment, hpas []autoscalingv2.HorizontalPodAutoscaler) *autoscalingv2.HorizontalPodAutoscaler {
+// scalerOf returns the HorizontalPodAutoscaler that scales w, if any.
+func scalerOf(w *Workload, hpas []autoscalingv2.HorizontalPodAutoscaler) *autoscalingv2.HorizontalPodAutoscaler {
+	if !w.kind.scaledByHPA() {
+		return nil
+	}
 	for i := range hpas {
 		h := &hpas[i]
 		ref := h.Spec.ScaleTargetRef
-		if ref.Kind == workload.KindDeployment && ref.Name == d.Name && sameNamespace(h.Namespace, d.Namespace) {
+		if ref.Kind == w.Kind && ref.Name == w.Name && sameNamespace(h.Namespace, w.Namespace) {
 			return h
 		}
 	}

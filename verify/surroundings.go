@@ -1,6 +1,6 @@
 package verify
 
-// The checks of what surrounds the Deployment: its Services and their
+// The checks of what surrounds the workload: its Services and their
 // EndpointSlices, its status, and PodDisruptionBudgets.
 
 import (
@@ -18,26 +18,31 @@ import (
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 )
 
-// selectsPods tells whether a Service routes to the Deployment's pods.
-func selectsPods(svc *corev1.Service, d *appsv1.Deployment) bool {
-	if svc.Namespace != d.Namespace && svc.Namespace != "" && d.Namespace != "" {
+// selectsPods tells whether a Service routes to the workload's pods.
+func selectsPods(svc *corev1.Service, w *Workload) bool {
+	if !sameNamespace(svc.Namespace, w.Namespace) {
 		return false
 	}
-	return len(svc.Spec.Selector) > 0 && labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels))
+	return len(svc.Spec.Selector) > 0 && labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(w.Template.Labels))
 }
 
 // MatchingServices returns the Services that select the Deployment's pods.
 func MatchingServices(d *appsv1.Deployment, services []corev1.Service) []corev1.Service {
+	return matchingServices(DeploymentWorkload(d), services)
+}
+
+// matchingServices returns the Services that select the workload's pods.
+func matchingServices(w *Workload, services []corev1.Service) []corev1.Service {
 	var out []corev1.Service
 	for i := range services {
-		if selectsPods(&services[i], d) {
+		if selectsPods(&services[i], w) {
 			out = append(out, services[i])
 		}
 	}
 	return out
 }
 
-func checkService(d *appsv1.Deployment, env Environment, pod *podView) Check {
+func checkService(w *Workload, env Environment, pod *podView) Check {
 	ch := Check{ID: CheckService}
 	services := pod.services
 	names := make([]string, 0, len(services))
@@ -56,7 +61,7 @@ func checkService(d *appsv1.Deployment, env Environment, pod *podView) Check {
 		}
 		ch.Status = StatusWarn
 		ch.Message = "no Service selects the pods: no EndpointSlices to watch, so draining cannot be observed"
-		ch.Fix = "create a Service whose selector matches the pod template labels (ignore if the Deployment serves no traffic)"
+		ch.Fix = "create a Service whose selector matches the pod template labels (ignore if the " + w.Kind + " serves no traffic)"
 		return ch
 	}
 	list := strings.Join(names, ", ")
@@ -66,7 +71,7 @@ func checkService(d *appsv1.Deployment, env Environment, pod *podView) Check {
 		if env.Local {
 			ch.Message += " (EndpointSlices not checked: --local)"
 		} else {
-			ch.Message += " (Deployment not deployed yet)"
+			ch.Message += " (" + w.Kind + " not deployed yet)"
 		}
 		return ch
 	}
@@ -94,30 +99,36 @@ func checkService(d *appsv1.Deployment, env Environment, pod *podView) Check {
 	return ch
 }
 
-func podNames(pods []corev1.Pod, d *appsv1.Deployment) map[string]bool {
+func podNames(pods []corev1.Pod, w *Workload) map[string]bool {
 	out := map[string]bool{}
-	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	sel, err := metav1.LabelSelectorAsSelector(w.Selector)
 	if err != nil {
 		return out
 	}
 	for _, p := range pods {
-		if p.Namespace == d.Namespace && sel.Matches(labels.Set(p.Labels)) {
+		if p.Namespace == w.Namespace && sel.Matches(labels.Set(p.Labels)) {
 			out[p.Name] = true
 		}
 	}
 	return out
 }
 
-func checkPaused(d *appsv1.Deployment, env Environment) Check {
+func checkPaused(w *Workload, env Environment) Check {
 	ch := Check{ID: CheckPaused}
-	obj := d
+	obj := w
 	if env.Live != nil {
 		obj = env.Live
 	}
-	if obj.Spec.Paused {
+	paused, can := obj.kind.paused()
+	switch {
+	case !can:
+		ch.Status = StatusSkip
+		ch.Message = fmt.Sprintf("%ss cannot be paused (kubectl rollout pause supports Deployments only)", w.Kind)
+		return ch
+	case paused:
 		ch.Status = StatusFail
-		ch.Message = "the Deployment is paused: a rollout would not start"
-		ch.Fix = fmt.Sprintf("kubectl rollout resume deployment/%s -n %s", d.Name, d.Namespace)
+		ch.Message = "the " + w.Kind + " is paused: a rollout would not start"
+		ch.Fix = fmt.Sprintf("kubectl rollout resume %s -n %s", w, w.Namespace)
 		return ch
 	}
 	ch.Status, ch.Message = StatusPass, "not paused"
@@ -134,7 +145,12 @@ func checkRolloutInProgress(env Environment) Check {
 		ch.Status, ch.Message = StatusSkip, "not deployed yet"
 		return ch
 	}
-	if msg, busy := RolloutInProgress(env.Live); busy {
+	msg, busy, skip := env.Live.kind.inProgress()
+	if skip != "" {
+		ch.Status, ch.Message = StatusSkip, skip
+		return ch
+	}
+	if busy {
 		ch.Status = StatusWarn
 		ch.Message = msg
 		ch.Fix = "wait for it (kubectl safe-rollout watch) before starting another rollout"
@@ -146,6 +162,11 @@ func checkRolloutInProgress(env Environment) Check {
 
 // RolloutInProgress tells whether the Deployment's status shows an unfinished rollout.
 func RolloutInProgress(d *appsv1.Deployment) (string, bool) {
+	return DeploymentWorkload(d).RolloutInProgress()
+}
+
+// deploymentInProgress reads a Deployment's status as kubectl rollout status does.
+func deploymentInProgress(d *appsv1.Deployment) (string, bool) {
 	_, done, err := workload.Status(d, d.Generation)
 	var deadline *workload.ProgressDeadlineError
 	switch {
@@ -160,14 +181,14 @@ func RolloutInProgress(d *appsv1.Deployment) (string, bool) {
 	return fmt.Sprintf("rollout in progress: %d of %d pods updated, %d available, %d in total", s.UpdatedReplicas, workload.DesiredReplicas(d), s.AvailableReplicas, s.Replicas), true
 }
 
-func checkPDB(d *appsv1.Deployment, env Environment) Check {
+func checkPDB(w *Workload, env Environment) Check {
 	ch := Check{ID: CheckPDB}
 	for _, pdb := range env.PDBs {
-		if pdb.Spec.Selector == nil || (pdb.Namespace != d.Namespace && pdb.Namespace != "" && d.Namespace != "") {
+		if pdb.Spec.Selector == nil || !sameNamespace(pdb.Namespace, w.Namespace) {
 			continue
 		}
 		sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
-		if err == nil && sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+		if err == nil && sel.Matches(labels.Set(w.Template.Labels)) {
 			ch.Status, ch.Message = StatusPass, "PodDisruptionBudget "+pdb.Name+" covers the pods"
 			return ch
 		}

@@ -1,6 +1,6 @@
 package verify
 
-// The objects of manifests that surround Deployments, indexed. A check looks
+// The objects of manifests that surround workloads, indexed. A check looks
 // through every Service, PodDisruptionBudget, HorizontalPodAutoscaler and Ingress
 // it is given: given all of a large manifest set's, preflight's time grew with
 // the square of its size. The index hands each Deployment only the objects that
@@ -47,8 +47,8 @@ type Surroundings struct {
 	// without a selector selects no pods).
 	pdbsByLabel     positionIndex[scopedLabel]
 	pdbsByNamespace positionIndex[string]
-	// hpasByTarget: an HPA by the Deployment it scales.
-	hpasByTarget positionIndex[scopedName]
+	// hpasByTarget: an HPA by the workload it scales.
+	hpasByTarget positionIndex[scopedTarget]
 	// ingressesByBackend: an Ingress by the Services it routes to;
 	// ingressesByNamespace: every Ingress.
 	ingressesByBackend   positionIndex[scopedName]
@@ -82,6 +82,9 @@ type scopedLabel struct{ namespace, key, value string }
 // scopedName is an object's name in a namespace.
 type scopedName struct{ namespace, name string }
 
+// scopedTarget is a workload's kind and name in a namespace.
+type scopedTarget struct{ namespace, kind, name string }
+
 // add indexes a decoded Service, PDB, HPA or Ingress and stores its JSON.
 func (s *Surroundings) add(obj Manifest) error {
 	if s.store == nil {
@@ -113,8 +116,8 @@ func (s *Surroundings) add(obj Manifest) error {
 		}
 	case obj.hpa != nil:
 		s.hpas = append(s.hpas, stored)
-		if ref := obj.hpa.Spec.ScaleTargetRef; ref.Kind == workload.KindDeployment {
-			s.hpasByTarget.add(scopedName{obj.hpa.Namespace, ref.Name}, len(s.hpas)-1)
+		if ref := obj.hpa.Spec.ScaleTargetRef; ref.Kind == workload.KindDeployment || ref.Kind == KindStatefulSet {
+			s.hpasByTarget.add(scopedTarget{obj.hpa.Namespace, ref.Kind, ref.Name}, len(s.hpas)-1)
 		}
 	case obj.ingress != nil:
 		s.ingresses = append(s.ingresses, stored)
@@ -129,21 +132,27 @@ func (s *Surroundings) add(obj Manifest) error {
 	return nil
 }
 
-// Environment returns the objects that can concern d, in manifest order: what
-// its checks conclude from them is what they would conclude from all. local is
-// true when no cluster is read: then an Ingress concerns d only if it routes to
-// one of the Services here. Against a cluster, Services only the cluster has can
-// be routed to, so every Ingress of d's namespace is kept.
+// Environment returns the objects that can concern d, in manifest order, as
+// WorkloadEnvironment does.
 func (s *Surroundings) Environment(d *appsv1.Deployment, local bool) (Environment, error) {
+	return s.WorkloadEnvironment(DeploymentWorkload(d), local)
+}
+
+// WorkloadEnvironment returns the objects that can concern w, in manifest
+// order: what its checks conclude from them is what they would conclude from
+// all. local is true when no cluster is read: then an Ingress concerns w only
+// if it routes to one of the Services here. Against a cluster, Services only
+// the cluster has can be routed to, so every Ingress of w's namespace is kept.
+func (s *Surroundings) WorkloadEnvironment(w *Workload, local bool) (Environment, error) {
 	env := Environment{Local: local}
-	ns := d.Namespace
+	ns := w.Namespace
 	var services, pdbs, hpas, ingresses []int32
 	if ns == "" {
-		// A Deployment without a namespace sees every namespace's objects.
+		// A workload without a namespace sees every namespace's objects.
 		services, pdbs, hpas, ingresses = all(len(s.services)), all(len(s.pdbs)), all(len(s.hpas)), all(len(s.ingresses))
 	} else {
 		var byService, byPDB [][]int32
-		for key, value := range d.Spec.Template.Labels {
+		for key, value := range w.Template.Labels {
 			for _, scope := range []string{ns, ""} {
 				byService = append(byService, s.servicesByLabel.get(scopedLabel{scope, key, value}))
 				byPDB = append(byPDB, s.pdbsByLabel.get(scopedLabel{scope, key, value}))
@@ -151,7 +160,7 @@ func (s *Surroundings) Environment(d *appsv1.Deployment, local bool) (Environmen
 		}
 		services = inOrder(byService...)
 		pdbs = inOrder(append(byPDB, s.pdbsByNamespace.get(ns), s.pdbsByNamespace.get(""))...)
-		hpas = inOrder(s.hpasByTarget.get(scopedName{ns, d.Name}), s.hpasByTarget.get(scopedName{"", d.Name}))
+		hpas = inOrder(s.hpasByTarget.get(scopedTarget{ns, w.Kind, w.Name}), s.hpasByTarget.get(scopedTarget{"", w.Kind, w.Name}))
 		if !local {
 			ingresses = inOrder(s.ingressesByNamespace.get(ns), s.ingressesByNamespace.get(""))
 		}
@@ -172,7 +181,7 @@ func (s *Surroundings) Environment(d *appsv1.Deployment, local bool) (Environmen
 	}
 	if ns != "" && local {
 		var byBackend [][]int32
-		for _, svc := range MatchingServices(d, env.Services) {
+		for _, svc := range matchingServices(w, env.Services) {
 			byBackend = append(byBackend, s.ingressesByBackend.get(scopedName{ns, svc.Name}), s.ingressesByBackend.get(scopedName{"", svc.Name}))
 		}
 		ingresses = inOrder(byBackend...)

@@ -556,3 +556,27 @@ func TestPositionIndex(t *testing.T) {
 		}
 	}
 }
+
+// An HPA is handed to the workload of the kind and name it scales.
+func TestSurroundingsHPAByKind(t *testing.T) {
+	var x ManifestIndex
+	for _, doc := range []string{
+		"apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: db, namespace: ns}\n" +
+			"spec: {scaleTargetRef: {apiVersion: apps/v1, kind: StatefulSet, name: web}, minReplicas: 2, maxReplicas: 5}",
+	} {
+		obj, err := DecodeManifest(object(t, doc), "f.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := x.Add(obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if env, err := x.Environment(deployment(), true); err != nil || len(env.HPAs) != 0 {
+		t.Errorf("Deployment web got HPAs %+v, %v; want none", env.HPAs, err)
+	}
+	s := statefulSet(func(s *appsv1.StatefulSet) { s.Name = "web" })
+	if env, err := x.WorkloadEnvironment(StatefulSetWorkload(s), true); err != nil || len(env.HPAs) != 1 {
+		t.Errorf("StatefulSet web got HPAs %+v, %v; want db", env.HPAs, err)
+	}
+}

@@ -1,4 +1,4 @@
-// Package cluster reads what surrounds a live Deployment (Services,
+// Package cluster reads what surrounds a live workload (Services,
 // EndpointSlices, pods, PodDisruptionBudgets, HorizontalPodAutoscalers, Ingresses) for
 // preflight's checks.
 package cluster
@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -16,12 +17,13 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/safe-rollout/kubectl-safe-rollout/verify"
 )
 
-// Reader gathers the verify.Environment of Deployments from a live cluster,
+// Reader gathers the verify.Environment of workloads from a live cluster,
 // listing each namespace's objects once.
 type Reader struct {
 	client     kubernetes.Interface
@@ -48,22 +50,24 @@ func NewReader(client kubernetes.Interface) *Reader {
 	return &Reader{client: client, namespaces: map[string]*namespaceObjects{}}
 }
 
-// Environment returns what the cluster knows around d. Manifest-side Services and
-// PDBs (from -f) are added to the cluster's when the cluster has no object of that
-// name. A live Deployment already read (known.Live) is not read again.
+// Environment returns what the cluster knows around d, as WorkloadEnvironment.
 func (r *Reader) Environment(ctx context.Context, d *appsv1.Deployment, known verify.Environment) (verify.Environment, error) {
-	objs, err := r.namespace(ctx, d.Namespace)
+	return r.WorkloadEnvironment(ctx, verify.DeploymentWorkload(d), known)
+}
+
+// WorkloadEnvironment returns what the cluster knows around w. Manifest-side
+// Services and PDBs (from -f) are added to the cluster's when the cluster has no
+// object of that name. The live object, of w's kind, is read unless known.Live
+// holds it already.
+func (r *Reader) WorkloadEnvironment(ctx context.Context, w *verify.Workload, known verify.Environment) (verify.Environment, error) {
+	objs, err := r.namespace(ctx, w.Namespace)
 	if err != nil {
 		return verify.Environment{}, err
 	}
 	live := known.Live
 	if live == nil {
-		live, err = r.client.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			live = nil
-		case err != nil:
-			return verify.Environment{}, fmt.Errorf("reading deployment %s/%s: %w", d.Namespace, d.Name, err)
+		if live, err = r.live(ctx, w); err != nil {
+			return verify.Environment{}, err
 		}
 	}
 	env := verify.Environment{
@@ -99,6 +103,28 @@ func (r *Reader) Environment(ctx context.Context, d *appsv1.Deployment, known ve
 		}
 	}
 	return env, nil
+}
+
+// live reads w again by its kind; nil when the cluster does not have it.
+func (r *Reader) live(ctx context.Context, w *verify.Workload) (*verify.Workload, error) {
+	apps := r.client.AppsV1()
+	var obj runtime.Object
+	var err error
+	switch w.Kind {
+	case verify.KindStatefulSet:
+		obj, err = apps.StatefulSets(w.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
+	case verify.KindDaemonSet:
+		obj, err = apps.DaemonSets(w.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
+	default:
+		obj, err = apps.Deployments(w.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading %s %s/%s: %w", strings.ToLower(w.Kind), w.Namespace, w.Name, err)
+	}
+	return verify.NewWorkload(obj)
 }
 
 func (r *Reader) namespace(ctx context.Context, ns string) (*namespaceObjects, error) {

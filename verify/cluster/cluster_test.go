@@ -52,7 +52,7 @@ func TestClusterReaderEnvironment(t *testing.T) {
 	if env.Local {
 		t.Error("a cluster environment is not local")
 	}
-	if env.Live == nil || env.Live.Status.UpdatedReplicas != 3 {
+	if env.Live == nil || env.Live.Deployment().Status.UpdatedReplicas != 3 {
 		t.Errorf("Live = %+v, want the cluster's Deployment", env.Live)
 	}
 	if len(env.Services) != 1 || env.Services[0].Namespace != "ns" {
@@ -218,5 +218,50 @@ func TestClusterReaderErrors(t *testing.T) {
 				t.Errorf("error = %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A StatefulSet or DaemonSet is read again by its own kind; a workload the
+// cluster does not have is not deployed yet.
+func TestClusterReaderWorkloadKinds(t *testing.T) {
+	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "db", Generation: 2}}
+	sts.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}
+	sts.Spec.Template.Labels = map[string]string{"app": "db"}
+	live := sts.DeepCopy()
+	live.Status = appsv1.StatefulSetStatus{ObservedGeneration: 2, Replicas: 1, ReadyReplicas: 1, UpdatedReplicas: 1, CurrentRevision: "db-1", UpdateRevision: "db-1"}
+	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "agent", Generation: 1}}
+	liveDS := ds.DeepCopy()
+	liveDS.Status = appsv1.DaemonSetStatus{ObservedGeneration: 1, DesiredNumberScheduled: 3, UpdatedNumberScheduled: 1, NumberAvailable: 3}
+	client := fake.NewClientset(live, liveDS)
+	r := NewReader(client)
+
+	env, err := r.WorkloadEnvironment(context.Background(), verify.StatefulSetWorkload(sts), verify.Environment{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := env.Live.Object.(*appsv1.StatefulSet); !ok || got.Status.CurrentRevision != "db-1" {
+		t.Fatalf("Live = %+v, want the cluster's StatefulSet", env.Live)
+	}
+	if c := findCheck(t, verify.CheckWorkload(verify.StatefulSetWorkload(sts), verify.DefaultGraceBudget(), env), verify.CheckRolloutInProgress); c.Status != verify.StatusPass {
+		t.Errorf("rollout-in-progress = %s %q, want pass", c.Status, c.Message)
+	}
+
+	env, err = r.WorkloadEnvironment(context.Background(), verify.DaemonSetWorkload(ds), verify.Environment{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := findCheck(t, verify.CheckWorkload(verify.DaemonSetWorkload(ds), verify.DefaultGraceBudget(), env), verify.CheckRolloutInProgress)
+	if c.Status != verify.StatusWarn || c.Message != "rollout in progress: 1 of 3 nodes' pods updated" {
+		t.Errorf("rollout-in-progress = %s %q, want the DaemonSet's", c.Status, c.Message)
+	}
+
+	missing := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "db"}} // a StatefulSet's name
+	if env, err := r.WorkloadEnvironment(context.Background(), verify.DaemonSetWorkload(missing), verify.Environment{}); err != nil || env.Live != nil {
+		t.Errorf("WorkloadEnvironment(missing) = %+v, %v; want not deployed", env.Live, err)
+	}
+	for _, a := range client.Actions() {
+		if a.GetVerb() == "get" && a.GetResource().Resource == "deployments" {
+			t.Errorf("a Deployment was read for a StatefulSet or DaemonSet: %v", a)
+		}
 	}
 }
