@@ -209,51 +209,18 @@ func PreviousRevision[W Revisioned](obj W, revisions []*appsv1.ControllerRevisio
 		return nil
 	}
 	for _, r := range own {
-		if t, err := RevisionTemplate(r); err == nil && !equality.Semantic.DeepEqual(&t, guarded) {
+		if t, err := workload.RevisionTemplate(r); err == nil && !equality.Semantic.DeepEqual(t, guarded) {
 			return r
 		}
 	}
 	return nil
 }
 
-// revisionData is the revision's patch as the controller stored it.
-func revisionData(r *appsv1.ControllerRevision) ([]byte, error) {
-	if len(r.Data.Raw) > 0 {
-		return r.Data.Raw, nil
-	}
-	if r.Data.Object != nil {
-		return json.Marshal(r.Data.Object)
-	}
-	return nil, fmt.Errorf("controller revision %s has no data", r.Name)
-}
-
-// RevisionTemplate decodes the pod template a ControllerRevision records: its
-// data is the patch {"spec":{"template":{...,"$patch":"replace"}}} the
-// StatefulSet and DaemonSet controllers store.
-func RevisionTemplate(r *appsv1.ControllerRevision) (corev1.PodTemplateSpec, error) {
-	var data struct {
-		Spec struct {
-			Template *corev1.PodTemplateSpec `json:"template"`
-		} `json:"spec"`
-	}
-	raw, err := revisionData(r)
-	if err != nil {
-		return corev1.PodTemplateSpec{}, err
-	}
-	if err := json.Unmarshal(raw, &data); err != nil {
-		return corev1.PodTemplateSpec{}, fmt.Errorf("decoding controller revision %s: %w", r.Name, err)
-	}
-	if data.Spec.Template == nil {
-		return corev1.PodTemplateSpec{}, fmt.Errorf("controller revision %s records no pod template", r.Name)
-	}
-	return *data.Spec.Template, nil
-}
-
 // rollbackPatch is the revision's data, which `kubectl rollout undo` sends as a
 // strategic merge patch, made conditional on resourceVersion, the version whose
 // template was checked.
 func rollbackPatch(r *appsv1.ControllerRevision, resourceVersion string) ([]byte, error) {
-	raw, err := revisionData(r)
+	raw, err := workload.RevisionData(r)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 )
 
 var (
@@ -190,13 +192,13 @@ func TestPreviousRevisionDaemonSet(t *testing.T) {
 
 func TestRevisionTemplate(t *testing.T) {
 	want := restartedTemplate()
-	got, err := RevisionTemplate(stsRevision(t, "web-r2", 2, want))
-	if err != nil || !equality.Semantic.DeepEqual(got, want) {
+	got, err := workload.RevisionTemplate(stsRevision(t, "web-r2", 2, want))
+	if err != nil || !equality.Semantic.DeepEqual(*got, want) {
 		t.Errorf("RevisionTemplate = %+v, %v; want %+v", got, err, want)
 	}
 	for name, raw := range map[string]string{"no template": `{"spec":{}}`, "not JSON": `{`, "empty": ``} {
 		r := &appsv1.ControllerRevision{ObjectMeta: metav1.ObjectMeta{Name: "bad"}, Data: runtime.RawExtension{Raw: []byte(raw)}}
-		if _, err := RevisionTemplate(r); err == nil {
+		if _, err := workload.RevisionTemplate(r); err == nil {
 			t.Errorf("%s: RevisionTemplate succeeded", name)
 		}
 	}

@@ -2,6 +2,7 @@ package workload
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -41,18 +42,37 @@ func UpdateRevisionHash(w Workload, revisions []*appsv1.ControllerRevision) stri
 	return ""
 }
 
+// RevisionData is the revision's patch as the controller stored it.
+func RevisionData(r *appsv1.ControllerRevision) ([]byte, error) {
+	if len(r.Data.Raw) > 0 {
+		return r.Data.Raw, nil
+	}
+	if r.Data.Object != nil {
+		return json.Marshal(r.Data.Object)
+	}
+	return nil, fmt.Errorf("controller revision %s has no data", r.Name)
+}
+
 // RevisionTemplate decodes the pod template a ControllerRevision records: its
-// data is the patch that restores it, {"spec":{"template":{...}}}.
-func RevisionTemplate(cr *appsv1.ControllerRevision) (*corev1.PodTemplateSpec, error) {
+// data is the patch {"spec":{"template":{...,"$patch":"replace"}}} the
+// StatefulSet and DaemonSet controllers store.
+func RevisionTemplate(r *appsv1.ControllerRevision) (*corev1.PodTemplateSpec, error) {
 	var data struct {
 		Spec struct {
-			Template corev1.PodTemplateSpec `json:"template"`
+			Template *corev1.PodTemplateSpec `json:"template"`
 		} `json:"spec"`
 	}
-	if err := json.Unmarshal(cr.Data.Raw, &data); err != nil {
+	raw, err := RevisionData(r)
+	if err != nil {
 		return nil, err
 	}
-	return &data.Spec.Template, nil
+	if err := json.Unmarshal(raw, &data); err != nil {
+		return nil, fmt.Errorf("decoding controller revision %s: %w", r.Name, err)
+	}
+	if data.Spec.Template == nil {
+		return nil, fmt.Errorf("controller revision %s records no pod template", r.Name)
+	}
+	return data.Spec.Template, nil
 }
 
 // Rolls tells whether the rollout replaces the workload's pod of this name:
