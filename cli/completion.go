@@ -15,7 +15,7 @@ import (
 
 // Shell completion. cobra's hidden `__complete` command serves it; the repository's
 // kubectl_complete-safe_rollout script hands kubectl's plugin completion (kubectl ≥ 1.26)
-// to it. Deployment names come from the cluster in the namespace the flags select
+// to it. Workload names come from the cluster in the namespace the flags select
 // (-n, --kubeconfig, --context), as kubectl completes them.
 
 // completionTimeout bounds every cluster call made while completing: a TAB must not hang.
@@ -34,7 +34,7 @@ const rootExample = `  # Check a Deployment's termination contract
   # Guard a rollout started by kubectl apply, helm upgrade or kubectl set image
   kubectl safe-rollout watch deploy/web`
 
-// registerCompletions wires completion for Deployment names and flag values.
+// registerCompletions wires completion for workload names and flag values.
 func registerCompletions(root *cobra.Command, configFlags *genericclioptions.ConfigFlags, clients clientFactory) {
 	c := completer{flags: configFlags, clients: clients}
 	if root.Example == "" {
@@ -43,9 +43,9 @@ func registerCompletions(root *cobra.Command, configFlags *genericclioptions.Con
 	for _, cmd := range root.Commands() {
 		switch cmd.Name() {
 		case "preflight":
-			cmd.ValidArgsFunction = c.deploymentArgs(true)
+			cmd.ValidArgsFunction = c.workloadArgs(true)
 		case "restart", "watch":
-			cmd.ValidArgsFunction = c.deploymentArgs(false)
+			cmd.ValidArgsFunction = c.workloadArgs(false)
 		case "version":
 			cmd.ValidArgsFunction = cobra.NoFileCompletions
 		}
@@ -79,11 +79,12 @@ func fixed(cmd *cobra.Command, flag string, values ...string) {
 	_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
 }
 
-// deploymentArgs completes the target arguments the way kubectl does:
-// `deployment/NAME` for a first word without a type (or a prefix of one), `TYPE/NAME`
-// once a type and a slash are typed, and plain names after `deployment `. many is
-// false for commands that take one Deployment.
-func (c completer) deploymentArgs(many bool) cobra.CompletionFunc {
+// workloadArgs completes the target arguments the way kubectl does:
+// `deployment/NAME`, `statefulset/NAME` and `daemonset/NAME` for a first word
+// without a type (or a prefix of one), `TYPE/NAME` once a type and a slash are
+// typed, and plain names after `deployment ` (or another type). many is false
+// for commands that take one workload.
+func (c completer) workloadArgs(many bool) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		const directive = cobra.ShellCompDirectiveNoFileComp
 		if f := cmd.Flags().Lookup("filename"); f != nil && f.Changed {
@@ -94,29 +95,89 @@ func (c completer) deploymentArgs(many bool) cobra.CompletionFunc {
 		}
 		switch {
 		case len(args) == 0:
-		case isDeploymentType(args[0]):
+		case kindOfType(args[0]) != nil:
 			// `deployment NAME`: plain names.
 			if len(args) > 1 && !many {
 				return nil, directive
 			}
-			names := c.listDeployments(cmd.Context())
+			names := c.list(cmd.Context(), *kindOfType(args[0]))
 			return matching(names, "", toComplete, args[1:]), directive
 		case !many || !strings.Contains(args[0], "/"):
 			return nil, directive
 		}
 		// `TYPE/NAME` (several for preflight: skip those already typed).
-		prefix := "deployment/"
 		if typ, _, ok := strings.Cut(toComplete, "/"); ok {
-			if !isDeploymentType(typ) {
+			k := kindOfType(typ)
+			if k == nil {
 				return nil, directive
 			}
-			prefix = typ + "/"
-		} else if !strings.HasPrefix(prefix, toComplete) && !strings.HasPrefix("deploy/", toComplete) {
-			return nil, directive
+			return matching(c.list(cmd.Context(), *k), typ+"/", toComplete, args), directive
 		}
-		names := c.listDeployments(cmd.Context())
-		return matching(names, prefix, toComplete, args), directive
+		var out []string
+		for _, k := range completedKinds() {
+			if prefix := k.spellings[0] + "/"; strings.HasPrefix(prefix, toComplete) || strings.HasPrefix(k.short+"/", toComplete) {
+				out = append(out, matching(c.list(cmd.Context(), k), prefix, prefix, args)...)
+			}
+		}
+		return out, directive
 	}
+}
+
+// completedKind is a workload kind as completion offers and reads it.
+type completedKind struct {
+	// spellings are the type names kubectl accepts, the canonical first.
+	spellings []string
+	short     string
+	list      func(ctx context.Context, client kubernetes.Interface, ns string) ([]string, error)
+}
+
+// completedKinds are offered in this order: Deployments, StatefulSets, DaemonSets.
+func completedKinds() []completedKind {
+	return []completedKind{
+		{spellings: []string{"deployment", "deployments", "deploy", "deployment.apps", "deployments.apps"}, short: "deploy",
+			list: func(ctx context.Context, client kubernetes.Interface, ns string) ([]string, error) {
+				l, err := client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+				if err != nil {
+					return nil, err
+				}
+				return objectNames(l.Items, func(i int) string { return l.Items[i].Name }), nil
+			}},
+		{spellings: []string{"statefulset", "statefulsets", "sts", "statefulset.apps", "statefulsets.apps"}, short: "sts",
+			list: func(ctx context.Context, client kubernetes.Interface, ns string) ([]string, error) {
+				l, err := client.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{})
+				if err != nil {
+					return nil, err
+				}
+				return objectNames(l.Items, func(i int) string { return l.Items[i].Name }), nil
+			}},
+		{spellings: []string{"daemonset", "daemonsets", "ds", "daemonset.apps", "daemonsets.apps"}, short: "ds",
+			list: func(ctx context.Context, client kubernetes.Interface, ns string) ([]string, error) {
+				l, err := client.AppsV1().DaemonSets(ns).List(ctx, metav1.ListOptions{})
+				if err != nil {
+					return nil, err
+				}
+				return objectNames(l.Items, func(i int) string { return l.Items[i].Name }), nil
+			}},
+	}
+}
+
+func objectNames[T any](items []T, name func(int) string) []string {
+	out := make([]string, 0, len(items))
+	for i := range items {
+		out = append(out, name(i))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// kindOfType is the kind a type name spells, nil for none of ours.
+func kindOfType(s string) *completedKind {
+	for _, k := range completedKinds() {
+		if slices.Contains(k.spellings, strings.ToLower(s)) {
+			return &k
+		}
+	}
+	return nil
 }
 
 // matching returns prefix+name for the names that complete toComplete and are not in exclude.
@@ -131,17 +192,9 @@ func matching(names []string, prefix, toComplete string, exclude []string) []str
 	return out
 }
 
-func isDeploymentType(s string) bool {
-	switch strings.ToLower(s) { // the spellings kubectl accepts for Deployments
-	case "deployment", "deployments", "deploy", "deployment.apps", "deployments.apps":
-		return true
-	}
-	return false
-}
-
-// listDeployments lists the Deployment names in the namespace the flags select; nil on
+// list lists the names of a kind in the namespace the flags select; nil on
 // any error (completion offers nothing rather than an error).
-func (c completer) listDeployments(ctx context.Context) []string {
+func (c completer) list(ctx context.Context, k completedKind) []string {
 	ns, _, err := c.flags.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
 		return nil
@@ -152,16 +205,11 @@ func (c completer) listDeployments(ctx context.Context) []string {
 	}
 	ctx, cancel := completionContext(ctx)
 	defer cancel()
-	list, err := client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	names, err := k.list(ctx, client, ns)
 	if err != nil {
-		cobra.CompDebugln("listing deployments: "+err.Error(), false)
+		cobra.CompDebugln("listing "+k.spellings[1]+": "+err.Error(), false)
 		return nil
 	}
-	names := make([]string, 0, len(list.Items))
-	for _, d := range list.Items {
-		names = append(names, d.Name)
-	}
-	sort.Strings(names)
 	return names
 }
 

@@ -51,8 +51,10 @@ func complete(t *testing.T, args ...string) ([]string, string) {
 	nsObj := func(name string) *corev1.Namespace {
 		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	}
+	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "db"}}
+	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "agent"}}
 	client := fake.NewClientset(
-		dep("shop", "web"), dep("shop", "api"), dep("shop", "worker"), dep("other", "batch"),
+		dep("shop", "web"), dep("shop", "api"), dep("shop", "worker"), dep("other", "batch"), sts, ds,
 		nsObj("shop"), nsObj("other"), nsObj("kube-system"),
 	)
 	fakeClients := func(*genericclioptions.ConfigFlags, time.Duration) (kubernetes.Interface, error) { return client, nil }
@@ -83,8 +85,14 @@ func TestCompletion(t *testing.T) {
 	}{
 		{[]string{""}, []string{"help", "preflight", "restart", "version", "watch"}, noFile},
 		{[]string{"re"}, []string{"restart"}, noFile},
-		// Deployments of the kubeconfig's namespace, as TYPE/NAME.
-		{[]string{"restart", ""}, []string{"deployment/api", "deployment/web", "deployment/worker"}, noFile},
+		// Workloads of the kubeconfig's namespace, as TYPE/NAME: Deployments,
+		// StatefulSets, DaemonSets.
+		{[]string{"restart", ""}, []string{"deployment/api", "deployment/web", "deployment/worker", "statefulset/db", "daemonset/agent"}, noFile},
+		{[]string{"restart", "st"}, []string{"statefulset/db"}, noFile},
+		{[]string{"restart", "sts/"}, []string{"sts/db"}, noFile},
+		{[]string{"watch", "ds/a"}, []string{"ds/agent"}, noFile},
+		{[]string{"restart", "d"}, []string{"deployment/api", "deployment/web", "deployment/worker", "daemonset/agent"}, noFile},
+		{[]string{"restart", "statefulset", ""}, []string{"db"}, noFile},
 		{[]string{"restart", "deployment/w"}, []string{"deployment/web", "deployment/worker"}, noFile},
 		{[]string{"watch", "deploy/"}, []string{"deploy/api", "deploy/web", "deploy/worker"}, noFile},
 		{[]string{"preflight", "dep"}, []string{"deployment/api", "deployment/web", "deployment/worker"}, noFile},
