@@ -6,17 +6,19 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/watch"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 	"github.com/safe-rollout/kubectl-safe-rollout/verify"
 	"github.com/safe-rollout/kubectl-safe-rollout/verify/cluster"
 )
@@ -24,7 +26,10 @@ import (
 const preflightExample = `  # Check a live Deployment
   kubectl safe-rollout preflight deploy/web
 
-  # Check every Deployment labelled app=web, as JSON
+  # Check a StatefulSet and a DaemonSet
+  kubectl safe-rollout preflight sts/postgresql ds/node-exporter
+
+  # Check every Deployment, StatefulSet and DaemonSet labelled app=web, as JSON
   kubectl safe-rollout preflight -l app=web -o json
 
   # Check manifests in CI, before they are applied, without a cluster
@@ -53,12 +58,13 @@ func NewPreflightOptions(configFlags *genericclioptions.ConfigFlags, streams gen
 	return &PreflightOptions{ConfigFlags: configFlags, Budget: NewBudgetFlags(), Deps: deps, IOStreams: streams}
 }
 
-// NewCmdPreflight checks Deployments' termination contracts.
+// NewCmdPreflight checks the termination contracts of Deployments,
+// StatefulSets and DaemonSets.
 func NewCmdPreflight(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, deps Deps) *cobra.Command {
 	o := NewPreflightOptions(configFlags, streams, deps)
 	cmd := &cobra.Command{
 		Use:     "preflight (TYPE/NAME | TYPE NAME | -l SELECTOR | -f FILENAME)",
-		Short:   "Check Deployments' termination contract before a rollout",
+		Short:   "Check the termination contract of Deployments, StatefulSets and DaemonSets before a rollout",
 		Example: preflightExample,
 		RunE:    runE(o),
 	}
@@ -133,7 +139,7 @@ func (o *PreflightOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-// runManifests checks the Deployments of -f one at a time: only their rendered
+// runManifests checks the workloads of -f one at a time: only their rendered
 // findings are kept, so the memory used does not grow with their number.
 func (o *PreflightOptions) runManifests(ctx context.Context) error {
 	targets, err := o.Targets.ReadManifests()
@@ -148,18 +154,19 @@ func (o *PreflightOptions) runManifests(ctx context.Context) error {
 		}
 	}
 	out := newReportWriter(o.Output, isTerminal(o.Out))
+	out.QualifyNames(!targets.OnlyDeployments())
 	defer out.Close()
-	checker := newDeploymentChecker(client, &targets.Surroundings, StatedBudget(o.Budget.GraceBudget, o.flags), false)
+	checker := newWorkloadChecker(client, &targets.Surroundings, StatedBudget(o.Budget.GraceBudget, o.flags), false)
 	head := verify.PreflightReport{Verdict: verify.StatusPass, Objects: []verify.ObjectReport{}, Skipped: targets.Skipped, Strict: o.Strict}
-	// The checks of a Deployment need nothing of another's: they run on every
+	// The checks of a workload need nothing of another's: they run on every
 	// CPU. Not against a cluster: its reader caches what it lists, unguarded.
 	workers := 1
 	if client == nil {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	// Rendered where checked: YAML takes as long to render as to check.
-	check := func(d *appsv1.Deployment, unknownFields []string) (renderedObject, error) {
-		obj, err := checker.check(ctx, d, unknownFields)
+	check := func(w *verify.Workload, unknownFields []string) (renderedObject, error) {
+		obj, err := checker.check(ctx, w, unknownFields)
 		if err != nil {
 			return renderedObject{}, err
 		}
@@ -199,10 +206,10 @@ func StatedBudget(b verify.GraceBudget, fs *pflag.FlagSet) verify.GraceBudget {
 
 // runPreflight checks every live target.
 func runPreflight(ctx context.Context, client kubernetes.Interface, t *Targets, budget verify.GraceBudget) (verify.PreflightReport, error) {
-	checker := newDeploymentChecker(client, &verify.Surroundings{}, budget, true)
-	objects := make([]verify.ObjectReport, 0, len(t.Deployments))
-	for _, d := range t.Deployments {
-		obj, err := checker.check(ctx, d, nil)
+	checker := newWorkloadChecker(client, &verify.Surroundings{}, budget, true)
+	objects := make([]verify.ObjectReport, 0, len(t.Workloads))
+	for _, w := range t.Workloads {
+		obj, err := checker.check(ctx, w, nil)
 		if err != nil {
 			return verify.PreflightReport{}, err
 		}
@@ -211,49 +218,49 @@ func runPreflight(ctx context.Context, client kubernetes.Interface, t *Targets, 
 	return verify.NewPreflightReport(objects), nil
 }
 
-// deploymentChecker checks Deployments one at a time.
-type deploymentChecker struct {
+// workloadChecker checks workloads one at a time.
+type workloadChecker struct {
 	// reader reads the cluster; nil for --local.
 	reader *cluster.Reader
-	// fromFiles are the objects of the manifests around the Deployments.
+	// fromFiles are the objects of the manifests around the workloads.
 	fromFiles *verify.Surroundings
 	budget    verify.GraceBudget
-	// live is true when the Deployments were resolved from the cluster a moment
+	// live is true when the workloads were resolved from the cluster a moment
 	// ago: they need not be read again.
 	live bool
 }
 
-// newDeploymentChecker checks with client, nil for --local.
-func newDeploymentChecker(client kubernetes.Interface, fromFiles *verify.Surroundings, budget verify.GraceBudget, live bool) *deploymentChecker {
-	c := &deploymentChecker{fromFiles: fromFiles, budget: budget, live: live}
+// newWorkloadChecker checks with client, nil for --local.
+func newWorkloadChecker(client kubernetes.Interface, fromFiles *verify.Surroundings, budget verify.GraceBudget, live bool) *workloadChecker {
+	c := &workloadChecker{fromFiles: fromFiles, budget: budget, live: live}
 	if client != nil {
 		c.reader = cluster.NewReader(client)
 	}
 	return c
 }
 
-// check checks d; unknownFields are the fields of its manifest the API server
+// check checks w; unknownFields are the fields of its manifest the API server
 // would drop.
-func (c *deploymentChecker) check(ctx context.Context, d *appsv1.Deployment, unknownFields []string) (verify.ObjectReport, error) {
-	b, err := c.budget.WithAnnotations(d.Annotations)
+func (c *workloadChecker) check(ctx context.Context, w *verify.Workload, unknownFields []string) (verify.ObjectReport, error) {
+	b, err := c.budget.WithAnnotations(w.Annotations)
 	if err != nil {
-		return verify.ObjectReport{}, fmt.Errorf("deployment %s/%s: %w", d.Namespace, d.Name, err)
+		return verify.ObjectReport{}, fmt.Errorf("%s %s/%s: %w", strings.ToLower(w.Kind), w.Namespace, w.Name, err)
 	}
-	known, err := c.fromFiles.Environment(d, c.reader == nil)
+	known, err := c.fromFiles.WorkloadEnvironment(w, c.reader == nil)
 	if err != nil {
-		return verify.ObjectReport{}, fmt.Errorf("deployment %s/%s: %w", d.Namespace, d.Name, err)
+		return verify.ObjectReport{}, fmt.Errorf("%s %s/%s: %w", strings.ToLower(w.Kind), w.Namespace, w.Name, err)
 	}
 	env := known
 	env.UnknownFields = unknownFields
 	if c.reader != nil {
 		if c.live {
-			known.Live = verify.DeploymentWorkload(d)
+			known.Live = w
 		}
-		if env, err = c.reader.Environment(ctx, d, known); err != nil {
+		if env, err = c.reader.WorkloadEnvironment(ctx, w, known); err != nil {
 			return verify.ObjectReport{}, err
 		}
 	}
-	return verify.CheckDeployment(d, b, env), nil
+	return verify.CheckWorkload(w, b, env), nil
 }
 
 // newClient is the clientFactory of the real commands. Its requests are
@@ -292,6 +299,7 @@ func connectivityOf(client kubernetes.Interface) *watch.Connectivity {
 
 func printPreflight(w io.Writer, r verify.PreflightReport, format string, colour bool) error {
 	out := newReportWriter(format, colour)
+	out.QualifyNames(slices.ContainsFunc(r.Objects, func(o verify.ObjectReport) bool { return o.Kind != workload.KindDeployment }))
 	defer out.Close()
 	for _, obj := range r.Objects {
 		if err := out.Add(obj); err != nil {

@@ -15,7 +15,7 @@ import (
 
 // preflightWhole is how preflight --local -f checked manifests before it read
 // them in parts and kept findings, not objects: every object in memory, every
-// Deployment checked against every Service, PDB, HPA and Ingress, the report
+// workload checked against every Service, PDB, HPA and Ingress, the report
 // printed whole.
 func preflightWhole(t *testing.T, paths []string, format string, strict bool) string {
 	t.Helper()
@@ -34,14 +34,14 @@ func preflightWhole(t *testing.T, paths []string, format string, strict bool) st
 			t.Fatal(err)
 		}
 	}
-	objects := make([]verify.ObjectReport, 0, len(m.Deployments))
-	for _, d := range m.Deployments {
-		b, err := verify.DefaultGraceBudget().WithAnnotations(d.Annotations)
+	objects := make([]verify.ObjectReport, 0, len(m.Workloads))
+	for _, w := range m.Workloads {
+		b, err := verify.DefaultGraceBudget().WithAnnotations(w.Annotations)
 		if err != nil {
 			t.Fatal(err)
 		}
-		env := verify.Environment{Local: true, Services: m.Services, PDBs: m.PDBs, HPAs: m.HPAs, Ingresses: m.Ingresses, UnknownFields: m.UnknownFields(d)}
-		objects = append(objects, verify.CheckDeployment(d, b, env))
+		env := verify.Environment{Local: true, Services: m.Services, PDBs: m.PDBs, HPAs: m.HPAs, Ingresses: m.Ingresses, UnknownFields: m.WorkloadUnknownFields(w)}
+		objects = append(objects, verify.CheckWorkload(w, b, env))
 	}
 	report := verify.NewPreflightReport(objects)
 	report.Skipped = m.Skipped

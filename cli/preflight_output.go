@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/liggitt/tabwriter"
 	"k8s.io/cli-runtime/pkg/printers"
@@ -23,6 +24,10 @@ import (
 
 const tableHeader = "NAMESPACE\tDEPLOYMENT\tCHECK\tCONTAINER\tSTATUS\tFINDING\n"
 
+// workloadTableHeader heads a table that holds other kinds than Deployments:
+// its names are TYPE/NAME, as kubectl get prints several kinds.
+const workloadTableHeader = "NAMESPACE\tWORKLOAD\tCHECK\tCONTAINER\tSTATUS\tFINDING\n"
+
 // tableFlushLines is how many rows the table is written in at a time, once the
 // widths of its columns are known.
 const tableFlushLines = 512
@@ -31,6 +36,9 @@ const tableFlushLines = 512
 type reportWriter struct {
 	format string
 	colour bool
+	// qualify names the objects TYPE/NAME, under a WORKLOAD column: the
+	// report holds other kinds than Deployments.
+	qualify bool
 	// objects holds the rendered objects: table rows, JSON array elements or
 	// YAML list items.
 	objects *spool
@@ -51,11 +59,33 @@ func newReportWriter(format string, colour bool) *reportWriter {
 	rw := &reportWriter{format: format, colour: colour, objects: newSpool(spoolMemory), aligned: true}
 	if format == "" {
 		rw.fixes = newSpool(spoolMemory)
-		rw.widths = printers.GetNewTabWriter(io.Discard)
-		_, _ = io.WriteString(rw.widths, tableHeader)
-		_ = rw.widths.Flush() // io.Discard does not fail
+		rw.measureHeader()
 	}
 	return rw
+}
+
+// QualifyNames names the objects TYPE/NAME in the table, under a WORKLOAD
+// column, when the report holds other kinds than Deployments. A table of
+// Deployments only is printed as it always was. Call it before adding objects.
+func (rw *reportWriter) QualifyNames(qualify bool) {
+	rw.qualify = qualify
+	if rw.format == "" {
+		rw.measureHeader()
+	}
+}
+
+// measureHeader starts the measure of the table's columns with its header.
+func (rw *reportWriter) measureHeader() {
+	rw.widths = printers.GetNewTabWriter(io.Discard)
+	_, _ = io.WriteString(rw.widths, rw.header())
+	_ = rw.widths.Flush() // io.Discard does not fail
+}
+
+func (rw *reportWriter) header() string {
+	if rw.qualify {
+		return workloadTableHeader
+	}
+	return tableHeader
 }
 
 // renderedObject is one object of the report rendered: its table rows, JSON
@@ -88,7 +118,7 @@ func (rw *reportWriter) Render(obj verify.ObjectReport) (renderedObject, error) 
 	case "yaml":
 		return renderYAML(obj)
 	}
-	return renderRows(obj, rw.colour), nil
+	return renderRows(obj, rw.colour, rw.qualify), nil
 }
 
 // AddRendered adds a rendered object after those added before.
@@ -152,16 +182,21 @@ func renderYAML(obj verify.ObjectReport) (renderedObject, error) {
 }
 
 // renderRows renders the table's rows of an object and its Fixes lines, each
-// after a newline.
-func renderRows(obj verify.ObjectReport, colour bool) renderedObject {
+// after a newline; qualify names it TYPE/NAME.
+func renderRows(obj verify.ObjectReport, colour, qualify bool) renderedObject {
 	r := renderedObject{verdict: obj.Verdict}
 	var rows, fixes bytes.Buffer
+	name, object := obj.Name, obj.Namespace+"/"+obj.Name
+	if qualify {
+		name = strings.ToLower(obj.Kind) + "/" + obj.Name
+		object = obj.Namespace + " " + name
+	}
 	for _, c := range obj.Checks {
 		container := c.Container
 		if container == "" {
 			container = "-"
 		}
-		cells := []string{obj.Namespace, obj.Name, c.ID, container, paint(string(c.Status), c.Status, colour), c.Message}
+		cells := []string{obj.Namespace, name, c.ID, container, paint(string(c.Status), c.Status, colour), c.Message}
 		for i, cell := range cells {
 			r.breaksCells = r.breaksCells || breaksCell(cell)
 			rows.WriteString(cell)
@@ -178,7 +213,7 @@ func renderRows(obj verify.ObjectReport, colour bool) renderedObject {
 			where += " (" + c.Container + ")"
 		}
 		r.fixCount++
-		fmt.Fprintf(&fixes, "\n  %s/%s %s: %s", obj.Namespace, obj.Name, where, c.Fix)
+		fmt.Fprintf(&fixes, "\n  %s %s: %s", object, where, c.Fix)
 	}
 	r.text, r.fixes = rows.Bytes(), fixes.Bytes()
 	return r
@@ -283,7 +318,7 @@ func (rw *reportWriter) writeTable(w io.Writer, head verify.PreflightReport) err
 	if rw.aligned {
 		tw.SetRememberedWidths(rw.widths.RememberedWidths())
 	}
-	if _, err := io.WriteString(tw, tableHeader); err != nil {
+	if _, err := io.WriteString(tw, rw.header()); err != nil {
 		return err
 	}
 	rows, err := rw.objects.Reader()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,14 +24,26 @@ func printWhole(w io.Writer, r verify.PreflightReport, format string, colour boo
 		return writeYAML(w, r)
 	}
 	tw := printers.GetNewTabWriter(w)
-	fmt.Fprintln(tw, "NAMESPACE\tDEPLOYMENT\tCHECK\tCONTAINER\tSTATUS\tFINDING")
+	// Other kinds than Deployments: a WORKLOAD column of TYPE/NAME.
+	qualify := slices.ContainsFunc(r.Objects, func(o verify.ObjectReport) bool { return o.Kind != "Deployment" })
+	nameOf := func(obj verify.ObjectReport) string {
+		if qualify {
+			return strings.ToLower(obj.Kind) + "/" + obj.Name
+		}
+		return obj.Name
+	}
+	if qualify {
+		fmt.Fprintln(tw, "NAMESPACE\tWORKLOAD\tCHECK\tCONTAINER\tSTATUS\tFINDING")
+	} else {
+		fmt.Fprintln(tw, "NAMESPACE\tDEPLOYMENT\tCHECK\tCONTAINER\tSTATUS\tFINDING")
+	}
 	for _, obj := range r.Objects {
 		for _, c := range obj.Checks {
 			container := c.Container
 			if container == "" {
 				container = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", obj.Namespace, obj.Name, c.ID, container, paint(string(c.Status), c.Status, colour), c.Message)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", obj.Namespace, nameOf(obj), c.ID, container, paint(string(c.Status), c.Status, colour), c.Message)
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -46,7 +59,11 @@ func printWhole(w io.Writer, r verify.PreflightReport, format string, colour boo
 			if c.Container != "" {
 				where += " (" + c.Container + ")"
 			}
-			fixes = append(fixes, fmt.Sprintf("  %s/%s %s: %s", obj.Namespace, obj.Name, where, c.Fix))
+			object := obj.Namespace + "/" + obj.Name
+			if qualify {
+				object = obj.Namespace + " " + nameOf(obj)
+			}
+			fixes = append(fixes, fmt.Sprintf("  %s %s: %s", object, where, c.Fix))
 		}
 	}
 	if len(fixes) > 0 {

@@ -48,6 +48,16 @@ func TestPreflightGolden(t *testing.T) {
 		// Skipped objects are listed; the misspelt field warns; the HPA sets the replicas.
 		{"legacy", []string{"-f", td + "legacy.yaml"}, ExitOK},
 		{"legacy.json", []string{"-f", td + "legacy.yaml", "-o", "json"}, ExitOK},
+		// StatefulSets: a single primary fails rollout-strategy (no surge), a
+		// partition names the ordinals that roll. The table names each TYPE/NAME.
+		{"statefulset", []string{"-f", td + "statefulset.yaml"}, ExitPreflightFailed},
+		{"statefulset.json", []string{"-f", td + "statefulset.yaml", "-o", "json"}, ExitPreflightFailed},
+		// DaemonSets: the default swap leaves a hostPort, and a Service with
+		// internalTrafficPolicy: Local, without their node's pod for a moment.
+		{"daemonset", []string{"-f", td + "daemonset.yaml"}, ExitOK},
+		{"daemonset.json", []string{"-f", td + "daemonset.yaml", "-o", "json"}, ExitOK},
+		// Several kinds at once: every name is TYPE/NAME.
+		{"kinds", []string{"-f", td + "good.yaml", "-f", td + "daemonset.yaml"}, ExitOK},
 	}
 	for _, tc := range tests {
 		t.Run(tc.golden, func(t *testing.T) {
@@ -318,7 +328,7 @@ func TestPreflightBadInput(t *testing.T) {
 		{"unknown output format", []string{"-f", td + "good.yaml", "--local", "-o", "xml"}, []string{`"xml"`, "json"}},
 		{"--local without -f", []string{"--local"}, []string{"--local", "-f"}},
 		{"--local with a live target", []string{"--local", "deploy/web"}, []string{"--local", "-f"}},
-		{"no target", nil, []string{"you must specify a Deployment"}},
+		{"no target", nil, []string{"you must specify a Deployment, StatefulSet or DaemonSet", "sts/db"}},
 		{"-f and a name", []string{"-f", td + "good.yaml", "deploy/web"}, []string{"not both"}},
 		{"-f and a selector", []string{"-f", td + "good.yaml", "-l", "app=web"}, []string{"not both"}},
 		{"cluster unreachable", []string{"-f", td + "good.yaml"}, []string{"127.0.0.1:1"}},
@@ -384,7 +394,9 @@ func TestPreflightLiveErrors(t *testing.T) {
 		{"unsupported kind, TYPE NAME", []string{"pods", "x"}, []string{"pods is not supported"}},
 		{"unknown resource", []string{"foo/x"}, []string{`"foo"`}},
 		{"not found", []string{"deploy/missing"}, []string{`deployments.apps "missing" not found`}},
-		{"selector matches nothing", []string{"-l", "app=nothing"}, []string{"no Deployments found in namespace default matching app=nothing"}},
+		{"selector matches nothing", []string{"-l", "app=nothing"}, []string{"no Deployments, StatefulSets or DaemonSets found in namespace default matching app=nothing"}},
+		{"type and selector match nothing", []string{"sts", "-l", "app=nothing"}, []string{"no StatefulSets found in namespace default matching app=nothing"}},
+		{"unsupported kind among supported ones", []string{"deploy/web", "svc/x"}, []string{"services is not supported", "only Deployments, StatefulSets and DaemonSets"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,45 +19,72 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
 
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 	"github.com/safe-rollout/kubectl-safe-rollout/verify"
 )
 
-var deploymentsGR = schema.GroupResource{Group: "apps", Resource: "deployments"}
+var (
+	deploymentsGR  = schema.GroupResource{Group: "apps", Resource: "deployments"}
+	statefulSetsGR = schema.GroupResource{Group: "apps", Resource: "statefulsets"}
+	daemonSetsGR   = schema.GroupResource{Group: "apps", Resource: "daemonsets"}
+)
 
-// TargetOptions resolves the Deployments a command works on, as kubectl does:
+// workloadResources are the resources preflight checks, in the order it
+// reports them; -l alone lists them all.
+var workloadResources = []schema.GroupResource{deploymentsGR, statefulSetsGR, daemonSetsGR}
+
+// TargetOptions resolves the workloads a command works on, as kubectl does:
 // `deploy/NAME`, `deployment NAME`, `-l SELECTOR` or `-f FILE|DIR|-`.
+// preflight takes Deployments, StatefulSets and DaemonSets; the commands that
+// guard a rollout (restart, watch) take Deployments only.
 type TargetOptions struct {
 	resource.FilenameOptions
 	Selector string
 
 	configFlags *genericclioptions.ConfigFlags
 	namespace   string
+	// command is the name of the command the flags were added to.
+	command string
 }
 
-// Targets are the live Deployments a command works on.
+// Targets are the live workloads a command works on.
 type Targets struct {
+	// Workloads are every target, in the order resolved.
+	Workloads []*verify.Workload
+	// Deployments are the Deployments among them: all of them for the commands
+	// that take Deployments only.
 	Deployments []*appsv1.Deployment
 }
 
-// ManifestTargets are the Deployments of manifests (-f), with the Services,
+// ManifestTargets are the workloads of manifests (-f), with the Services,
 // PodDisruptionBudgets, HorizontalPodAutoscalers and Ingresses that came with
-// them and the objects skipped. The Deployments are read once and spooled, not
+// them and the objects skipped. The workloads are read once and spooled, not
 // kept: CheckEach decodes them a few at a time. Close removes the spools.
 type ManifestTargets struct {
 	verify.ManifestIndex
-	deployments *spool
-	count       int
+	workloads *spool
+	count     int
+	// kinds counts the workloads of each kind.
+	kinds map[string]int
 	// surroundings holds the JSON of the Services, PDBs, HPAs and Ingresses.
 	surroundings *spool
 }
 
 func (o *TargetOptions) AddFlags(cmd *cobra.Command, withFiles bool) {
-	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Selector (label query) to filter Deployments on, e.g. -l app=web")
+	o.command = cmd.Name()
+	what := "Deployments"
+	if o.allKinds() {
+		what = "Deployments, StatefulSets and DaemonSets"
+	}
+	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Selector (label query) to filter "+what+" on, e.g. -l app=web")
 	if withFiles {
-		cmd.Flags().StringSliceVarP(&o.Filenames, "filename", "f", nil, "Manifests (file, directory or - for stdin) holding the Deployments to check")
+		cmd.Flags().StringSliceVarP(&o.Filenames, "filename", "f", nil, "Manifests (file, directory or - for stdin) holding the "+what+" to check")
 		cmd.Flags().BoolVarP(&o.Recursive, "recursive", "R", true, "Process the directory used in -f recursively")
 	}
 }
+
+// allKinds tells whether the command takes StatefulSets and DaemonSets too.
+func (o *TargetOptions) allKinds() bool { return o.command == "preflight" }
 
 func (o *TargetOptions) Complete(configFlags *genericclioptions.ConfigFlags) error {
 	o.configFlags = configFlags
@@ -84,47 +112,108 @@ func (o *TargetOptions) Validate(args []string) error {
 	switch {
 	case hasFiles && (len(args) > 0 || o.Selector != ""):
 		return errors.New("use either -f FILE or deploy/NAME / -l SELECTOR, not both")
+	case !hasFiles && len(args) == 0 && o.Selector == "" && o.allKinds():
+		return errors.New("you must specify a Deployment, StatefulSet or DaemonSet: TYPE/NAME (deploy/web, sts/db, ds/agent), TYPE NAME, -l SELECTOR or -f FILE")
 	case !hasFiles && len(args) == 0 && o.Selector == "":
 		return errors.New("you must specify a Deployment: deploy/NAME, deployment NAME, -l SELECTOR or -f FILE")
 	}
 	return nil
 }
 
-// Resolve reads the live targets: deploy/NAME, deployment NAME or -l SELECTOR.
-// Manifests (-f) are read by ReadManifests.
-func (o *TargetOptions) Resolve(args []string) (*Targets, error) {
+// targetQuery is what one resource builder resolves: one resource type, and
+// the names asked for (none for a selector or every object of the type).
+type targetQuery struct {
+	args []string
+	// list is true when the query lists objects (-l, or a type alone). They
+	// come in the API server's order: by name (its storage's key order).
+	list bool
+}
+
+// queries cuts the arguments into queries of one resource type each, in the
+// order they are reported: TYPE/NAME arguments one by one, as given; TYPE NAME
+// (TYPE may be a list: deploy,sts) one query per type; and with no argument,
+// every resource the command takes.
+func (o *TargetOptions) queries(args []string) []targetQuery {
 	if len(args) == 0 {
-		args = []string{"deployments"}
+		if !o.allKinds() {
+			return []targetQuery{{args: []string{deploymentsGR.Resource}, list: true}}
+		}
+		var out []targetQuery
+		for _, gr := range workloadResources {
+			out = append(out, targetQuery{args: []string{gr.String()}, list: true})
+		}
+		return out
 	}
-	r := resource.NewBuilder(o.configFlags).
-		WithScheme(scheme.Scheme, appsv1.SchemeGroupVersion).
-		NamespaceParam(o.namespace).DefaultNamespace().
-		LabelSelectorParam(o.Selector).
-		ResourceTypeOrNameArgs(true, args...).
-		SingleResourceType().
-		Flatten().
-		Do()
-	if err := r.Err(); err != nil {
-		return nil, err
+	if !slices.ContainsFunc(args, func(a string) bool { return !strings.Contains(a, "/") }) {
+		out := make([]targetQuery, 0, len(args))
+		for _, a := range args {
+			out = append(out, targetQuery{args: []string{a}})
+		}
+		return out
 	}
-	// Refuse other kinds before fetching anything.
-	if mapping, err := r.ResourceMapping(); err == nil && mapping.Resource.GroupResource() != deploymentsGR {
-		return nil, fmt.Errorf("%s is not supported: only Deployments (deploy/NAME, deployment NAME, -l SELECTOR, -f FILE)", mapping.Resource.GroupResource().String())
+	if strings.Contains(args[0], "/") || !strings.Contains(args[0], ",") {
+		// One type, or a mix kubectl refuses: the builder says so.
+		return []targetQuery{{args: args, list: len(args) == 1}}
 	}
-	infos, err := r.Infos()
-	if err != nil {
-		return nil, err
+	var out []targetQuery
+	for _, typ := range strings.Split(args[0], ",") {
+		out = append(out, targetQuery{args: append([]string{typ}, args[1:]...), list: len(args) == 1})
+	}
+	return out
+}
+
+// Resolve reads the live targets: TYPE/NAME, TYPE NAME or -l SELECTOR. Every
+// type is mapped, and refused unless the command takes it, before any object
+// is read. Manifests (-f) are read by ReadManifests.
+func (o *TargetOptions) Resolve(args []string) (*Targets, error) {
+	queries := o.queries(args)
+	results := make([]*resource.Result, len(queries))
+	kinds := make([]string, len(queries))
+	for i, q := range queries {
+		r := resource.NewBuilder(o.configFlags).
+			WithScheme(scheme.Scheme, appsv1.SchemeGroupVersion).
+			NamespaceParam(o.namespace).DefaultNamespace().
+			LabelSelectorParam(o.Selector).
+			ResourceTypeOrNameArgs(true, q.args...).
+			SingleResourceType().
+			Flatten().
+			Do()
+		if err := r.Err(); err != nil {
+			return nil, err
+		}
+		// Refuse other kinds before fetching anything.
+		mapping, err := r.ResourceMapping()
+		if err != nil {
+			return nil, err
+		}
+		if err := o.takes(mapping.Resource.GroupResource(), mapping.GroupVersionKind.Kind, q); err != nil {
+			return nil, err
+		}
+		results[i], kinds[i] = r, mapping.GroupVersionKind.Kind
 	}
 	t := &Targets{}
-	for _, info := range infos {
-		d, ok := info.Object.(*appsv1.Deployment)
-		if !ok {
-			return nil, fmt.Errorf("%s: unexpected object type %T", info.ObjectName(), info.Object)
+	for _, r := range results {
+		infos, err := r.Infos()
+		if err != nil {
+			return nil, err
 		}
-		t.Deployments = append(t.Deployments, d)
+		var found []*verify.Workload
+		for _, info := range infos {
+			w, err := verify.NewWorkload(info.Object)
+			if err != nil {
+				return nil, fmt.Errorf("%s: unexpected object type %T", info.ObjectName(), info.Object)
+			}
+			found = append(found, w)
+		}
+		t.Workloads = append(t.Workloads, found...)
 	}
-	if len(t.Deployments) == 0 {
-		msg := "no Deployments found in namespace " + o.namespace
+	for _, w := range t.Workloads {
+		if d := w.Deployment(); d != nil {
+			t.Deployments = append(t.Deployments, d)
+		}
+	}
+	if len(t.Workloads) == 0 {
+		msg := "no " + pluralKinds(kinds) + " found in namespace " + o.namespace
 		if o.Selector != "" {
 			msg += " matching " + o.Selector
 		}
@@ -133,9 +222,45 @@ func (o *TargetOptions) Resolve(args []string) (*Targets, error) {
 	return t, nil
 }
 
+// takes refuses a resource the command does not take, in one line.
+func (o *TargetOptions) takes(gr schema.GroupResource, kind string, q targetQuery) error {
+	if gr == deploymentsGR || (o.allKinds() && slices.Contains(workloadResources, gr)) {
+		return nil
+	}
+	if slices.Contains(workloadResources, gr) {
+		what := gr.Resource
+		if !q.list && len(q.args) > 0 {
+			name := q.args[len(q.args)-1]
+			if _, n, ok := strings.Cut(name, "/"); ok {
+				name = n
+			}
+			what = strings.ToLower(kind) + "/" + name
+		}
+		return fmt.Errorf("%s: %s supports only Deployments for now", what, o.command)
+	}
+	if o.allKinds() {
+		return fmt.Errorf("%s is not supported: only Deployments, StatefulSets and DaemonSets (deploy/NAME, sts/NAME, ds/NAME, -l SELECTOR, -f FILE)", gr.String())
+	}
+	return fmt.Errorf("%s is not supported: only Deployments (deploy/NAME, deployment NAME, -l SELECTOR, -f FILE)", gr.String())
+}
+
+// pluralKinds names kinds for a message: "Deployments, StatefulSets or DaemonSets".
+func pluralKinds(kinds []string) string {
+	var names []string
+	for _, k := range kinds {
+		if p := k + "s"; !slices.Contains(names, p) {
+			names = append(names, p)
+		}
+	}
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
 // ReadManifests reads the manifests of -f with local builders: they never ask
 // the kubeconfig or the cluster for anything (kinds unknown to the cluster are
-// skipped, not refused). Each Deployment is checked for errors and spooled, the
+// skipped, not refused). Each workload is checked for errors and spooled, the
 // objects around it are indexed.
 func (o *TargetOptions) ReadManifests() (_ *ManifestTargets, err error) {
 	// What one builder finds wrong with -f before reading (a path that does not
@@ -146,7 +271,8 @@ func (o *TargetOptions) ReadManifests() (_ *ManifestTargets, err error) {
 	surroundings := newSpool(spoolMemory)
 	t := &ManifestTargets{
 		ManifestIndex: verify.ManifestIndex{Surroundings: verify.NewSurroundings(surroundings)},
-		deployments:   newSpool(spoolMemory),
+		workloads:     newSpool(spoolMemory),
+		kinds:         map[string]int{},
 		surroundings:  surroundings,
 	}
 	defer func() {
@@ -178,7 +304,7 @@ func (o *TargetOptions) ReadManifests() (_ *ManifestTargets, err error) {
 		return nil, err
 	}
 	if t.count == 0 {
-		msg := fmt.Sprintf("no Deployment (apps/v1) found in %v", o.Filenames)
+		msg := fmt.Sprintf("no Deployment, StatefulSet or DaemonSet (apps/v1) found in %v", o.Filenames)
 		for _, s := range t.Skipped {
 			msg += fmt.Sprintf("; skipped %s %s (%s): %s", s.Kind, s.Name, s.APIVersion, s.Reason)
 		}
@@ -187,35 +313,42 @@ func (o *TargetOptions) ReadManifests() (_ *ManifestTargets, err error) {
 	return t, nil
 }
 
-// add keeps what preflight needs of one decoded object: a Deployment is
-// spooled, the other objects indexed.
+// add keeps what preflight needs of one decoded object: a workload is
+// spooled (its kind, its JSON, its unknown fields), the other objects indexed.
 func (t *ManifestTargets) add(obj decodedManifest) error {
-	dm := obj.manifest.Deployment()
-	if dm == nil {
+	wm := obj.manifest.Workload()
+	if wm == nil {
 		return t.ManifestIndex.Add(obj.manifest)
 	}
-	fields := [][]byte{dm.JSON}
-	for _, f := range dm.UnknownFields {
+	w := wm.Workload
+	fields := [][]byte{[]byte(w.Kind), wm.JSON}
+	for _, f := range wm.UnknownFields {
 		fields = append(fields, []byte(f))
 	}
-	if err := writeRecord(t.deployments, fields...); err != nil {
-		return fmt.Errorf("spooling Deployment %s/%s: %w", dm.Deployment.Namespace, dm.Deployment.Name, err)
+	if err := writeRecord(t.workloads, fields...); err != nil {
+		return fmt.Errorf("spooling %s %s/%s: %w", w.Kind, w.Namespace, w.Name, err)
 	}
 	t.count++
+	t.kinds[w.Kind]++
 	return nil
 }
 
-// CheckEach decodes the Deployments of t and checks each, on up to workers
+// OnlyDeployments tells whether every workload of the manifests is a Deployment.
+func (t *ManifestTargets) OnlyDeployments() bool {
+	return t.kinds[workload.KindDeployment] == t.count
+}
+
+// CheckEach decodes the workloads of t and checks each, on up to workers
 // goroutines at once, and hands the results to emit in manifest order. check
-// gets the fields of the Deployment's manifest the API server would drop. It
+// gets the fields of the workload's manifest the API server would drop. It
 // stops at the first error, of check in manifest order, or of emit.
-func CheckEach[R any](t *ManifestTargets, workers int, check func(d *appsv1.Deployment, unknownFields []string) (R, error), emit func(R) error) error {
-	r, err := t.deployments.Reader()
+func CheckEach[R any](t *ManifestTargets, workers int, check func(w *verify.Workload, unknownFields []string) (R, error), emit func(R) error) error {
+	r, err := t.workloads.Reader()
 	if err != nil {
-		return fmt.Errorf("reading spooled Deployments: %w", err)
+		return fmt.Errorf("reading spooled workloads: %w", err)
 	}
 	records := newRecordReader(r)
-	// Deployments go to the checking goroutines in batches: one hand-over each
+	// Workloads go to the checking goroutines in batches: one hand-over each
 	// costs more than the work on a busy CPU.
 	next := func() ([][][]byte, error) {
 		var batch [][][]byte
@@ -227,7 +360,7 @@ func CheckEach[R any](t *ManifestTargets, workers int, check func(d *appsv1.Depl
 			case errors.Is(err, io.EOF):
 				return nil, err
 			case err != nil:
-				return nil, fmt.Errorf("reading spooled Deployments: %w", err)
+				return nil, fmt.Errorf("reading spooled workloads: %w", err)
 			}
 			batch = append(batch, fields)
 		}
@@ -240,16 +373,16 @@ func CheckEach[R any](t *ManifestTargets, workers int, check func(d *appsv1.Depl
 	work := func(batch [][][]byte) []checked {
 		results := make([]checked, len(batch))
 		for i, fields := range batch {
-			d, err := verify.DecodeDeploymentJSON(fields[0])
+			w, err := verify.DecodeWorkloadJSON(string(fields[0]), fields[1])
 			if err != nil {
 				results[i].err = err
 				continue
 			}
 			var unknown []string
-			for _, f := range fields[1:] {
+			for _, f := range fields[2:] {
 				unknown = append(unknown, string(f))
 			}
-			results[i].result, results[i].err = check(d, unknown)
+			results[i].result, results[i].err = check(w, unknown)
 		}
 		return results
 	}
@@ -266,12 +399,12 @@ func CheckEach[R any](t *ManifestTargets, workers int, check func(d *appsv1.Depl
 	})
 }
 
-// checkBatch is how many Deployments CheckEach hands a goroutine at once.
+// checkBatch is how many workloads CheckEach hands a goroutine at once.
 const checkBatch = 16
 
 // Close removes the spools.
 func (t *ManifestTargets) Close() error {
-	return errors.Join(t.deployments.Close(), t.surroundings.Close())
+	return errors.Join(t.workloads.Close(), t.surroundings.Close())
 }
 
 var yamlLineError = regexp.MustCompile(`^error parsing (.+?): error converting YAML to JSON: yaml: line (\d+): (.*)$`)

@@ -139,6 +139,8 @@ func newFakeAPIServer(t *testing.T) *fakeAPIServer {
 		"/apis/policy/v1/namespaces/default/poddisruptionbudgets":          {"policy/v1", "PodDisruptionBudgetList"},
 		"/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers": {"autoscaling/v2", "HorizontalPodAutoscalerList"},
 		"/apis/networking.k8s.io/v1/namespaces/default/ingresses":          {"networking.k8s.io/v1", "IngressList"},
+		"/apis/apps/v1/namespaces/default/statefulsets":                    {"apps/v1", "StatefulSetList"},
+		"/apis/apps/v1/namespaces/default/daemonsets":                      {"apps/v1", "DaemonSetList"},
 	} {
 		s.lists[path] = apiList(kind[0], kind[1])
 	}
@@ -163,7 +165,9 @@ const (
 		`{"name":"services","singularName":"service","namespaced":true,"kind":"Service","verbs":["get","list"],"shortNames":["svc"]},` +
 		`{"name":"pods","singularName":"pod","namespaced":true,"kind":"Pod","verbs":["get","list"],"shortNames":["po"]}]}`
 	discoveryAppsV1 = `{"kind":"APIResourceList","apiVersion":"v1","groupVersion":"apps/v1","resources":[` +
-		`{"name":"deployments","singularName":"deployment","namespaced":true,"kind":"Deployment","verbs":["get","list"],"shortNames":["deploy"]}]}`
+		`{"name":"deployments","singularName":"deployment","namespaced":true,"kind":"Deployment","verbs":["get","list"],"shortNames":["deploy"]},` +
+		`{"name":"statefulsets","singularName":"statefulset","namespaced":true,"kind":"StatefulSet","verbs":["get","list"],"shortNames":["sts"]},` +
+		`{"name":"daemonsets","singularName":"daemonset","namespaced":true,"kind":"DaemonSet","verbs":["get","list"],"shortNames":["ds"]}]}`
 )
 
 func (s *fakeAPIServer) serve(w http.ResponseWriter, r *http.Request) {
@@ -214,11 +218,41 @@ func (s *fakeAPIServer) serve(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusNotFound, "NotFound", fmt.Sprintf("deployments.apps %q not found", name))
 	default:
 		if l, ok := s.lists[p]; ok {
-			_ = json.NewEncoder(w).Encode(l)
+			_ = json.NewEncoder(w).Encode(selectItems(l, r.URL.Query().Get("labelSelector")))
 			return
 		}
 		writeStatus(w, http.StatusNotFound, "NotFound", "the server could not find the requested resource")
 	}
+}
+
+// selectItems returns a list with the items the label selector matches; any
+// other object as it is.
+func selectItems(obj any, selector string) any {
+	l, ok := obj.(map[string]any)
+	if !ok || selector == "" {
+		return obj
+	}
+	items, ok := l["items"].([]any)
+	sel, err := labels.Parse(selector)
+	if !ok || err != nil {
+		return obj
+	}
+	kept := []any{}
+	for _, item := range items {
+		raw, _ := json.Marshal(item)
+		var meta struct {
+			Metadata metav1.ObjectMeta `json:"metadata"`
+		}
+		if json.Unmarshal(raw, &meta) == nil && sel.Matches(labels.Set(meta.Metadata.Labels)) {
+			kept = append(kept, item)
+		}
+	}
+	out := map[string]any{}
+	for k, v := range l {
+		out[k] = v
+	}
+	out["items"] = kept
+	return out
 }
 
 var deploymentURL = regexp.MustCompile(`^/apis/apps/v1/namespaces/([^/]+)/deployments(?:/([^/]+))?$`)

@@ -24,7 +24,7 @@ func (s Status) severity() int {
 // Worse reports whether s is worse than other.
 func (s Status) Worse(other Status) bool { return s.severity() > other.severity() }
 
-// Check is one finding about a Deployment's termination contract.
+// Check is one finding about a workload's termination contract.
 type Check struct {
 	ID        string `json:"id"`
 	Status    Status `json:"status"`
@@ -33,7 +33,8 @@ type Check struct {
 	Fix       string `json:"fix,omitempty"`
 }
 
-// ObjectReport holds the checks of one object; its verdict is its worst check.
+// ObjectReport holds the checks of one object (Kind: Deployment, StatefulSet or
+// DaemonSet); its verdict is its worst check.
 type ObjectReport struct {
 	Kind      string  `json:"kind"`
 	Namespace string  `json:"namespace"`

@@ -125,8 +125,12 @@ func (r statefulSetRules) strategy(w *Workload, env Environment, _ *podView) Che
 		how += fmt.Sprintf("; the next pod goes once its predecessor's replacement has been ready for minReadySeconds %d", s.Spec.MinReadySeconds)
 	}
 	if partition > 0 {
-		how += fmt.Sprintf("; partition %d: only ordinals >= %d of %s roll: %s (%s keep the old revision)",
-			partition, start+partition, ordinals, podList(w.Name, start+partition, start+replicas-1), podList(w.Name, start, start+partition-1))
+		keep := "keep"
+		if partition == 1 {
+			keep = "keeps"
+		}
+		how += fmt.Sprintf("; partition %d: only ordinals >= %d of %s roll: %s (%s %s the old revision)",
+			partition, start+partition, ordinals, podList(w.Name, start+partition, start+replicas-1), podList(w.Name, start, start+partition-1), keep)
 	}
 	minAvailable := replicas - down
 	switch {

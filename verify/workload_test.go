@@ -181,7 +181,7 @@ func TestStatefulSetStrategy(t *testing.T) {
 			exact:  "RollingUpdate with replicas 3 and partition 3: no ordinal of 0..2 is >= 3, so no pod rolls: a restart changes nothing",
 			fixHas: "lower updateStrategy.rollingUpdate.partition"},
 		{name: "ordinals start", w: sts(func(s *appsv1.StatefulSet) { s.Spec.Ordinals = &appsv1.StatefulSetOrdinals{Start: 1} }, stsRolling(ptr.To[int32](1), nil)),
-			want: StatusPass, contains: []string{"only ordinals >= 2 of 1..3 roll: db-2, db-3 (db-1 keep the old revision)"}},
+			want: StatusPass, contains: []string{"only ordinals >= 2 of 1..3 roll: db-2, db-3 (db-1 keeps the old revision)"}},
 		{name: "Parallel without maxUnavailable", w: sts(func(s *appsv1.StatefulSet) { s.Spec.PodManagementPolicy = appsv1.ParallelPodManagement }),
 			want: StatusPass, contains: []string{"podManagementPolicy Parallel, maxUnavailable 1 keeps at least 2 of 3 pods", "Parallel changes scaling only, not updates"}},
 		{name: "Parallel with maxUnavailable", w: sts(stsReplicas(5), stsRolling(nil, intOrStr("2")), func(s *appsv1.StatefulSet) { s.Spec.PodManagementPolicy = appsv1.ParallelPodManagement }),

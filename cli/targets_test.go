@@ -1,0 +1,184 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/verify"
+)
+
+// newWorkloadServer is the lab server with StatefulSet db and DaemonSet agent
+// besides Deployments web and busy.
+func newWorkloadServer(t *testing.T) *fakeAPIServer {
+	t.Helper()
+	s := newLabServer(t)
+	db := liveDeployment("db")
+	sts := appsv1.StatefulSet{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "db", Labels: map[string]string{"app": "db", "tier": "back"}, Generation: 3},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas: ptr.To[int32](3), ServiceName: "db", Selector: db.Spec.Selector, Template: db.Spec.Template,
+			UpdateStrategy: appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType},
+		},
+		Status: appsv1.StatefulSetStatus{ObservedGeneration: 3, Replicas: 3, ReadyReplicas: 3, UpdatedReplicas: 3, CurrentRevision: "db-7", UpdateRevision: "db-7"},
+	}
+	agent := liveDeployment("agent")
+	ds := appsv1.DaemonSet{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "agent", Labels: map[string]string{"app": "agent", "tier": "back"}, Generation: 2},
+		Spec: appsv1.DaemonSetSpec{
+			Selector: agent.Spec.Selector, Template: agent.Spec.Template,
+			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType},
+		},
+		Status: appsv1.DaemonSetStatus{ObservedGeneration: 2, DesiredNumberScheduled: 4, UpdatedNumberScheduled: 2, NumberAvailable: 4},
+	}
+	ds.Spec.Template.Spec.Containers[0].Ports[0].HostPort = 8080
+	s.lists["/apis/apps/v1/namespaces/default/statefulsets"] = apiList("apps/v1", "StatefulSetList", sts)
+	s.lists["/apis/apps/v1/namespaces/default/statefulsets/db"] = sts
+	s.lists["/apis/apps/v1/namespaces/default/daemonsets"] = apiList("apps/v1", "DaemonSetList", ds)
+	s.lists["/apis/apps/v1/namespaces/default/daemonsets/agent"] = ds
+	// The Deployments carry no tier label: -l tier=back lists db and agent only.
+	return s
+}
+
+// The kinds and names of a JSON report, in order.
+func reportedObjects(t *testing.T, stdout string) []string {
+	t.Helper()
+	var r verify.PreflightReport
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("%v in %q", err, stdout)
+	}
+	var out []string
+	for _, o := range r.Objects {
+		out = append(out, o.Kind+"/"+o.Name)
+	}
+	return out
+}
+
+func TestPreflightLiveWorkloads(t *testing.T) {
+	s := newWorkloadServer(t)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sts/db"}, "StatefulSet/db"},
+		{[]string{"statefulset", "db"}, "StatefulSet/db"},
+		{[]string{"statefulsets.apps/db"}, "StatefulSet/db"},
+		{[]string{"ds/agent"}, "DaemonSet/agent"},
+		{[]string{"daemonset", "agent"}, "DaemonSet/agent"},
+		// Several TYPE/NAME arguments: in the order given.
+		{[]string{"ds/agent", "deploy/web", "sts/db"}, "DaemonSet/agent Deployment/web StatefulSet/db"},
+		// -l alone: Deployments, then StatefulSets, then DaemonSets.
+		{[]string{"-l", "tier=back"}, "StatefulSet/db DaemonSet/agent"},
+		{[]string{"-l", "app in (web,busy,db,agent)"}, "Deployment/web Deployment/busy StatefulSet/db DaemonSet/agent"},
+		{[]string{"ds,sts", "-l", "tier=back"}, "DaemonSet/agent StatefulSet/db"},
+		{[]string{"sts", "-l", "tier=back"}, "StatefulSet/db"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			r := runCmd(t, append([]string{"preflight", "--kubeconfig", s.Kubeconfig, "-o", "json"}, tc.args...)...)
+			if r.stderr != "" {
+				t.Fatalf("stderr = %q", r.stderr)
+			}
+			if got := strings.Join(reportedObjects(t, r.stdout), " "); got != tc.want {
+				t.Errorf("objects = %s, want %s", got, tc.want)
+			}
+		})
+	}
+	t.Run("the live objects are read by kind", func(t *testing.T) {
+		r := runCmd(t, "preflight", "--kubeconfig", s.Kubeconfig, "sts/db", "ds/agent")
+		if r.code != ExitOK || r.stderr != "" {
+			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+		}
+		for _, want := range []string{
+			"NAMESPACE   WORKLOAD          CHECK",
+			"default     statefulset/db    rollout-in-progress   -           pass     no rollout in progress",
+			"default     daemonset/agent   rollout-in-progress   -           warn     rollout in progress: 2 of 4 nodes' pods updated",
+			"daemonset/agent   rollout-strategy      -           warn     RollingUpdate with maxSurge 0, maxUnavailable 1 on 4 nodes",
+			"statefulset/db    paused                -           skip     StatefulSets cannot be paused",
+			"  default daemonset/agent rollout-strategy: a hostPort allows one pod per node",
+		} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("output lacks %q:\n%s", want, r.stdout)
+			}
+		}
+	})
+	t.Run("a Deployment alone keeps the Deployment table", func(t *testing.T) {
+		r := runCmd(t, "preflight", "--kubeconfig", s.Kubeconfig, "-l", "app=web")
+		if !strings.HasPrefix(r.stdout, "NAMESPACE   DEPLOYMENT   CHECK") {
+			t.Errorf("output:\n%s", r.stdout)
+		}
+	})
+}
+
+// A kind a command does not take is refused in one line, before any object is
+// read: other kinds by preflight, StatefulSets and DaemonSets by the commands
+// that guard a Deployment's rollout.
+func TestTargetsRefusedBeforeFetching(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"preflight", "deploy/web", "svc/web"}, "services is not supported: only Deployments, StatefulSets and DaemonSets"},
+		{[]string{"preflight", "pods", "web-1"}, "pods is not supported"},
+		{[]string{"restart", "sts/db"}, "statefulset/db: restart supports only Deployments for now"},
+		{[]string{"restart", "statefulset", "db"}, "statefulset/db: restart supports only Deployments for now"},
+		{[]string{"watch", "ds/agent"}, "daemonset/agent: watch supports only Deployments for now"},
+		{[]string{"watch", "daemonsets", "-l", "tier=back"}, "daemonsets: watch supports only Deployments for now"},
+		{[]string{"restart", "svc/web"}, "services is not supported: only Deployments ("},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			s := newWorkloadServer(t)
+			r := runCmd(t, append(tc.args, "--kubeconfig", s.Kubeconfig)...)
+			assertOneErrorLine(t, r)
+			if !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("stderr %q does not contain %q", r.stderr, tc.want)
+			}
+			for _, req := range s.requestLog() {
+				if strings.Contains(req, "/namespaces/") {
+					t.Errorf("an object was read: %s", req)
+				}
+			}
+		})
+	}
+	t.Run("restart still takes a Deployment", func(t *testing.T) {
+		s := newWorkloadServer(t)
+		r := runCmd(t, "restart", "--kubeconfig", s.Kubeconfig, "-l", "tier=back", "--dry-run=client")
+		// -l means Deployments to restart: none carries tier=back.
+		assertOneErrorLine(t, r)
+		if !strings.Contains(r.stderr, "no Deployments found in namespace default matching tier=back") {
+			t.Errorf("stderr = %q", r.stderr)
+		}
+	})
+}
+
+// Manifests: StatefulSets and DaemonSets are checked, in manifest order, with
+// Deployments.
+func TestManifestTargetsKinds(t *testing.T) {
+	o := TargetOptions{command: "preflight", namespace: "default"}
+	o.Filenames = []string{td + "good.yaml", td + "statefulset.yaml", td + "daemonset.yaml"}
+	targets, err := o.ReadManifests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer targets.Close()
+	if targets.OnlyDeployments() {
+		t.Error("OnlyDeployments with StatefulSets and DaemonSets")
+	}
+	var got []string
+	err = CheckEach(targets, 2, func(w *verify.Workload, _ []string) (string, error) { return w.String(), nil },
+		func(s string) error { got = append(got, s); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "deployment/web statefulset/postgresql statefulset/redis-replicas daemonset/node-exporter daemonset/fluent-bit"
+	if strings.Join(got, " ") != want {
+		t.Errorf("checked %v, want %s", got, want)
+	}
+}
