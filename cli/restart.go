@@ -132,20 +132,24 @@ func (o *RestartOptions) Run(ctx context.Context) error {
 	return g.run(ctx, o.IOStreams, w, trigger)
 }
 
-// resolveOne resolves exactly one live Deployment: a guard follows one rollout.
+// resolveOne resolves exactly one live workload: a guard follows one rollout.
 func resolveOne(t *TargetOptions, args []string, verb string) (workload.Workload, *Targets, error) {
 	targets, err := t.Resolve(args)
 	if err != nil {
 		return nil, nil, err
 	}
-	if n := len(targets.Deployments); n != 1 {
+	if n := len(targets.Workloads); n != 1 {
 		names := make([]string, 0, n)
-		for _, d := range targets.Deployments {
-			names = append(names, d.Name)
+		for _, w := range targets.Workloads {
+			names = append(names, w.String())
 		}
-		return nil, nil, fmt.Errorf("%s guards one Deployment at a time; %d matched: %s", verb, n, strings.Join(names, ", "))
+		return nil, nil, fmt.Errorf("%s guards one workload at a time; %d matched: %s", verb, n, strings.Join(names, ", "))
 	}
-	return workload.Deployment{Deployment: targets.Deployments[0]}, targets, nil
+	w, err := workload.For(targets.Workloads[0].Object)
+	if err != nil {
+		return nil, nil, err
+	}
+	return w, targets, nil
 }
 
 // warnPreflight lists preflight warnings on stderr; they do not stop a restart.

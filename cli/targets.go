@@ -35,25 +35,21 @@ var workloadResources = []schema.GroupResource{deploymentsGR, statefulSetsGR, da
 
 // TargetOptions resolves the workloads a command works on, as kubectl does:
 // `deploy/NAME`, `deployment NAME`, `-l SELECTOR` or `-f FILE|DIR|-`.
-// preflight takes Deployments, StatefulSets and DaemonSets; the commands that
-// guard a rollout (restart, watch) take Deployments only.
+// Every command takes Deployments, StatefulSets and DaemonSets.
 type TargetOptions struct {
+	// withFiles is true for the commands that read manifests (-f).
+	withFiles bool
 	resource.FilenameOptions
 	Selector string
 
 	configFlags *genericclioptions.ConfigFlags
 	namespace   string
-	// command is the name of the command the flags were added to.
-	command string
 }
 
 // Targets are the live workloads a command works on.
 type Targets struct {
 	// Workloads are every target, in the order resolved.
 	Workloads []*verify.Workload
-	// Deployments are the Deployments among them: all of them for the commands
-	// that take Deployments only.
-	Deployments []*appsv1.Deployment
 }
 
 // ManifestTargets are the workloads of manifests (-f), with the Services,
@@ -71,20 +67,14 @@ type ManifestTargets struct {
 }
 
 func (o *TargetOptions) AddFlags(cmd *cobra.Command, withFiles bool) {
-	o.command = cmd.Name()
-	what := "Deployments"
-	if o.allKinds() {
-		what = "Deployments, StatefulSets and DaemonSets"
-	}
+	const what = "Deployments, StatefulSets and DaemonSets"
+	o.withFiles = withFiles
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Selector (label query) to filter "+what+" on, e.g. -l app=web")
 	if withFiles {
 		cmd.Flags().StringSliceVarP(&o.Filenames, "filename", "f", nil, "Manifests (file, directory or - for stdin) holding the "+what+" to check")
 		cmd.Flags().BoolVarP(&o.Recursive, "recursive", "R", true, "Process the directory used in -f recursively")
 	}
 }
-
-// allKinds tells whether the command takes StatefulSets and DaemonSets too.
-func (o *TargetOptions) allKinds() bool { return o.command == "preflight" }
 
 func (o *TargetOptions) Complete(configFlags *genericclioptions.ConfigFlags) error {
 	o.configFlags = configFlags
@@ -112,10 +102,10 @@ func (o *TargetOptions) Validate(args []string) error {
 	switch {
 	case hasFiles && (len(args) > 0 || o.Selector != ""):
 		return errors.New("use either -f FILE or deploy/NAME / -l SELECTOR, not both")
-	case !hasFiles && len(args) == 0 && o.Selector == "" && o.allKinds():
+	case !hasFiles && len(args) == 0 && o.Selector == "" && o.withFiles:
 		return errors.New("you must specify a Deployment, StatefulSet or DaemonSet: TYPE/NAME (deploy/web, sts/db, ds/agent), TYPE NAME, -l SELECTOR or -f FILE")
 	case !hasFiles && len(args) == 0 && o.Selector == "":
-		return errors.New("you must specify a Deployment: deploy/NAME, deployment NAME, -l SELECTOR or -f FILE")
+		return errors.New("you must specify a Deployment, StatefulSet or DaemonSet: TYPE/NAME (deploy/web, sts/db, ds/agent), TYPE NAME or -l SELECTOR")
 	}
 	return nil
 }
@@ -135,9 +125,6 @@ type targetQuery struct {
 // every resource the command takes.
 func (o *TargetOptions) queries(args []string) []targetQuery {
 	if len(args) == 0 {
-		if !o.allKinds() {
-			return []targetQuery{{args: []string{deploymentsGR.Resource}, list: true}}
-		}
 		var out []targetQuery
 		for _, gr := range workloadResources {
 			out = append(out, targetQuery{args: []string{gr.String()}, list: true})
@@ -163,7 +150,7 @@ func (o *TargetOptions) queries(args []string) []targetQuery {
 }
 
 // Resolve reads the live targets: TYPE/NAME, TYPE NAME or -l SELECTOR. Every
-// type is mapped, and refused unless the command takes it, before any object
+// type is mapped, and refused unless it is a workload kind, before any object
 // is read. Manifests (-f) are read by ReadManifests.
 func (o *TargetOptions) Resolve(args []string) (*Targets, error) {
 	queries := o.queries(args)
@@ -186,8 +173,8 @@ func (o *TargetOptions) Resolve(args []string) (*Targets, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := o.takes(mapping.Resource.GroupResource(), mapping.GroupVersionKind.Kind, q); err != nil {
-			return nil, err
+		if gr := mapping.Resource.GroupResource(); !slices.Contains(workloadResources, gr) {
+			return nil, fmt.Errorf("%s is not supported: only Deployments, StatefulSets and DaemonSets (deploy/NAME, sts/NAME, ds/NAME, -l SELECTOR, -f FILE)", gr.String())
 		}
 		results[i], kinds[i] = r, mapping.GroupVersionKind.Kind
 	}
@@ -207,11 +194,6 @@ func (o *TargetOptions) Resolve(args []string) (*Targets, error) {
 		}
 		t.Workloads = append(t.Workloads, found...)
 	}
-	for _, w := range t.Workloads {
-		if d := w.Deployment(); d != nil {
-			t.Deployments = append(t.Deployments, d)
-		}
-	}
 	if len(t.Workloads) == 0 {
 		msg := "no " + pluralKinds(kinds) + " found in namespace " + o.namespace
 		if o.Selector != "" {
@@ -220,28 +202,6 @@ func (o *TargetOptions) Resolve(args []string) (*Targets, error) {
 		return nil, errors.New(msg)
 	}
 	return t, nil
-}
-
-// takes refuses a resource the command does not take, in one line.
-func (o *TargetOptions) takes(gr schema.GroupResource, kind string, q targetQuery) error {
-	if gr == deploymentsGR || (o.allKinds() && slices.Contains(workloadResources, gr)) {
-		return nil
-	}
-	if slices.Contains(workloadResources, gr) {
-		what := gr.Resource
-		if !q.list && len(q.args) > 0 {
-			name := q.args[len(q.args)-1]
-			if _, n, ok := strings.Cut(name, "/"); ok {
-				name = n
-			}
-			what = strings.ToLower(kind) + "/" + name
-		}
-		return fmt.Errorf("%s: %s supports only Deployments for now", what, o.command)
-	}
-	if o.allKinds() {
-		return fmt.Errorf("%s is not supported: only Deployments, StatefulSets and DaemonSets (deploy/NAME, sts/NAME, ds/NAME, -l SELECTOR, -f FILE)", gr.String())
-	}
-	return fmt.Errorf("%s is not supported: only Deployments (deploy/NAME, deployment NAME, -l SELECTOR, -f FILE)", gr.String())
 }
 
 // pluralKinds names kinds for a message: "Deployments, StatefulSets or DaemonSets".

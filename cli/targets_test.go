@@ -116,9 +116,8 @@ func TestPreflightLiveWorkloads(t *testing.T) {
 	})
 }
 
-// A kind a command does not take is refused in one line, before any object is
-// read: other kinds by preflight, StatefulSets and DaemonSets by the commands
-// that guard a Deployment's rollout.
+// A kind that is not a workload is refused in one line, before any object is
+// read.
 func TestTargetsRefusedBeforeFetching(t *testing.T) {
 	tests := []struct {
 		args []string
@@ -126,11 +125,8 @@ func TestTargetsRefusedBeforeFetching(t *testing.T) {
 	}{
 		{[]string{"preflight", "deploy/web", "svc/web"}, "services is not supported: only Deployments, StatefulSets and DaemonSets"},
 		{[]string{"preflight", "pods", "web-1"}, "pods is not supported"},
-		{[]string{"restart", "sts/db"}, "statefulset/db: restart supports only Deployments for now"},
-		{[]string{"restart", "statefulset", "db"}, "statefulset/db: restart supports only Deployments for now"},
-		{[]string{"watch", "ds/agent"}, "daemonset/agent: watch supports only Deployments for now"},
-		{[]string{"watch", "daemonsets", "-l", "tier=back"}, "daemonsets: watch supports only Deployments for now"},
-		{[]string{"restart", "svc/web"}, "services is not supported: only Deployments ("},
+		{[]string{"restart", "svc/web"}, "services is not supported: only Deployments, StatefulSets and DaemonSets ("},
+		{[]string{"watch", "svc/web"}, "services is not supported"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -147,12 +143,20 @@ func TestTargetsRefusedBeforeFetching(t *testing.T) {
 			}
 		})
 	}
-	t.Run("restart still takes a Deployment", func(t *testing.T) {
+	t.Run("restart takes a StatefulSet and a DaemonSet", func(t *testing.T) {
+		for _, target := range []string{"sts/db", "statefulset/db", "ds/agent"} {
+			s := newWorkloadServer(t)
+			r := runCmd(t, "restart", target, "--kubeconfig", s.Kubeconfig, "--dry-run=client", "--skip-preflight")
+			if r.code != 0 || !strings.Contains(r.stdout, "restarted (client dry run)") {
+				t.Errorf("restart %s: exit %d\nstdout %q\nstderr %q", target, r.code, r.stdout, r.stderr)
+			}
+		}
+	})
+	t.Run("restart guards one workload", func(t *testing.T) {
 		s := newWorkloadServer(t)
 		r := runCmd(t, "restart", "--kubeconfig", s.Kubeconfig, "-l", "tier=back", "--dry-run=client")
-		// -l means Deployments to restart: none carries tier=back.
 		assertOneErrorLine(t, r)
-		if !strings.Contains(r.stderr, "no Deployments found in namespace default matching tier=back") {
+		if !strings.Contains(r.stderr, "restart guards one workload at a time") {
 			t.Errorf("stderr = %q", r.stderr)
 		}
 	})
@@ -161,7 +165,7 @@ func TestTargetsRefusedBeforeFetching(t *testing.T) {
 // Manifests: StatefulSets and DaemonSets are checked, in manifest order, with
 // Deployments.
 func TestManifestTargetsKinds(t *testing.T) {
-	o := TargetOptions{command: "preflight", namespace: "default"}
+	o := TargetOptions{withFiles: true, namespace: "default"}
 	o.Filenames = []string{td + "good.yaml", td + "statefulset.yaml", td + "daemonset.yaml"}
 	targets, err := o.ReadManifests()
 	if err != nil {
