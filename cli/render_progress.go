@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 )
 
 // describeEvent renders a guard's progress event as one line for people.
@@ -14,8 +15,12 @@ func describeEvent(e progress.Event) string {
 	after := func(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
 	switch e := e.(type) {
 	case progress.WatchStarted:
-		return fmt.Sprintf("watching %s %s/%s: ReplicaSets, pods, Events, EndpointSlices of %s",
-			strings.ToLower(w.Kind), w.Namespace, w.Name, describeServices(e.Services))
+		history := "ControllerRevisions" // a StatefulSet's or DaemonSet's revisions
+		if w.Kind == workload.KindDeployment {
+			history = "ReplicaSets"
+		}
+		return fmt.Sprintf("watching %s %s/%s: %s, pods, Events, EndpointSlices of %s",
+			strings.ToLower(w.Kind), w.Namespace, w.Name, history, describeServices(e.Services))
 	case progress.WatchRetrying:
 		return fmt.Sprintf("warning: watch of %s failing: %s (retrying; what happens meanwhile is learnt when it resumes)", e.Resource, e.Message)
 	case progress.WatchResumed:
@@ -57,8 +62,12 @@ func describeEvent(e progress.Event) string {
 		return "budget breached: " + e.Message
 	case progress.ActionTaken:
 		kind := strings.ToLower(w.Kind)
-		if e.Action == progress.ActionRolledBack {
+		switch {
+		case e.Action == progress.ActionRolledBack:
 			return fmt.Sprintf("rolled back %s %s/%s to revision %s", kind, w.Namespace, w.Name, e.Revision)
+		case e.Action == progress.ActionPaused && w.Kind != workload.KindDeployment:
+			// Pause does not exist for the kind: the partition or OnDelete stopped it.
+			return fmt.Sprintf("stopped the roll of %s %s/%s", kind, w.Namespace, w.Name)
 		}
 		return fmt.Sprintf("%s %s %s/%s", e.Action, kind, w.Namespace, w.Name)
 	}

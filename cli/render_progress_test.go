@@ -10,6 +10,7 @@ import (
 
 func TestDescribeEvent(t *testing.T) {
 	h := progress.Header{Workload: progress.Workload{Kind: "Deployment", Namespace: "shop", Name: "web"}}
+	sts := progress.Header{Workload: progress.Workload{Kind: "StatefulSet", Namespace: "shop", Name: "db"}}
 	tests := []struct {
 		event progress.Event
 		want  string
@@ -36,6 +37,9 @@ func TestDescribeEvent(t *testing.T) {
 		{progress.PodEventObserved{Header: h, Pod: "web-1", Reason: "Killing", Message: "Stopping container app"}, "pod web-1: event Killing: Stopping container app"},
 		{progress.BreachDetected{Header: h, Budget: "sigkills", Message: "1 containers SIGKILLed at the grace deadline (budget 0)"}, "budget breached: 1 containers SIGKILLed at the grace deadline (budget 0)"},
 		{progress.ActionTaken{Header: h, Action: progress.ActionPaused}, "paused deployment shop/web"},
+		{progress.ActionTaken{Header: sts, Action: progress.ActionPaused}, "stopped the roll of statefulset shop/db"},
+		{progress.ActionTaken{Header: sts, Action: progress.ActionRolledBack, Revision: "3"}, "rolled back statefulset shop/db to revision 3"},
+		{progress.WatchStarted{Header: sts, Services: []string{"db"}}, "watching statefulset shop/db: ControllerRevisions, pods, Events, EndpointSlices of service db"},
 		{progress.ActionTaken{Header: h, Action: progress.ActionRolledBack, Revision: "1"}, "rolled back deployment shop/web to revision 1"},
 	}
 	for _, tc := range tests {

@@ -22,6 +22,9 @@ const restartExample = `  # Check the contract, restart deploy/web and guard the
   # The same for a release script: JSON report on stdout, plain progress on stderr
   kubectl safe-rollout restart deploy/web -o json --progress=plain --timeout 10m
 
+  # A StatefulSet rolls one ordinal at a time; a breach stops it with its partition
+  kubectl safe-rollout restart sts/db
+
   # Restart although preflight fails (the report says so)
   kubectl safe-rollout restart deployment web --skip-preflight
 
@@ -51,8 +54,8 @@ func NewCmdRestart(configFlags *genericclioptions.ConfigFlags, streams genericio
 	o := NewRestartOptions(configFlags, streams, deps)
 	cmd := &cobra.Command{
 		Use:     "restart (TYPE/NAME | TYPE NAME | -l SELECTOR)",
-		Short:   "Restart a Deployment and guard the rollout",
-		Long:    "Runs preflight, restarts the Deployment exactly as `kubectl rollout restart` does, then guards the rollout until the new pods are available and every old pod is gone, recording each old pod's drain.",
+		Short:   "Restart a Deployment, StatefulSet or DaemonSet and guard the rollout",
+		Long:    "Runs preflight, restarts the workload exactly as `kubectl rollout restart` does, then guards the rollout until the new pods are available and every old pod is gone, recording each old pod's drain. A breach pauses a Deployment, stops a StatefulSet with its partition and a DaemonSet with updateStrategy OnDelete (the report prints the command that undoes it), or rolls back.",
 		Example: restartExample,
 		RunE:    runE(o),
 	}

@@ -36,11 +36,11 @@ func newRootCmd(streams genericiooptions.IOStreams, build BuildInfo, deps Deps) 
 	configFlags := genericclioptions.NewConfigFlags(true)
 	root := &cobra.Command{
 		Use:   "safe-rollout",
-		Short: "Restart and roll out Deployments without dropping traffic",
-		Long: `kubectl safe-rollout checks a Deployment's termination contract (preflight),
+		Short: "Restart and roll out Deployments, StatefulSets and DaemonSets without dropping traffic",
+		Long: `kubectl safe-rollout checks a workload's termination contract (preflight),
 then restarts it the way kubectl does while guarding the rollout: it watches
-ReplicaSets, pods and EndpointSlices, records every old pod's drain timeline and
-catches SIGKILLed pods and unclean exits.`,
+the workload's revisions, pods and EndpointSlices, records every old pod's drain
+timeline and catches SIGKILLed pods and unclean exits.`,
 		Annotations: map[string]string{
 			cobra.CommandDisplayNameAnnotation: "kubectl safe-rollout",
 		},

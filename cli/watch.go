@@ -14,7 +14,10 @@ const watchExample = `  # Guard the rollout started by kubectl apply, helm upgra
   kubectl set image deploy/web app=web:v2 && kubectl safe-rollout watch deploy/web
 
   # In a release script: JSON report, give up after 10 minutes
-  kubectl safe-rollout watch deploy/web -o json --timeout 10m`
+  kubectl safe-rollout watch deploy/web -o json --timeout 10m
+
+  # A DaemonSet's new release, rolled back on a breach
+  kubectl apply -f agent.yaml && kubectl safe-rollout watch ds/agent --on-breach=rollback`
 
 // WatchOptions holds the watch command's inputs.
 type WatchOptions struct {
