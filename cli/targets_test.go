@@ -98,7 +98,7 @@ func TestPreflightLiveWorkloads(t *testing.T) {
 		for _, want := range []string{
 			"NAMESPACE   WORKLOAD          CHECK",
 			"default     statefulset/db    rollout-in-progress   -           pass     no rollout in progress",
-			"default     daemonset/agent   rollout-in-progress   -           warn     rollout in progress: 2 of 4 nodes' pods updated",
+			"default     daemonset/agent   rollout-in-progress   -           warn     rollout in progress: 2 of 4 new pods updated",
 			"daemonset/agent   rollout-strategy      -           warn     RollingUpdate with maxSurge 0, maxUnavailable 1 on 4 nodes",
 			"statefulset/db    paused                -           skip     StatefulSets cannot be paused",
 			"  default daemonset/agent rollout-strategy: a hostPort allows one pod per node",

@@ -18,6 +18,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 )
 
 // daemonSetRules are a DaemonSet's kindRules.
@@ -37,20 +39,7 @@ func (r daemonSetRules) onDelete() bool {
 
 // inProgress reads the status as kubectl's DaemonSetStatusViewer does.
 func (r daemonSetRules) inProgress() (string, bool, string) {
-	ds := r.ds
-	if r.onDelete() {
-		return "", false, "updateStrategy OnDelete: kubectl rollout status follows RollingUpdate only"
-	}
-	st := ds.Status
-	switch {
-	case ds.Generation > st.ObservedGeneration:
-		return fmt.Sprintf("spec generation %d not yet observed by the controller (observed %d)", ds.Generation, st.ObservedGeneration), true, ""
-	case st.UpdatedNumberScheduled < st.DesiredNumberScheduled:
-		return fmt.Sprintf("rollout in progress: %d of %d nodes' pods updated", st.UpdatedNumberScheduled, st.DesiredNumberScheduled), true, ""
-	case st.NumberAvailable < st.DesiredNumberScheduled:
-		return fmt.Sprintf("rollout in progress: %d of %d updated pods available", st.NumberAvailable, st.DesiredNumberScheduled), true, ""
-	}
-	return "", false, ""
+	return viewerInProgress(workload.DaemonSet{DaemonSet: r.ds})
 }
 
 // strategy: OnDelete fails; otherwise what a node's swap does to the traffic

@@ -16,6 +16,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 )
 
 // statefulSetRules are a StatefulSet's kindRules.
@@ -43,28 +45,7 @@ func (r statefulSetRules) partition() int32 {
 
 // inProgress reads the status as kubectl's StatefulSetStatusViewer does.
 func (r statefulSetRules) inProgress() (string, bool, string) {
-	s := r.s
-	if r.onDelete() {
-		return "", false, "updateStrategy OnDelete: kubectl rollout status follows RollingUpdate only"
-	}
-	st := s.Status
-	if st.ObservedGeneration == 0 || s.Generation > st.ObservedGeneration {
-		return fmt.Sprintf("spec generation %d not yet observed by the controller (observed %d)", s.Generation, st.ObservedGeneration), true, ""
-	}
-	want, _ := r.replicas()
-	if st.ReadyReplicas < want {
-		return fmt.Sprintf("rollout in progress: %d of %d pods ready", st.ReadyReplicas, want), true, ""
-	}
-	if p := r.partition(); p > 0 {
-		if rolling := want - p; st.UpdatedReplicas < rolling {
-			return fmt.Sprintf("partitioned rollout in progress: %d of %d pods (ordinals >= %d) updated", st.UpdatedReplicas, rolling, p), true, ""
-		}
-		return "", false, ""
-	}
-	if st.UpdateRevision != st.CurrentRevision {
-		return fmt.Sprintf("rollout in progress: %d of %d pods at revision %s", st.UpdatedReplicas, want, st.UpdateRevision), true, ""
-	}
-	return "", false, ""
+	return viewerInProgress(workload.StatefulSet{StatefulSet: r.s})
 }
 
 // strategy: OnDelete fails, a partition says which ordinals roll, and the

@@ -165,6 +165,23 @@ func RolloutInProgress(d *appsv1.Deployment) (string, bool) {
 	return DeploymentWorkload(d).RolloutInProgress()
 }
 
+// viewerInProgress reads a StatefulSet's or DaemonSet's status as kubectl
+// rollout status does (the guard's own view of the kind): skip says why it
+// cannot tell (OnDelete: nothing rolls by itself).
+func viewerInProgress(w workload.Workload) (msg string, busy bool, skip string) {
+	status, done, err := w.RolloutStatus(w.GetGeneration())
+	var notRolling *workload.NotRollingError
+	switch {
+	case errors.As(err, &notRolling):
+		return "", false, "updateStrategy OnDelete: kubectl rollout status follows RollingUpdate only"
+	case done:
+		return "", false, ""
+	case w.ObservedGeneration() < w.GetGeneration() || w.ObservedGeneration() == 0:
+		return fmt.Sprintf("spec generation %d not yet observed by the controller (observed %d)", w.GetGeneration(), w.ObservedGeneration()), true, ""
+	}
+	return "rollout in progress: " + status, true, ""
+}
+
 // deploymentInProgress reads a Deployment's status as kubectl rollout status does.
 func deploymentInProgress(d *appsv1.Deployment) (string, bool) {
 	_, done, err := workload.Status(d, d.Generation)

@@ -23,8 +23,8 @@ import (
 
 // The kinds preflight checks besides workload.KindDeployment.
 const (
-	KindStatefulSet = "StatefulSet"
-	KindDaemonSet   = "DaemonSet"
+	KindStatefulSet = workload.KindStatefulSet
+	KindDaemonSet   = workload.KindDaemonSet
 )
 
 // Workload is a Deployment, StatefulSet or DaemonSet as the contract checks

@@ -275,7 +275,7 @@ func TestWorkloadRolloutInProgress(t *testing.T) {
 		{name: "sts pods not ready", w: sts(), env: steadySTS(func(l *appsv1.StatefulSet) { l.Status.ReadyReplicas = 2 }),
 			want: StatusWarn, exact: "rollout in progress: 2 of 3 pods ready"},
 		{name: "sts revisions differ", w: sts(), env: steadySTS(func(l *appsv1.StatefulSet) { l.Status.UpdatedReplicas = 1; l.Status.UpdateRevision = "db-2" }),
-			want: StatusWarn, exact: "rollout in progress: 1 of 3 pods at revision db-2"},
+			want: StatusWarn, exact: "rollout in progress: 1 of 3 new pods updated"},
 		{name: "sts partition done", w: sts(), env: steadySTS(func(l *appsv1.StatefulSet) {
 			l.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateStatefulSetStrategy{Partition: ptr.To[int32](2)}
 			l.Status.UpdatedReplicas, l.Status.UpdateRevision = 1, "db-2"
@@ -283,14 +283,14 @@ func TestWorkloadRolloutInProgress(t *testing.T) {
 		{name: "sts partition in progress", w: sts(), env: steadySTS(func(l *appsv1.StatefulSet) {
 			l.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateStatefulSetStrategy{Partition: ptr.To[int32](1)}
 			l.Status.UpdatedReplicas, l.Status.UpdateRevision = 1, "db-2"
-		}), want: StatusWarn, exact: "partitioned rollout in progress: 1 of 2 pods (ordinals >= 1) updated"},
+		}), want: StatusWarn, exact: "rollout in progress: 1 of 2 new pods updated (ordinals >= 1)"},
 		{name: "sts OnDelete", w: sts(), env: steadySTS(func(l *appsv1.StatefulSet) { l.Spec.UpdateStrategy.Type = appsv1.OnDeleteStatefulSetStrategyType }),
 			want: StatusSkip, contains: []string{"OnDelete"}},
 		{name: "ds steady", w: ds(), env: steadyDS(func(*appsv1.DaemonSet) {}), want: StatusPass},
 		{name: "ds generation not observed", w: ds(), env: steadyDS(func(l *appsv1.DaemonSet) { l.Generation = 3 }),
 			want: StatusWarn, exact: "spec generation 3 not yet observed by the controller (observed 2)"},
 		{name: "ds not updated", w: ds(), env: steadyDS(func(l *appsv1.DaemonSet) { l.Status.UpdatedNumberScheduled = 1 }),
-			want: StatusWarn, exact: "rollout in progress: 1 of 4 nodes' pods updated"},
+			want: StatusWarn, exact: "rollout in progress: 1 of 4 new pods updated"},
 		{name: "ds not available", w: ds(), env: steadyDS(func(l *appsv1.DaemonSet) { l.Status.NumberAvailable = 3 }),
 			want: StatusWarn, exact: "rollout in progress: 3 of 4 updated pods available"},
 		{name: "ds OnDelete", w: ds(), env: steadyDS(func(l *appsv1.DaemonSet) { l.Spec.UpdateStrategy.Type = appsv1.OnDeleteDaemonSetStrategyType }),

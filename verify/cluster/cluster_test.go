@@ -251,7 +251,7 @@ func TestClusterReaderWorkloadKinds(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := findCheck(t, verify.CheckWorkload(verify.DaemonSetWorkload(ds), verify.DefaultGraceBudget(), env), verify.CheckRolloutInProgress)
-	if c.Status != verify.StatusWarn || c.Message != "rollout in progress: 1 of 3 nodes' pods updated" {
+	if c.Status != verify.StatusWarn || c.Message != "rollout in progress: 1 of 3 new pods updated" {
 		t.Errorf("rollout-in-progress = %s %q, want the DaemonSet's", c.Status, c.Message)
 	}
 
