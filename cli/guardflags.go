@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -21,6 +22,7 @@ import (
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/policy"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/report"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/step"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 	"github.com/safe-rollout/kubectl-safe-rollout/verify/metrics"
 	"github.com/safe-rollout/kubectl-safe-rollout/verify/traffic"
@@ -57,6 +59,10 @@ type GuardFlags struct {
 	MaxQueryValue      float64
 	PrometheusInterval time.Duration
 
+	// Concurrency and BudgetScope shape a release step (several workloads).
+	Concurrency int
+	BudgetScope string
+
 	// DebugTrace is the hidden --debug-trace: a file that gets one JSON line per
 	// change the guard handled (make bench measures event lag with it).
 	DebugTrace string
@@ -69,6 +75,7 @@ func NewGuardFlags(onBreach policy.Action) GuardFlags {
 		Progress: progressAuto, OnBreach: string(onBreach), MaxGraceUsage: 0.9, ActionTimeout: 30 * time.Second,
 		ProbeRate: 20, ProbeConcurrency: 4, ProbeTimeout: 2 * time.Second, ProbeTail: 2 * time.Second,
 		MaxProbeErrorRate: -1, PrometheusInterval: 5 * time.Second,
+		Concurrency: 1, BudgetScope: string(step.ScopeStep),
 	}
 }
 
@@ -98,6 +105,8 @@ func (f *GuardFlags) AddFlags(fs *pflag.FlagSet, onBreachHelp string) {
 	fs.StringVar(&f.PrometheusQuery, "prometheus-query", "", "Instant query whose value must stay <= --max-query-value during the rollout")
 	fs.Float64Var(&f.MaxQueryValue, "max-query-value", 0, "Largest value --prometheus-query may return")
 	fs.DurationVar(&f.PrometheusInterval, "prometheus-interval", f.PrometheusInterval, "How often --prometheus-query is evaluated")
+	fs.IntVar(&f.Concurrency, "concurrency", f.Concurrency, "With several workloads (TYPE/NAME..., -l, --all): how many roll at once, in the given order (for -l and --all: Deployments, StatefulSets, then DaemonSets, each by name)")
+	fs.StringVar(&f.BudgetScope, "budget-scope", f.BudgetScope, "With several workloads: step (the first breach stops the step: workloads not yet started are not started) or workload (a breach acts on its workload only)")
 	fs.StringVar(&f.DebugTrace, "debug-trace", "", "Write one JSON line per change the guard handled to this file")
 	_ = fs.MarkHidden("debug-trace")
 }
@@ -137,6 +146,14 @@ func (f *GuardFlags) Validate() error {
 		return errors.New("--prometheus-url and --prometheus-query go together")
 	case f.PrometheusInterval <= 0:
 		return fmt.Errorf("--prometheus-interval must be positive, got %s", f.PrometheusInterval)
+	case f.Concurrency < 1:
+		return fmt.Errorf("--concurrency must be at least 1, got %d", f.Concurrency)
+	case !slices.Contains(step.Scopes(), step.Scope(f.BudgetScope)):
+		return fmt.Errorf("invalid --budget-scope %q: use step or workload", f.BudgetScope)
+	case f.Concurrency > 1 && len(f.Probes) > 0:
+		// Each guard probes during its own rollout: two at once would send
+		// twice the traffic and blame each other's errors.
+		return errors.New("--probe guards one workload at a time: use --concurrency 1")
 	}
 	if f.PrometheusURL != "" {
 		if u, err := url.Parse(f.PrometheusURL); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -189,16 +206,8 @@ type guardRun struct {
 	preflightVerdict string
 }
 
-// run guards d until the rollout ends, prints the report and returns the exit code as an error.
-func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, w workload.Workload, trigger rollout.Trigger) error {
-	// SIGINT or SIGTERM stops guarding, not the rollout: the report so far is
-	// still printed, and the exit code says which signal it was.
-	signals := g.signals
-	if signals == nil {
-		signals = processSignals{}
-	}
-	ctx, received, stop := notifyContext(ctx, signals)
-	defer stop()
+// newGuard is the guard the flags describe; close releases what it opened.
+func (g *guardRun) newGuard() (_ *rollout.Guard, closeGuard func(), err error) {
 	guard := &rollout.Guard{
 		Client:           g.client,
 		Clock:            g.clock,
@@ -212,12 +221,13 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, w work
 		Connectivity:     connectivityOf(g.client),
 		ProbeTail:        g.flags.ProbeTail,
 	}
+	closeGuard = func() {}
 	if len(g.flags.Probes) > 0 {
 		// The prober runs on the guard's clock: its error times and the pods'
 		// timelines are on one time line.
 		prober, err := traffic.NewProber(g.flags.probeOptions(g.clock, g.budget.DrainDelay))
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		guard.Probe = prober
 	}
@@ -228,13 +238,26 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, w work
 	if g.flags.DebugTrace != "" {
 		f, err := os.Create(g.flags.DebugTrace)
 		if err != nil {
-			return fmt.Errorf("--debug-trace: %w", err)
+			return nil, nil, fmt.Errorf("--debug-trace: %w", err)
 		}
-		defer f.Close()
 		traceFile := bufio.NewWriter(f)
-		defer traceFile.Flush()
 		guard.Trace = traceFile
+		closeGuard = func() { traceFile.Flush(); f.Close() }
 	}
+	return guard, closeGuard, nil
+}
+
+// run guards w until the rollout ends, prints the report and returns the exit code as an error.
+func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, w workload.Workload, trigger rollout.Trigger) error {
+	// SIGINT or SIGTERM stops guarding, not the rollout: the report so far is
+	// still printed, and the exit code says which signal it was.
+	ctx, received, stop := notifyContext(ctx, g.signalSource())
+	defer stop()
+	guard, closeGuard, err := g.newGuard()
+	if err != nil {
+		return err
+	}
+	defer closeGuard()
 	lines := newProgress(g.flags.Progress, o.Out, o.ErrOut, g.flags.Output != "", g.clock)
 	guard.Progress = func(e progress.Event) { fmt.Fprintln(lines, describeEvent(e)) }
 	report, err := guard.Run(ctx, w, trigger)
@@ -251,6 +274,60 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, w work
 		return err
 	}
 	return outcomeError(report, received())
+}
+
+func (g *guardRun) signalSource() signalSource {
+	if g.signals == nil {
+		return processSignals{}
+	}
+	return g.signals
+}
+
+// runStep guards several workloads as one release step (rollout/step): at
+// most --concurrency at once, in order; with --budget-scope step the first
+// breach stops it. trigger starts a workload's rollout (nil: watch). Progress
+// lines name their workload; the report has a section per workload.
+func (g *guardRun) runStep(ctx context.Context, o genericiooptions.IOStreams, targets []workload.Workload,
+	trigger func(workload.Workload) rollout.Trigger) error {
+	if g.flags.DebugTrace != "" {
+		return errors.New("--debug-trace follows one workload: name one")
+	}
+	ctx, received, stop := notifyContext(ctx, g.signalSource())
+	defer stop()
+	lines := newProgress(g.flags.Progress, o.Out, o.ErrOut, g.flags.Output != "", g.clock)
+	var mu sync.Mutex // guards running at once share the progress lines
+	runner := step.Runner{Concurrency: g.flags.Concurrency, Scope: step.Scope(g.flags.BudgetScope),
+		Guard: func(ctx context.Context, w workload.Workload) (*report.Rollout, error) {
+			guard, closeGuard, err := g.newGuard()
+			if err != nil {
+				return nil, err
+			}
+			defer closeGuard()
+			prefix := workload.Ref(w) + ": "
+			guard.Progress = func(e progress.Event) {
+				mu.Lock()
+				defer mu.Unlock()
+				fmt.Fprintln(lines, prefix+describeEvent(e))
+			}
+			var t rollout.Trigger
+			if trigger != nil {
+				t = trigger(w)
+			}
+			rep, err := guard.Run(ctx, w, t)
+			if rep != nil {
+				rep.PreflightSkipped, rep.PreflightVerdict = g.preflightSkipped, g.preflightVerdict
+			}
+			return rep, err
+		}}
+	rep, err := runner.Run(ctx, targets)
+	lines.Stop()
+	if perr := printStep(o.Out, rep, g.flags.Output, isTerminal(o.Out)); perr != nil {
+		return perr
+	}
+	if err != nil {
+		return err
+	}
+	return outcomeError(&report.Rollout{Outcome: rep.Outcome, Message: rep.Message}, received())
 }
 
 // outcomeError maps an outcome to the documented exit codes; stoppedBy is the

@@ -9,8 +9,34 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/report"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/step"
 	"github.com/safe-rollout/kubectl-safe-rollout/verify"
 )
+
+// printStep prints a release step's report: JSON or YAML as a whole; text as
+// a section per workload, then the workloads not started and the step's outcome.
+func printStep(w io.Writer, r *step.Report, format string, colour bool) error {
+	switch format {
+	case "json":
+		return writeJSON(w, r)
+	case "yaml":
+		return writeYAML(w, r)
+	}
+	for _, wr := range r.Workloads {
+		if _, err := fmt.Fprintf(w, "== %s (%s)\n", wr.Workload(), wr.Outcome); err != nil {
+			return err
+		}
+		if err := printRollout(w, wr, format, colour); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+	}
+	for _, s := range r.Skipped {
+		fmt.Fprintf(w, "== %s/%s: %s\n", strings.ToLower(s.Kind), s.Name, s.Reason)
+	}
+	_, err := fmt.Fprintf(w, "Step: %s, %d workloads guarded, %d not started\n", r.Outcome, len(r.Workloads), len(r.Skipped))
+	return err
+}
 
 func printRollout(w io.Writer, r *report.Rollout, format string, colour bool) error {
 	switch format {
@@ -20,7 +46,7 @@ func printRollout(w io.Writer, r *report.Rollout, format string, colour bool) er
 		return writeYAML(w, r)
 	}
 	if r.Outcome == report.OutcomeNoRollout {
-		_, err := fmt.Fprintf(w, "deployment.apps/%s: no rollout in progress\n", r.Deployment)
+		_, err := fmt.Fprintf(w, "%s: no rollout in progress\n", strings.Replace(r.Workload(), "/", ".apps/", 1))
 		return err
 	}
 	tw := printers.GetNewTabWriter(w)

@@ -10,6 +10,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/actions"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/policy"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
@@ -93,18 +94,22 @@ func (o *RestartOptions) Validate() error {
 }
 
 func (o *RestartOptions) Run(ctx context.Context) error {
-	w, targets, err := resolveOne(&o.Targets, o.args, "restart")
+	all, targets, err := resolveWorkloads(&o.Targets, o.args)
 	if err != nil {
 		return err
 	}
-	if err := o.Guard.checkTimeoutCoversGrace(w); err != nil {
-		return err
+	for _, w := range all {
+		if err := o.Guard.checkTimeoutCoversGrace(w); err != nil {
+			return err
+		}
 	}
 	client, err := o.Clients(o.ConfigFlags, 0)
 	if err != nil {
 		return err
 	}
 	g := &guardRun{flags: o.Guard, budget: o.Budget, client: client, clock: o.Clock, signals: o.Signals, preflightSkipped: o.SkipPreflight}
+	// Every workload is preflighted before the first restart: a failed
+	// preflight changes nothing at all.
 	if !o.SkipPreflight {
 		report, err := runPreflight(ctx, client, targets, StatedBudget(o.Budget.GraceBudget, o.Guard.flags))
 		if err != nil {
@@ -115,44 +120,59 @@ func (o *RestartOptions) Run(ctx context.Context) error {
 			if err := printPreflight(o.Out, report, o.Guard.Output, isTerminal(o.Out)); err != nil {
 				return err
 			}
-			return withCode(ExitPreflightFailed, fmt.Errorf("preflight failed for %s: nothing was changed (fix the findings, or use --skip-preflight)", workload.Ref(w)))
+			return withCode(ExitPreflightFailed, fmt.Errorf("preflight failed for %s: nothing was changed (fix the findings, or use --skip-preflight)", refs(all)))
 		}
 		warnPreflight(o.ErrOut, report)
 	}
-	if d, ok := w.(workload.Deployment); ok && d.Spec.Paused {
-		return actions.ErrPaused
+	for _, w := range all {
+		if d, ok := w.(workload.Deployment); ok && d.Spec.Paused {
+			return fmt.Errorf("%s: %w", workload.Ref(w), actions.ErrPaused)
+		}
 	}
 	if dry := actions.DryRun(o.DryRun); dry != actions.DryRunNone {
-		if _, err := actions.RestartWorkload(ctx, client, w, g.clock.Now(), dry); err != nil {
-			return err
+		for _, w := range all {
+			if _, err := actions.RestartWorkload(ctx, client, w, g.clock.Now(), dry); err != nil {
+				return err
+			}
+			fmt.Fprintf(o.Out, "%s.apps/%s restarted (%s dry run)\n", strings.ToLower(w.Kind()), w.GetName(), dry)
 		}
-		fmt.Fprintf(o.Out, "%s.apps/%s restarted (%s dry run)\n", strings.ToLower(w.Kind()), w.GetName(), dry)
 		return nil
 	}
-	trigger := func(ctx context.Context) (workload.Workload, error) {
-		return actions.RestartWorkload(ctx, client, w, g.clock.Now(), actions.DryRunNone)
+	trigger := func(w workload.Workload) rollout.Trigger {
+		return func(ctx context.Context) (workload.Workload, error) {
+			return actions.RestartWorkload(ctx, client, w, g.clock.Now(), actions.DryRunNone)
+		}
 	}
-	return g.run(ctx, o.IOStreams, w, trigger)
+	if len(all) == 1 {
+		return g.run(ctx, o.IOStreams, all[0], trigger(all[0]))
+	}
+	return g.runStep(ctx, o.IOStreams, all, trigger)
 }
 
-// resolveOne resolves exactly one live workload: a guard follows one rollout.
-func resolveOne(t *TargetOptions, args []string, verb string) (workload.Workload, *Targets, error) {
+// resolveWorkloads resolves the live workloads a command guards, in order.
+func resolveWorkloads(t *TargetOptions, args []string) ([]workload.Workload, *Targets, error) {
 	targets, err := t.Resolve(args)
 	if err != nil {
 		return nil, nil, err
 	}
-	if n := len(targets.Workloads); n != 1 {
-		names := make([]string, 0, n)
-		for _, w := range targets.Workloads {
-			names = append(names, w.String())
+	out := make([]workload.Workload, 0, len(targets.Workloads))
+	for _, vw := range targets.Workloads {
+		w, err := workload.For(vw.Object)
+		if err != nil {
+			return nil, nil, err
 		}
-		return nil, nil, fmt.Errorf("%s guards one workload at a time; %d matched: %s", verb, n, strings.Join(names, ", "))
+		out = append(out, w)
 	}
-	w, err := workload.For(targets.Workloads[0].Object)
-	if err != nil {
-		return nil, nil, err
+	return out, targets, nil
+}
+
+// refs names workloads in a message: "deployment/web, statefulset/db".
+func refs(ws []workload.Workload) string {
+	names := make([]string, 0, len(ws))
+	for _, w := range ws {
+		names = append(names, workload.Ref(w))
 	}
-	return w, targets, nil
+	return strings.Join(names, ", ")
 }
 
 // warnPreflight lists preflight warnings on stderr; they do not stop a restart.
@@ -165,6 +185,9 @@ func warnPreflight(w io.Writer, r verify.PreflightReport) {
 			where := c.ID
 			if c.Container != "" {
 				where += " (" + c.Container + ")"
+			}
+			if len(r.Objects) > 1 { // a release step: say whose
+				where = strings.ToLower(obj.Kind) + "/" + obj.Name + " " + where
 			}
 			fmt.Fprintf(w, "Warning: preflight %s: %s\n", where, c.Message)
 		}

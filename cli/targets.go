@@ -41,6 +41,8 @@ type TargetOptions struct {
 	withFiles bool
 	resource.FilenameOptions
 	Selector string
+	// All selects every Deployment, StatefulSet and DaemonSet of the namespace.
+	All bool
 
 	configFlags *genericclioptions.ConfigFlags
 	namespace   string
@@ -70,6 +72,7 @@ func (o *TargetOptions) AddFlags(cmd *cobra.Command, withFiles bool) {
 	const what = "Deployments, StatefulSets and DaemonSets"
 	o.withFiles = withFiles
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Selector (label query) to filter "+what+" on, e.g. -l app=web")
+	cmd.Flags().BoolVar(&o.All, "all", false, "Select every Deployment, StatefulSet and DaemonSet in the namespace")
 	if withFiles {
 		cmd.Flags().StringSliceVarP(&o.Filenames, "filename", "f", nil, "Manifests (file, directory or - for stdin) holding the "+what+" to check")
 		cmd.Flags().BoolVarP(&o.Recursive, "recursive", "R", true, "Process the directory used in -f recursively")
@@ -102,6 +105,10 @@ func (o *TargetOptions) Validate(args []string) error {
 	switch {
 	case hasFiles && (len(args) > 0 || o.Selector != ""):
 		return errors.New("use either -f FILE or deploy/NAME / -l SELECTOR, not both")
+	case o.All && (hasFiles || len(args) > 0 || o.Selector != ""):
+		return errors.New("--all selects every workload of the namespace: give no TYPE/NAME, -l or -f with it")
+	case o.All:
+		return nil
 	case !hasFiles && len(args) == 0 && o.Selector == "" && o.withFiles:
 		return errors.New("you must specify a Deployment, StatefulSet or DaemonSet: TYPE/NAME (deploy/web, sts/db, ds/agent), TYPE NAME, -l SELECTOR or -f FILE")
 	case !hasFiles && len(args) == 0 && o.Selector == "":

@@ -152,12 +152,24 @@ func TestTargetsRefusedBeforeFetching(t *testing.T) {
 			}
 		}
 	})
-	t.Run("restart guards one workload", func(t *testing.T) {
+	t.Run("--all: every workload of the namespace, Deployments first", func(t *testing.T) {
+		s := newWorkloadServer(t)
+		r := runCmd(t, "restart", "--kubeconfig", s.Kubeconfig, "--all", "--dry-run=client", "--skip-preflight")
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if r.code != 0 || len(lines) < 3 || !strings.HasPrefix(lines[0], "deployment.apps/") || !strings.HasPrefix(lines[len(lines)-1], "daemonset.apps/") {
+			t.Errorf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+		}
+		bad := runCmd(t, "restart", "--kubeconfig", s.Kubeconfig, "--all", "deploy/web")
+		assertOneErrorLine(t, bad)
+	})
+	t.Run("restart takes several workloads as one step", func(t *testing.T) {
 		s := newWorkloadServer(t)
 		r := runCmd(t, "restart", "--kubeconfig", s.Kubeconfig, "-l", "tier=back", "--dry-run=client")
-		assertOneErrorLine(t, r)
-		if !strings.Contains(r.stderr, "restart guards one workload at a time") {
-			t.Errorf("stderr = %q", r.stderr)
+		if r.code != 0 || r.stdout != "statefulset.apps/db restarted (client dry run)\ndaemonset.apps/agent restarted (client dry run)\n" {
+			t.Errorf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+		}
+		if !strings.Contains(r.stderr, "Warning: preflight daemonset/agent rollout-strategy:") {
+			t.Errorf("preflight warnings do not name their workload: %q", r.stderr)
 		}
 	})
 }

@@ -67,17 +67,22 @@ func (o *WatchOptions) Validate() error {
 }
 
 func (o *WatchOptions) Run(ctx context.Context) error {
-	w, _, err := resolveOne(&o.Targets, o.args, "watch")
+	all, _, err := resolveWorkloads(&o.Targets, o.args)
 	if err != nil {
 		return err
 	}
-	if err := o.Guard.checkTimeoutCoversGrace(w); err != nil {
-		return err
+	for _, w := range all {
+		if err := o.Guard.checkTimeoutCoversGrace(w); err != nil {
+			return err
+		}
 	}
 	client, err := o.Clients(o.ConfigFlags, 0)
 	if err != nil {
 		return err
 	}
 	g := &guardRun{flags: o.Guard, budget: o.Budget, client: client, clock: o.Clock, signals: o.Signals, preflightSkipped: true}
-	return g.run(ctx, o.IOStreams, w, nil)
+	if len(all) == 1 {
+		return g.run(ctx, o.IOStreams, all[0], nil)
+	}
+	return g.runStep(ctx, o.IOStreams, all, nil)
 }
