@@ -35,7 +35,7 @@ LAB_DRAIN_APP_DEPS = $(shell find $(LAB_DRAIN_APP_SRC) -type f -not -path '*/.gi
 # then shuts its servers down gracefully), built from the module proxy at a pinned commit.
 LAB_PODINFO := github.com/stefanprodan/podinfo/cmd/podinfo@v1.8.1-0.20250910200901-e86405a8674e
 
-lab-build: $(LAB_K8S) $(LAB_IMG)/pause.tar $(LAB_IMG)/drain-app.tar $(LAB_IMG)/podinfo.tar
+lab-build: $(LAB_K8S) $(LAB_IMG)/pause.tar $(LAB_IMG)/drain-app.tar $(LAB_IMG)/podinfo.tar $(LAB_IMG)/kubectl-safe-rollout.tar
 
 $(LAB_K8S): $(LAB_K8S_DEPS)
 	$(LAB_SRC)/k8s/build.sh $@
@@ -55,6 +55,12 @@ $(LAB_IMG)/drain-app.tar: $(LAB_IMG)/drain-app.src $(LAB_DRAIN_APP_DEPS) $(LAB_I
 
 $(LAB_IMG)/podinfo.tar: $(LAB_IMGTOOL) $(LAB_IMGMOD) $(LAB_SRC)/lab.mk
 	$(LAB_SRC)/images/build.sh module $(LAB_IMGTOOL) $(LAB_PODINFO) safe-rollout.local/podinfo:6.9.2 $@
+
+# The plugin itself as an image: a release step's hook Job runs it in the cluster
+# (examples/release-step/hook-job.yaml, docs/release-steps.md).
+LAB_PLUGIN_DEPS = $(shell find $(CURDIR)/cmd $(CURDIR)/cli $(CURDIR)/rollout $(CURDIR)/verify -name '*.go' -not -name '*_test.go' 2>/dev/null) $(CURDIR)/go.mod $(CURDIR)/go.sum
+$(LAB_IMG)/kubectl-safe-rollout.tar: $(LAB_PLUGIN_DEPS) $(LAB_IMGTOOL) $(LAB_IMGMOD)
+	$(LAB_SRC)/images/build.sh image $(LAB_IMGTOOL) $(CURDIR)/cmd/kubectl-safe-rollout safe-rollout.local/kubectl-safe-rollout:dev $@
 
 # kwok (simulated nodes, for make bench): not part of lab-build, the lab runs without it.
 LAB_KWOK := $(LAB_BIN)/kwok
