@@ -60,7 +60,7 @@ func NewCmdRestart(configFlags *genericclioptions.ConfigFlags, streams genericio
 		Example: restartExample,
 		RunE:    runE(o),
 	}
-	o.Targets.AddFlags(cmd, false)
+	o.Targets.AddFlags(cmd, true)
 	o.Budget.AddFlags(cmd.Flags())
 	o.Guard.AddFlags(cmd.Flags(), "On a breached budget: pause (default: undoing a restart only restarts again), rollback or none")
 	addOutputFlag(cmd, &o.Guard.Output)

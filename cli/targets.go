@@ -74,7 +74,7 @@ func (o *TargetOptions) AddFlags(cmd *cobra.Command, withFiles bool) {
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Selector (label query) to filter "+what+" on, e.g. -l app=web")
 	cmd.Flags().BoolVar(&o.All, "all", false, "Select every Deployment, StatefulSet and DaemonSet in the namespace")
 	if withFiles {
-		cmd.Flags().StringSliceVarP(&o.Filenames, "filename", "f", nil, "Manifests (file, directory or - for stdin) holding the "+what+" to check")
+		cmd.Flags().StringSliceVarP(&o.Filenames, "filename", "f", nil, "Manifests (file, directory or - for stdin) holding the "+what)
 		cmd.Flags().BoolVarP(&o.Recursive, "recursive", "R", true, "Process the directory used in -f recursively")
 	}
 }
@@ -160,6 +160,13 @@ func (o *TargetOptions) queries(args []string) []targetQuery {
 // type is mapped, and refused unless it is a workload kind, before any object
 // is read. Manifests (-f) are read by ReadManifests.
 func (o *TargetOptions) Resolve(args []string) (*Targets, error) {
+	if len(o.Filenames) > 0 {
+		named, err := o.namedInFiles()
+		if err != nil {
+			return nil, err
+		}
+		args = named
+	}
 	queries := o.queries(args)
 	results := make([]*resource.Result, len(queries))
 	kinds := make([]string, len(queries))
@@ -209,6 +216,32 @@ func (o *TargetOptions) Resolve(args []string) (*Targets, error) {
 		return nil, errors.New(msg)
 	}
 	return t, nil
+}
+
+// namedInFiles lists the workloads the manifests of -f name, as TYPE/NAME in
+// the files' order, for Resolve to read live, as `kubectl rollout restart -f`
+// does. The manifests' other kinds (Services, ConfigMaps) are passed over: a
+// release's files hold them too.
+func (o *TargetOptions) namedInFiles() ([]string, error) {
+	infos, err := resource.NewLocalBuilder().Unstructured().FilenameParam(false, &o.FilenameOptions).Flatten().Do().Infos()
+	if err != nil {
+		return nil, withFileLine(err)
+	}
+	var named []string
+	for _, info := range infos {
+		gvk := info.Object.GetObjectKind().GroupVersionKind()
+		if gvk.Group != appsv1.GroupName || !slices.Contains(verify.WorkloadKinds(), gvk.Kind) {
+			continue
+		}
+		if ns := info.Namespace; ns != "" && ns != o.namespace {
+			return nil, fmt.Errorf("%s/%s is in namespace %s, not %s: run once per namespace (-n %s)", strings.ToLower(gvk.Kind), info.Name, ns, o.namespace, ns)
+		}
+		named = append(named, strings.ToLower(gvk.Kind)+"/"+info.Name)
+	}
+	if len(named) == 0 {
+		return nil, fmt.Errorf("no Deployment, StatefulSet or DaemonSet in %s", strings.Join(o.Filenames, ", "))
+	}
+	return named, nil
 }
 
 // pluralKinds names kinds for a message: "Deployments, StatefulSets or DaemonSets".

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -161,6 +162,35 @@ func TestTargetsRefusedBeforeFetching(t *testing.T) {
 		}
 		bad := runCmd(t, "restart", "--kubeconfig", s.Kubeconfig, "--all", "deploy/web")
 		assertOneErrorLine(t, bad)
+	})
+	t.Run("restart -f: the live workloads the manifests name, in their order", func(t *testing.T) {
+		s := newWorkloadServer(t)
+		dir := t.TempDir()
+		manifest := `apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec: {selector: {app: db}, ports: [{port: 80}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+`
+		if err := os.WriteFile(dir+"/release.yaml", []byte(manifest), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := runCmd(t, "restart", "--kubeconfig", s.Kubeconfig, "-f", dir+"/release.yaml", "--dry-run=client", "--skip-preflight")
+		if r.code != 0 || r.stdout != "daemonset.apps/agent restarted (client dry run)\nstatefulset.apps/db restarted (client dry run)\n" {
+			t.Errorf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+		}
+		other := runCmd(t, "watch", "--kubeconfig", s.Kubeconfig, "-n", "default", "-f", td+"statefulset.yaml")
+		assertOneErrorLine(t, other)
+		if !strings.Contains(other.stderr, "is in namespace data, not default") {
+			t.Errorf("a manifest's namespace other than -n: stderr %q", other.stderr)
+		}
 	})
 	t.Run("restart takes several workloads as one step", func(t *testing.T) {
 		s := newWorkloadServer(t)

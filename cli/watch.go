@@ -44,7 +44,7 @@ func NewCmdWatch(configFlags *genericclioptions.ConfigFlags, streams genericioop
 		Example: watchExample,
 		RunE:    runE(o),
 	}
-	o.Targets.AddFlags(cmd, false)
+	o.Targets.AddFlags(cmd, true)
 	o.Budget.AddFlags(cmd.Flags())
 	o.Guard.AddFlags(cmd.Flags(), "On a breached budget: pause, rollback or none; default auto: rollback when the rollout changed more than restartedAt (an image or config change), else pause")
 	addOutputFlag(cmd, &o.Guard.Output)
