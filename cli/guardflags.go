@@ -207,7 +207,7 @@ type guardRun struct {
 }
 
 // newGuard is the guard the flags describe; close releases what it opened.
-func (g *guardRun) newGuard() (_ *rollout.Guard, closeGuard func(), err error) {
+func (g *guardRun) newGuard(withProbe bool) (_ *rollout.Guard, closeGuard func(), err error) {
 	guard := &rollout.Guard{
 		Client:           g.client,
 		Clock:            g.clock,
@@ -222,7 +222,7 @@ func (g *guardRun) newGuard() (_ *rollout.Guard, closeGuard func(), err error) {
 		ProbeTail:        g.flags.ProbeTail,
 	}
 	closeGuard = func() {}
-	if len(g.flags.Probes) > 0 {
+	if withProbe && len(g.flags.Probes) > 0 {
 		// The prober runs on the guard's clock: its error times and the pods'
 		// timelines are on one time line.
 		prober, err := traffic.NewProber(g.flags.probeOptions(g.clock, g.budget.DrainDelay))
@@ -253,7 +253,7 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, w work
 	// still printed, and the exit code says which signal it was.
 	ctx, received, stop := notifyContext(ctx, g.signalSource())
 	defer stop()
-	guard, closeGuard, err := g.newGuard()
+	guard, closeGuard, err := g.newGuard(true)
 	if err != nil {
 		return err
 	}
@@ -294,15 +294,30 @@ func (g *guardRun) runStep(ctx context.Context, o genericiooptions.IOStreams, ta
 	}
 	ctx, received, stop := notifyContext(ctx, g.signalSource())
 	defer stop()
+	// Probe traffic runs once for the whole step (--probe needs --concurrency 1).
+	var prober *traffic.Prober
+	if len(g.flags.Probes) > 0 {
+		var err error
+		if prober, err = traffic.NewProber(g.flags.probeOptions(g.clock, g.budget.DrainDelay)); err != nil {
+			return err
+		}
+		probeCtx, cancel := context.WithCancel(ctx)
+		stopped := make(chan struct{})
+		go func() { prober.Run(probeCtx); close(stopped) }()
+		defer func() { cancel(); <-stopped }()
+	}
 	lines := newProgress(g.flags.Progress, o.Out, o.ErrOut, g.flags.Output != "", g.clock)
 	var mu sync.Mutex // guards running at once share the progress lines
 	runner := step.Runner{Concurrency: g.flags.Concurrency, Scope: step.Scope(g.flags.BudgetScope),
 		Guard: func(ctx context.Context, w workload.Workload) (*report.Rollout, error) {
-			guard, closeGuard, err := g.newGuard()
+			guard, closeGuard, err := g.newGuard(false)
 			if err != nil {
 				return nil, err
 			}
 			defer closeGuard()
+			if prober != nil {
+				guard.Probe = &stepProbe{Prober: prober, clock: g.clock}
+			}
 			prefix := workload.Ref(w) + ": "
 			guard.Progress = func(e progress.Event) {
 				mu.Lock()
@@ -321,6 +336,10 @@ func (g *guardRun) runStep(ctx context.Context, o genericiooptions.IOStreams, ta
 		}}
 	rep, err := runner.Run(ctx, targets)
 	lines.Stop()
+	if prober != nil {
+		snap := prober.Snapshot()
+		rep.Probe = &snap
+	}
 	if perr := printStep(o.Out, rep, g.flags.Output, isTerminal(o.Out)); perr != nil {
 		return perr
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/report"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
+	"github.com/safe-rollout/kubectl-safe-rollout/verify/traffic"
 )
 
 // Scope says what a breach stops.
@@ -39,6 +40,10 @@ type Report struct {
 	Workloads []*report.Rollout `json:"workloads"`
 	// Skipped are the workloads not started because the step stopped.
 	Skipped []Skipped `json:"skipped"`
+	// Probe is the step's probe traffic, when there was some: it ran once
+	// for the whole step; each workload's report attributes the errors of
+	// its own rollout to its pods.
+	Probe *traffic.ProbeReport `json:"probe,omitempty"`
 }
 
 // Skipped is a workload the step did not start.

@@ -60,3 +60,33 @@ func TestReleaseStepStopsAtTheFirstBreach(t *testing.T) {
 		t.Errorf("c-db generation %d -> %d: restarted although the step stopped", db.Generation, after.Generation)
 	}
 }
+
+// Probe traffic runs once for the whole step: the step's JSON has it, and
+// the contract apps' rollouts, one after the other, cost no request.
+func TestReleaseStepProbedOnce(t *testing.T) {
+	l := newLab(t)
+	ns := l.namespace(t)
+	partOf := func(d *appsv1.Deployment) { d.Labels["app.kubernetes.io/part-of"] = "demo" }
+	l.deploy(t, ns, app{name: "front", replicas: 2, grace: 30, preStop: true, args: []string{"--mode=contract", "--drain-delay=2s"}, mutate: partOf})
+	l.deploy(t, ns, app{name: "back", replicas: 2, grace: 30, preStop: true, args: []string{"--mode=contract", "--drain-delay=2s"}, mutate: partOf})
+	front, back := l.clusterIP(t, ns, "front"), l.clusterIP(t, ns, "back")
+	l.waitAnswering(t, "http://"+front+"/")
+	l.waitAnswering(t, "http://"+back+"/")
+
+	r := l.run(t, "-n", ns, "restart", "deploy/front", "deploy/back", "--probe", "http://"+front+"/", "--probe", "http://"+back+"/",
+		"-o", "json", "--progress=plain", "--timeout=4m")
+	var rep struct {
+		stepReport
+		Probe *struct {
+			Requests int `json:"requests"`
+			Errors   int `json:"errors"`
+		} `json:"probe"`
+	}
+	decodeJSON(t, r, &rep)
+	if r.code != 0 || rep.Outcome != "succeeded" || len(rep.Workloads) != 2 {
+		t.Fatalf("exit %d outcome %q workloads %d (%s), want 0, succeeded, 2", r.code, rep.Outcome, len(rep.Workloads), rep.Message)
+	}
+	if rep.Probe == nil || rep.Probe.Requests == 0 || rep.Probe.Errors != 0 {
+		t.Errorf("step probe %+v, want traffic and 0 errors", rep.Probe)
+	}
+}
