@@ -5,6 +5,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +112,96 @@ func TestDaemonSetBadReleaseRolledBack(t *testing.T) {
 	}
 	if args := strings.Join(ds.Spec.Template.Spec.Containers[0].Args, " "); args != strings.Join(good, " ") {
 		t.Errorf("template args %q after rollback, want the previous release's %q", args, strings.Join(good, " "))
+	}
+}
+
+// A DaemonSet spanning three of kwok's simulated nodes (lab/kwok), whose
+// pods ignore SIGTERM (kwok plays a SIGKILL at the grace deadline): the first
+// node's replacement is SIGKILLed, the roll is stopped with updateStrategy
+// OnDelete (exit 3, the command that restores RollingUpdate in the report),
+// and the nodes not yet rolled keep their pods at the old revision.
+func TestDaemonSetStopOnSimulatedNodes(t *testing.T) {
+	l := newLab(t)
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kwok := func(args ...string) {
+		t.Helper()
+		out, err := exec.Command(filepath.Join(root, "lab/kwok.sh"), append([]string{filepath.Dir(l.kubeconfig)}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("lab/kwok.sh %v: %v\n%s", args, err, out)
+		}
+	}
+	kwok("up", "3")
+	t.Cleanup(func() { kwok("down") })
+	ns := l.namespace(t)
+	ctx := context.Background()
+	labels := map[string]string{"app": "agents"}
+	ds := &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "agents", Namespace: ns, Labels: labels},
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxUnavailable: ptr.To(intstr.FromInt32(1))}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{
+					"bench.safe-rollout.io/clean-weight": "0", "bench.safe-rollout.io/sigkill-weight": "1"}},
+				Spec: corev1.PodSpec{
+					TerminationGracePeriodSeconds: ptr.To[int64](2),
+					NodeSelector:                  map[string]string{"type": "kwok"},
+					Tolerations:                   []corev1.Toleration{{Key: "kwok.x-k8s.io/node", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}},
+					Containers:                    []corev1.Container{{Name: "agent", Image: drainAppImage}},
+				},
+			},
+		},
+	}
+	if _, err := l.client.AppsV1().DaemonSets(ns).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var before *appsv1.DaemonSet
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		var err error
+		before, err = l.client.AppsV1().DaemonSets(ns).Get(ctx, "agents", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		s := before.Status
+		return s.ObservedGeneration >= before.Generation && s.DesiredNumberScheduled == 3 && s.NumberAvailable == 3 && s.UpdatedNumberScheduled == 3, nil
+	})
+	if err != nil {
+		t.Fatalf("daemonset on 3 simulated nodes not available: %v (status %+v)", err, before.Status)
+	}
+	oldHashes := l.podRevisions(t, ns, "agents")
+
+	r := l.run(t, "-n", ns, "restart", "ds/agents", "--skip-preflight", "-o", "json", "--progress=plain", "--timeout=2m")
+	var rep stsReport
+	decodeJSON(t, r, &rep)
+	if r.code != 3 || rep.Outcome != "paused" || rep.Summary.SIGKILLs == 0 {
+		t.Fatalf("exit %d outcome %q summary %+v (%s), want 3, paused, a SIGKILL", r.code, rep.Outcome, rep.Summary, rep.Message)
+	}
+	if !strings.Contains(rep.Message, "OnDelete") || !strings.Contains(rep.Message, "kubectl patch daemonset/agents") {
+		t.Errorf("message %q, want the OnDelete stop and the command that restores RollingUpdate", rep.Message)
+	}
+	after, err := l.client.AppsV1().DaemonSets(ns).Get(ctx, "agents", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Spec.UpdateStrategy.Type != appsv1.OnDeleteDaemonSetStrategyType {
+		t.Errorf("updateStrategy %s, want OnDelete", after.Spec.UpdateStrategy.Type)
+	}
+	// Give the controller time to do what it would wrongly do, then look.
+	time.Sleep(5 * time.Second)
+	old := 0
+	for _, hash := range l.podRevisions(t, ns, "agents") {
+		for _, was := range oldHashes {
+			if hash == was {
+				old++
+				break
+			}
+		}
+	}
+	if old != 2 {
+		t.Errorf("%d pods at the old revision (now %v, before %v), want the 2 nodes not yet rolled untouched", old, l.podRevisions(t, ns, "agents"), oldHashes)
 	}
 }
