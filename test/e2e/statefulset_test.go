@@ -194,7 +194,7 @@ func decodeJSON(t *testing.T, r result, into any) {
 // documented forced rollback), as the ServiceAccount of deploy/rbac.yaml,
 // with nothing forbidden. A DaemonSet restart as the same user covers its
 // verbs.
-func TestStatefulSetForcedRollbackWithTheDocumentedRole(t *testing.T) {
+func TestRBACStatefulSetForcedRollbackAndDaemonSet(t *testing.T) {
 	l := newLab(t)
 	ns := l.namespace(t)
 	good := []string{"--mode=contract", "--drain-delay=1s"}
