@@ -14,7 +14,7 @@ import (
 func TestStepProbeWindow(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	buckets := []traffic.ErrorBucket{
-		{Start: t0.Add(1 * time.Second), Width: time.Second, Errors: 1}, // before the guard
+		{Start: t0.Add(1 * time.Second), Width: time.Second, Errors: 1},         // before the guard
 		{Start: t0.Add(9500 * time.Millisecond), Width: time.Second, Errors: 2}, // overlaps its start
 		{Start: t0.Add(15 * time.Second), Width: time.Second, Errors: 3},
 		{Start: t0.Add(30 * time.Second), Width: time.Second, Errors: 4}, // after it ended

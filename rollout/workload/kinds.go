@@ -11,7 +11,9 @@ import (
 	"k8s.io/utils/ptr"
 )
 
+// The kinds the plugin rolls out.
 const (
+	KindDeployment  = "Deployment"
 	KindStatefulSet = "StatefulSet"
 	KindDaemonSet   = "DaemonSet"
 	// RevisionHashLabel is the pod (and ControllerRevision) label the

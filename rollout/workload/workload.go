@@ -22,7 +22,6 @@ const (
 	// AnnotationIgnoreContainers lists containers (a,b) whose exits the team
 	// accepts: reported, never judged. On the workload or its pod template.
 	AnnotationIgnoreContainers = "safe-rollout.io/ignore-containers"
-	KindDeployment = "Deployment"
 )
 
 // DesiredReplicas is spec.replicas with the API's default of 1.
