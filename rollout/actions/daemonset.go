@@ -116,19 +116,11 @@ func StopDaemonSet(ctx context.Context, client kubernetes.Interface, ds *appsv1.
 // attempt hears of every try. Refusals wrap ErrRollbackRefused.
 func RollbackDaemonSet(ctx context.Context, client kubernetes.Interface, ds *appsv1.DaemonSet, previous *appsv1.ControllerRevision,
 	guarded *corev1.PodTemplateSpec, attempt func(error)) error {
-	if previous == nil {
-		return fmt.Errorf("daemonset %s/%s has no previous revision to roll back to", ds.Namespace, ds.Name)
+	patch := func(ctx context.Context, data []byte) error {
+		_, err := client.AppsV1().DaemonSets(ds.Namespace).Patch(ctx, ds.Name, types.StrategicMergePatchType, data, metav1.PatchOptions{FieldManager: workload.FieldManager})
+		return err
 	}
-	err := whileGuardedObject(ctx, ds, getDaemonSet(client, ds), daemonSetTemplate, guarded, errDaemonSetRollbackRefused, attempt,
-		func(current *appsv1.DaemonSet) error {
-			patch, err := rollbackPatch(previous, current.ResourceVersion)
-			if err != nil {
-				return err
-			}
-			_, err = client.AppsV1().DaemonSets(ds.Namespace).Patch(ctx, ds.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{FieldManager: workload.FieldManager})
-			return err
-		})
-	return wrapWrite(err, "rolling back", "daemonset", ds.Namespace, ds.Name)
+	return rollbackToRevision(ctx, ds, getDaemonSet(client, ds), daemonSetTemplate, patch, "daemonset", errDaemonSetRollbackRefused, previous, guarded, attempt)
 }
 
 func getDaemonSet(client kubernetes.Interface, ds *appsv1.DaemonSet) func(context.Context) (*appsv1.DaemonSet, error) {

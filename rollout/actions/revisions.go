@@ -57,8 +57,8 @@ var (
 	errDaemonSetRollbackRefused   = &refusedError{"rollback", "DaemonSet", ErrRollbackRefused}
 )
 
-// whileGuardedObject is whileGuarded for any kind: it writes only while the
-// object still carries guarded, on the copy the guard knows first, on a fresh
+// whileGuardedObject writes a workload of any kind only while it still carries
+// guarded, the template this rollout produced: on the copy the guard knows first, on a fresh
 // read (get) after any failure; refused once the template changed. Transient
 // errors are retried until ctx ends.
 func whileGuardedObject[T any](ctx context.Context, obj T, get func(context.Context) (T, error), template func(T) *corev1.PodTemplateSpec,
@@ -78,6 +78,26 @@ func whileGuardedObject[T any](ctx context.Context, obj T, get func(context.Cont
 		known = false // any failure re-reads
 		return write(current)
 	})
+}
+
+// rollbackToRevision restores previous's template on obj as `kubectl rollout
+// undo` does (the revision's data as a strategic merge patch, made conditional
+// on the resourceVersion whose template was checked), while obj still carries
+// guarded. patch sends the patch to obj's kind.
+func rollbackToRevision[T metav1.Object](ctx context.Context, obj T, get func(context.Context) (T, error), template func(T) *corev1.PodTemplateSpec,
+	patch func(ctx context.Context, data []byte) error, kind string, refused error,
+	previous *appsv1.ControllerRevision, guarded *corev1.PodTemplateSpec, attempt func(error)) error {
+	if previous == nil {
+		return fmt.Errorf("%s %s/%s has no previous revision to roll back to", kind, obj.GetNamespace(), obj.GetName())
+	}
+	err := whileGuardedObject(ctx, obj, get, template, guarded, refused, attempt, func(current T) error {
+		data, err := rollbackPatch(previous, current.GetResourceVersion())
+		if err != nil {
+			return err
+		}
+		return patch(ctx, data)
+	})
+	return wrapWrite(err, "rolling back", kind, obj.GetNamespace(), obj.GetName())
 }
 
 // wrapWrite wraps a guarded write's error as Rollback does: refusals as they

@@ -48,27 +48,13 @@ func Pause(ctx context.Context, client kubernetes.Interface, d *appsv1.Deploymen
 }
 
 // whileGuarded writes the Deployment only while it still carries guarded, the
-// template this rollout produced: on the copy the guard knows first, on a fresh
-// read after any failure; refused once the template changed. Transient errors
-// are retried until ctx ends.
+// template this rollout produced (whileGuardedObject, the same for every kind).
 func whileGuarded(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment, guarded *corev1.PodTemplateSpec,
 	refused error, attempt func(error), write func(current *appsv1.Deployment) error) error {
-	current := d
-	return retryTransient(ctx, attempt, func() error {
-		if current == nil {
-			fresh, err := client.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
-			if err != nil {
-				return &rereadError{err}
-			}
-			current = fresh
-		}
-		if !equality.Semantic.DeepEqual(&current.Spec.Template, guarded) {
-			return refused
-		}
-		target := current
-		current = nil // any failure re-reads
-		return write(target)
-	})
+	get := func(ctx context.Context) (*appsv1.Deployment, error) {
+		return client.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
+	}
+	return whileGuardedObject(ctx, d, get, func(d *appsv1.Deployment) *corev1.PodTemplateSpec { return &d.Spec.Template }, guarded, refused, attempt, write)
 }
 
 // actionBackoff spaces the retries of an action; the action timeout (ctx) ends them.

@@ -174,19 +174,11 @@ func StopStatefulSet(ctx context.Context, client kubernetes.Interface, s *appsv1
 // attempt hears of every try. Refusals wrap ErrRollbackRefused.
 func RollbackStatefulSet(ctx context.Context, client kubernetes.Interface, s *appsv1.StatefulSet, previous *appsv1.ControllerRevision,
 	guarded *corev1.PodTemplateSpec, attempt func(error)) error {
-	if previous == nil {
-		return fmt.Errorf("statefulset %s/%s has no previous revision to roll back to", s.Namespace, s.Name)
+	patch := func(ctx context.Context, data []byte) error {
+		_, err := client.AppsV1().StatefulSets(s.Namespace).Patch(ctx, s.Name, types.StrategicMergePatchType, data, metav1.PatchOptions{FieldManager: workload.FieldManager})
+		return err
 	}
-	err := whileGuardedObject(ctx, s, getStatefulSet(client, s), statefulSetTemplate, guarded, errStatefulSetRollbackRefused, attempt,
-		func(current *appsv1.StatefulSet) error {
-			patch, err := rollbackPatch(previous, current.ResourceVersion)
-			if err != nil {
-				return err
-			}
-			_, err = client.AppsV1().StatefulSets(s.Namespace).Patch(ctx, s.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{FieldManager: workload.FieldManager})
-			return err
-		})
-	return wrapWrite(err, "rolling back", "statefulset", s.Namespace, s.Name)
+	return rollbackToRevision(ctx, s, getStatefulSet(client, s), statefulSetTemplate, patch, "statefulset", errStatefulSetRollbackRefused, previous, guarded, attempt)
 }
 
 // ForceRollbackPods deletes the StatefulSet's pods at badRevision that are not
