@@ -2,6 +2,7 @@ package workload
 
 import (
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -39,6 +40,8 @@ type Workload interface {
 	// Deployment's revision number, the StatefulSet's update revision; "" when
 	// the kind does not say (a DaemonSet: its ControllerRevisions do).
 	Revision() string
+
+	updateRevisionHash(revisions []*appsv1.ControllerRevision) string
 }
 
 // For wraps a typed Deployment, StatefulSet or DaemonSet in its view.
@@ -55,15 +58,7 @@ func For(obj runtime.Object) (Workload, error) {
 }
 
 // Ref names a workload in messages and kubectl commands: "statefulset/db".
-func Ref(w Workload) string {
-	switch w.Kind() {
-	case KindStatefulSet:
-		return "statefulset/" + w.GetName()
-	case KindDaemonSet:
-		return "daemonset/" + w.GetName()
-	}
-	return "deployment/" + w.GetName()
-}
+func Ref(w Workload) string { return strings.ToLower(w.Kind()) + "/" + w.GetName() }
 
 // Deployment is the view of a Deployment.
 type Deployment struct{ *appsv1.Deployment }

@@ -14,32 +14,37 @@ import (
 
 // UpdateRevisionHash is the controller-revision-hash label of the pods a
 // StatefulSet or DaemonSet rolls out, "" until its controller has observed
-// the spec, and for a Deployment (its ReplicaSets say it). A StatefulSet says
-// it in status.updateRevision (its pods carry the revision's name); a
-// DaemonSet does not, so it is the newest of its ControllerRevisions whose
-// template is the DaemonSet's (its pods carry the revision's hash label).
+// the spec, and for a Deployment (its ReplicaSets say it).
 func UpdateRevisionHash(w Workload, revisions []*appsv1.ControllerRevision) string {
 	if w.ObservedGeneration() < w.GetGeneration() {
 		return ""
 	}
-	switch w.Kind() {
-	case KindStatefulSet:
-		return w.Revision()
-	case KindDaemonSet:
-		var newest *appsv1.ControllerRevision
-		for _, cr := range revisions {
-			if !metav1.IsControlledBy(cr, w) || (newest != nil && cr.Revision <= newest.Revision) {
-				continue
-			}
-			if t, err := RevisionTemplate(cr); err == nil && apiequality.Semantic.DeepEqual(t, w.Template()) {
-				newest = cr
-			}
+	return w.updateRevisionHash(revisions)
+}
+
+func (Deployment) updateRevisionHash([]*appsv1.ControllerRevision) string { return "" }
+
+// updateRevisionHash: a StatefulSet says it in status.updateRevision (its
+// pods carry the revision's name).
+func (s StatefulSet) updateRevisionHash([]*appsv1.ControllerRevision) string { return s.Revision() }
+
+// updateRevisionHash: a DaemonSet does not say it, so it is the newest of its
+// ControllerRevisions whose template is the DaemonSet's (its pods carry the
+// revision's hash label).
+func (d DaemonSet) updateRevisionHash(revisions []*appsv1.ControllerRevision) string {
+	var newest *appsv1.ControllerRevision
+	for _, cr := range revisions {
+		if !metav1.IsControlledBy(cr, d) || (newest != nil && cr.Revision <= newest.Revision) {
+			continue
 		}
-		if newest != nil {
-			return newest.Labels[RevisionHashLabel]
+		if t, err := RevisionTemplate(cr); err == nil && apiequality.Semantic.DeepEqual(t, d.Template()) {
+			newest = cr
 		}
 	}
-	return ""
+	if newest == nil {
+		return ""
+	}
+	return newest.Labels[RevisionHashLabel]
 }
 
 // RevisionData is the revision's patch as the controller stored it.
