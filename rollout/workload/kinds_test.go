@@ -109,6 +109,13 @@ func TestRollsAndOrdinal(t *testing.T) {
 		{statefulSet(1, 1, 4, nil, appsv1.StatefulSetStatus{}), "db-0", true},
 		{daemonSet(1, 1, appsv1.DaemonSetStatus{}), "agent-abcde", true},
 	}
+	fromTen := statefulSet(1, 1, 4, ptr.To[int32](2), appsv1.StatefulSetStatus{})
+	fromTen.Spec.Ordinals = &appsv1.StatefulSetOrdinals{Start: 10}
+	tests = append(tests, []struct {
+		w    Workload
+		pod  string
+		want bool
+	}{{fromTen, "db-12", true}, {fromTen, "db-11", false}, {fromTen, "db-3", false}}...)
 	for _, tc := range tests {
 		if got := Rolls(tc.w, tc.pod); got != tc.want {
 			t.Errorf("Rolls(%s, %s) = %v, want %v", Ref(tc.w), tc.pod, got, tc.want)

@@ -88,7 +88,11 @@ func Rolls(w Workload, pod string) bool {
 		return true
 	}
 	ordinal, ok := Ordinal(s.Name, pod)
-	return !ok || ordinal >= int(s.Partition())
+	start := 0
+	if s.Spec.Ordinals != nil { // the partition counts from the first ordinal
+		start = int(s.Spec.Ordinals.Start)
+	}
+	return !ok || ordinal-start >= int(s.Partition())
 }
 
 // Ordinal is the ordinal of a StatefulSet's pod: the number after its name.
