@@ -160,7 +160,7 @@ func TestPDBCheck(t *testing.T) {
 
 func TestMatchingServices(t *testing.T) {
 	d := deployment()
-	got := MatchingServices(d, []corev1.Service{
+	got := matchingServices(DeploymentWorkload(d), []corev1.Service{
 		service("ns", "a", webLabels),
 		service("ns", "b", map[string]string{"app": "other"}),
 		service("ns", "c", nil),
@@ -172,6 +172,6 @@ func TestMatchingServices(t *testing.T) {
 		names = append(names, s.Name)
 	}
 	if len(names) != 2 || names[0] != "a" || names[1] != "e" {
-		t.Errorf("MatchingServices = %v, want [a e]", names)
+		t.Errorf("matchingServices = %v, want [a e]", names)
 	}
 }

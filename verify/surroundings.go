@@ -18,28 +18,13 @@ import (
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 )
 
-// selectsPods tells whether a Service routes to the workload's pods.
-func selectsPods(svc *corev1.Service, w *Workload) bool {
-	if !sameNamespace(svc.Namespace, w.Namespace) {
-		return false
-	}
-	return len(svc.Spec.Selector) > 0 && labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(w.Template.Labels))
-}
-
-// MatchingServices returns the Services that select the Deployment's pods.
-func MatchingServices(d *appsv1.Deployment, services []corev1.Service) []corev1.Service {
-	return matchingServices(DeploymentWorkload(d), services)
-}
-
 // matchingServices returns the Services that select the workload's pods.
 func matchingServices(w *Workload, services []corev1.Service) []corev1.Service {
-	var out []corev1.Service
-	for i := range services {
-		if selectsPods(&services[i], w) {
-			out = append(out, services[i])
-		}
+	view, err := workload.For(w.Object)
+	if err != nil {
+		return nil
 	}
-	return out
+	return workload.SelectingServices(view, services)
 }
 
 func checkService(w *Workload, env Environment, pod *podView) Check {

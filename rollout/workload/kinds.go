@@ -159,13 +159,14 @@ func (e *NotRollingError) Error() string {
 }
 
 // SelectingServices are the Services of the workload's namespace whose
-// selector matches its pod template: the ones whose EndpointSlices list its pods.
+// selector matches its pod template: the ones whose EndpointSlices list its
+// pods. An empty namespace (a manifest without one) matches any.
 func SelectingServices(w Workload, services []corev1.Service) []corev1.Service {
 	var out []corev1.Service
 	podLabels := labels.Set(w.Template().Labels)
 	for _, s := range services {
-		if (s.Namespace == "" || s.Namespace == w.GetNamespace()) && len(s.Spec.Selector) > 0 &&
-			labels.SelectorFromSet(s.Spec.Selector).Matches(podLabels) {
+		sameNamespace := s.Namespace == w.GetNamespace() || s.Namespace == "" || w.GetNamespace() == ""
+		if sameNamespace && len(s.Spec.Selector) > 0 && labels.SelectorFromSet(s.Spec.Selector).Matches(podLabels) {
 			out = append(out, s)
 		}
 	}
