@@ -12,8 +12,6 @@ cleanup() { [ "$started" = 1 ] && make --no-print-directory lab-down || true; }
 trap cleanup EXIT
 # the image must be the one built from the current sources (lab-up imports it when changed)
 [ "$started" = 1 ] || make --no-print-directory lab-up >/dev/null
-# kwok's simulated nodes (a DaemonSet spanning several nodes): built here, not inside a test's time
-make -s --no-print-directory lab-kwok
 go test -tags e2e -count=1 -timeout 30m -parallel 6 -v ./test/e2e/ 2>&1 | tee .lab/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go' || true
 grep -qE '^(FAIL|panic)' .lab/e2e.log && exit 1
 grep -q '^ok' .lab/e2e.log

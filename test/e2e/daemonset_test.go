@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -124,6 +125,20 @@ func TestDaemonSetStopOnSimulatedNodes(t *testing.T) {
 	l := newLab(t)
 	root, err := filepath.Abs("../..")
 	if err != nil {
+		t.Fatal(err)
+	}
+	// kwok's cold build takes minutes: it runs beside the suite's sequential
+	// tests (they mostly wait on pods), and this test after them.
+	built := make(chan error, 1)
+	go func() {
+		out, err := exec.Command("make", "-s", "--no-print-directory", "-C", root, "lab-kwok").CombinedOutput()
+		if err != nil {
+			err = fmt.Errorf("make lab-kwok: %w\n%s", err, out)
+		}
+		built <- err
+	}()
+	t.Parallel()
+	if err := <-built; err != nil {
 		t.Fatal(err)
 	}
 	kwok := func(args ...string) {
