@@ -20,22 +20,10 @@ import (
 func RestartDaemonSet(ctx context.Context, client kubernetes.Interface, ds *appsv1.DaemonSet, now time.Time, dryRun DryRun) (*appsv1.DaemonSet, error) {
 	after := ds.DeepCopy()
 	stampRestart(&after.Spec.Template, now)
-	patch, err := twoWayPatch(ds, after, appsv1.DaemonSet{})
-	if err != nil {
-		return nil, err
-	}
-	if dryRun == DryRunClient {
-		return after, nil
-	}
-	opts := metav1.PatchOptions{FieldManager: workload.FieldManager}
-	if dryRun == DryRunServer {
-		opts.DryRun = []string{metav1.DryRunAll}
-	}
-	out, err := client.AppsV1().DaemonSets(ds.Namespace).Patch(ctx, ds.Name, types.StrategicMergePatchType, patch, opts)
-	if err != nil {
-		return nil, fmt.Errorf("restarting daemonset %s/%s: %w", ds.Namespace, ds.Name, err)
-	}
-	return out, nil
+	return sendRestart(ctx, ds, after, appsv1.DaemonSet{}, dryRun, "daemonset",
+		func(ctx context.Context, patch []byte, opts metav1.PatchOptions) (*appsv1.DaemonSet, error) {
+			return client.AppsV1().DaemonSets(ds.Namespace).Patch(ctx, ds.Name, types.StrategicMergePatchType, patch, opts)
+		})
 }
 
 // DaemonSetStop is what StopDaemonSet replaced and how to undo it.

@@ -4,7 +4,6 @@ package actions
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -12,7 +11,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
@@ -36,48 +34,48 @@ func RestartPatch(d *appsv1.Deployment, now time.Time) ([]byte, error) {
 	if d.Spec.Paused {
 		return nil, ErrPaused
 	}
-	before, err := json.Marshal(d)
-	if err != nil {
-		return nil, fmt.Errorf("encoding deployment: %w", err)
-	}
-	afterJSON, err := json.Marshal(restarted(d, now))
-	if err != nil {
-		return nil, fmt.Errorf("encoding deployment: %w", err)
-	}
-	patch, err := strategicpatch.CreateTwoWayMergePatch(before, afterJSON, appsv1.Deployment{})
-	if err != nil {
-		return nil, fmt.Errorf("computing restart patch: %w", err)
-	}
-	return patch, nil
+	return twoWayPatch(d, restarted(d, now), appsv1.Deployment{})
 }
 
 // restarted returns a copy of d with the pod template stamped restartedAt now.
 func restarted(d *appsv1.Deployment, now time.Time) *appsv1.Deployment {
 	out := d.DeepCopy()
-	if out.Spec.Template.Annotations == nil {
-		out.Spec.Template.Annotations = map[string]string{}
-	}
-	out.Spec.Template.Annotations[workload.RestartedAtAnnotation] = now.Format(time.RFC3339)
+	stampRestart(&out.Spec.Template, now)
 	return out
 }
 
 // Restart patches the Deployment as `kubectl rollout restart` does and returns the
 // Deployment as the server (or, for a client dry run, the patch) left it.
 func Restart(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment, now time.Time, dryRun DryRun) (*appsv1.Deployment, error) {
-	patch, err := RestartPatch(d, now)
+	if d.Spec.Paused {
+		return nil, ErrPaused
+	}
+	return sendRestart(ctx, d, restarted(d, now), appsv1.Deployment{}, dryRun, "deployment",
+		func(ctx context.Context, patch []byte, opts metav1.PatchOptions) (*appsv1.Deployment, error) {
+			return client.AppsV1().Deployments(d.Namespace).Patch(ctx, d.Name, types.StrategicMergePatchType, patch, opts)
+		})
+}
+
+// sendRestart sends the strategic merge patch from obj to stamped (its copy
+// with restartedAt set) with send, as `kubectl rollout restart` does, and
+// returns the object as the server (or, for a client dry run, the patch) left it.
+func sendRestart[T metav1.Object](ctx context.Context, obj, stamped T, dataStruct any, dryRun DryRun, kind string,
+	send func(ctx context.Context, patch []byte, opts metav1.PatchOptions) (T, error)) (T, error) {
+	var none T
+	patch, err := twoWayPatch(obj, stamped, dataStruct)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	if dryRun == DryRunClient {
-		return restarted(d, now), nil
+		return stamped, nil
 	}
 	opts := metav1.PatchOptions{FieldManager: workload.FieldManager}
 	if dryRun == DryRunServer {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
-	out, err := client.AppsV1().Deployments(d.Namespace).Patch(ctx, d.Name, types.StrategicMergePatchType, patch, opts)
+	out, err := send(ctx, patch, opts)
 	if err != nil {
-		return nil, fmt.Errorf("restarting deployment %s/%s: %w", d.Namespace, d.Name, err)
+		return none, fmt.Errorf("restarting %s %s/%s: %w", kind, obj.GetNamespace(), obj.GetName(), err)
 	}
 	return out, nil
 }

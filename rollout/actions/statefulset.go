@@ -25,22 +25,10 @@ import (
 func RestartStatefulSet(ctx context.Context, client kubernetes.Interface, s *appsv1.StatefulSet, now time.Time, dryRun DryRun) (*appsv1.StatefulSet, error) {
 	after := s.DeepCopy()
 	stampRestart(&after.Spec.Template, now)
-	patch, err := twoWayPatch(s, after, appsv1.StatefulSet{})
-	if err != nil {
-		return nil, err
-	}
-	if dryRun == DryRunClient {
-		return after, nil
-	}
-	opts := metav1.PatchOptions{FieldManager: workload.FieldManager}
-	if dryRun == DryRunServer {
-		opts.DryRun = []string{metav1.DryRunAll}
-	}
-	out, err := client.AppsV1().StatefulSets(s.Namespace).Patch(ctx, s.Name, types.StrategicMergePatchType, patch, opts)
-	if err != nil {
-		return nil, fmt.Errorf("restarting statefulset %s/%s: %w", s.Namespace, s.Name, err)
-	}
-	return out, nil
+	return sendRestart(ctx, s, after, appsv1.StatefulSet{}, dryRun, "statefulset",
+		func(ctx context.Context, patch []byte, opts metav1.PatchOptions) (*appsv1.StatefulSet, error) {
+			return client.AppsV1().StatefulSets(s.Namespace).Patch(ctx, s.Name, types.StrategicMergePatchType, patch, opts)
+		})
 }
 
 // UserPartition is the StatefulSet's own spec.updateStrategy.rollingUpdate.partition; nil if unset.
