@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // breachReport is the part of the JSON report about budgets and probes.
@@ -120,8 +122,15 @@ func TestBadReleaseRolledBackOnProbeErrors(t *testing.T) {
 	if args != strings.Join(good, " ") {
 		t.Errorf("template args %q after rollback, want the previous release's %q", args, strings.Join(good, " "))
 	}
+	// The Deployment controller renumbers revision 1 as 3 once it observes the
+	// rollback: the plugin returns as soon as the rollback is written.
 	d, _ := l.client.AppsV1().Deployments(ns).Get(context.Background(), "shop", metav1.GetOptions{})
-	if revs := l.revisions(t, ns, d); revs["3"] == nil || revs["1"] != nil {
+	var revs map[string]*appsv1.ReplicaSet
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		revs = l.revisions(t, ns, d)
+		return revs["3"] != nil && revs["1"] == nil, nil
+	})
+	if err != nil {
 		t.Errorf("revisions %v: want 2 and 3 (revision 1 re-used as 3), as kubectl rollout undo leaves them", keys(revs))
 	}
 }
