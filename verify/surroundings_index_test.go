@@ -12,6 +12,10 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
@@ -275,33 +279,15 @@ func TestSurroundingsEnvironment(t *testing.T) {
 			if env.Local != tc.local {
 				t.Errorf("Local = %v, want %v", env.Local, tc.local)
 			}
-			var got []string
-			for _, s := range env.Services {
-				got = append(got, s.Name)
-			}
-			if g := strings.Join(got, " "); g != tc.services {
-				t.Errorf("Services = %q, want %q", g, tc.services)
-			}
-			got = nil
-			for _, p := range env.PDBs {
-				got = append(got, p.Name)
-			}
-			if g := strings.Join(got, " "); g != tc.pdbs {
-				t.Errorf("PDBs = %q, want %q", g, tc.pdbs)
-			}
-			got = nil
-			for _, h := range env.HPAs {
-				got = append(got, h.Name)
-			}
-			if g := strings.Join(got, " "); g != tc.hpas {
-				t.Errorf("HPAs = %q, want %q", g, tc.hpas)
-			}
-			got = nil
-			for _, ing := range env.Ingresses {
-				got = append(got, ing.Name)
-			}
-			if g := strings.Join(got, " "); g != tc.ingresses {
-				t.Errorf("Ingresses = %q, want %q", g, tc.ingresses)
+			for _, c := range []struct{ what, got, want string }{
+				{"Services", joinNames(env.Services, func(o corev1.Service) string { return o.Name }), tc.services},
+				{"PDBs", joinNames(env.PDBs, func(o policyv1.PodDisruptionBudget) string { return o.Name }), tc.pdbs},
+				{"HPAs", joinNames(env.HPAs, func(o autoscalingv2.HorizontalPodAutoscaler) string { return o.Name }), tc.hpas},
+				{"Ingresses", joinNames(env.Ingresses, func(o networkingv1.Ingress) string { return o.Name }), tc.ingresses},
+			} {
+				if c.got != c.want {
+					t.Errorf("%s = %q, want %q", c.what, c.got, c.want)
+				}
 			}
 		})
 	}
@@ -579,4 +565,13 @@ func TestSurroundingsHPAByKind(t *testing.T) {
 	if env, err := x.WorkloadEnvironment(StatefulSetWorkload(s), true); err != nil || len(env.HPAs) != 1 {
 		t.Errorf("StatefulSet web got HPAs %+v, %v; want db", env.HPAs, err)
 	}
+}
+
+// joinNames is the objects' names, space-separated.
+func joinNames[T any](objs []T, name func(T) string) string {
+	out := make([]string, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, name(o))
+	}
+	return strings.Join(out, " ")
 }

@@ -47,19 +47,26 @@ func (l *lab) deployDaemonSet(t *testing.T, ns string, a app) *appsv1.DaemonSet 
 	if _, err := l.client.AppsV1().DaemonSets(ns).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	return l.waitDaemonSet(t, ns, ds.Name, 0)
+}
+
+// waitDaemonSet waits until the DaemonSet's pods are updated and available on
+// every node it schedules to (want of them; 0: any number but none).
+func (l *lab) waitDaemonSet(t *testing.T, ns, name string, want int32) *appsv1.DaemonSet {
+	t.Helper()
 	var got *appsv1.DaemonSet
-	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		var err error
-		got, err = l.client.AppsV1().DaemonSets(ns).Get(ctx, ds.Name, metav1.GetOptions{})
+		got, err = l.client.AppsV1().DaemonSets(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
 		s := got.Status
-		return s.ObservedGeneration >= got.Generation && s.DesiredNumberScheduled > 0 &&
+		return s.ObservedGeneration >= got.Generation && s.DesiredNumberScheduled > 0 && (want == 0 || s.DesiredNumberScheduled == want) &&
 			s.UpdatedNumberScheduled == s.DesiredNumberScheduled && s.NumberAvailable == s.DesiredNumberScheduled, nil
 	})
 	if err != nil {
-		t.Fatalf("daemonset %s/%s not available: %v (status %+v)", ns, ds.Name, err, got.Status)
+		t.Fatalf("daemonset %s/%s not available: %v (status %+v)", ns, name, err, got.Status)
 	}
 	return got
 }
@@ -174,19 +181,7 @@ func TestDaemonSetStopOnSimulatedNodes(t *testing.T) {
 	if _, err := l.client.AppsV1().DaemonSets(ns).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	var before *appsv1.DaemonSet
-	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		var err error
-		before, err = l.client.AppsV1().DaemonSets(ns).Get(ctx, "agents", metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		s := before.Status
-		return s.ObservedGeneration >= before.Generation && s.DesiredNumberScheduled == 3 && s.NumberAvailable == 3 && s.UpdatedNumberScheduled == 3, nil
-	})
-	if err != nil {
-		t.Fatalf("daemonset on 3 simulated nodes not available: %v (status %+v)", err, before.Status)
-	}
+	l.waitDaemonSet(t, ns, "agents", 3)
 	oldHashes := l.podRevisions(t, ns, "agents")
 
 	r := l.run(t, "-n", ns, "restart", "ds/agents", "--skip-preflight", "-o", "json", "--progress=plain", "--timeout=2m")
