@@ -30,6 +30,7 @@ spec:
         image: safe-rollout.local/drain-app:dev
         imagePullPolicy: Never
         args: ["--mode=$2", "--drain-delay=5s", "--shutdown-timeout=10s"]
+        env: [{name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
         ports: [{containerPort: 8080, name: http}]
         readinessProbe: {httpGet: {path: /health/ready, port: 8080}, periodSeconds: 1, failureThreshold: 1}$hook
 ---

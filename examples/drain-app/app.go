@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 )
 
@@ -36,6 +37,13 @@ const (
 	defaultShutdownTimeout = 10 * time.Second
 	defaultSlowDrainWork   = 120 * time.Second
 	progressEvery          = 5 * time.Second // "still draining" log lines
+
+	// servedByHeader names the pod that answered, on every HTTP response and
+	// (lower-cased, as gRPC metadata keys are) in every gRPC response's header
+	// metadata: a client tells which pod served it, and whether a draining
+	// pod still gets new requests (kubectl safe-rollout --probe-identity-header).
+	servedByHeader = "X-Served-By"
+	servedByKey    = "x-served-by"
 )
 
 // Config is what the flags set; see parseFlags for their meaning.
@@ -49,6 +57,7 @@ type Config struct {
 	ErrorRate          float64
 
 	Hostname string         // shown in every answer, to tell pods apart
+	PodName  string         // the X-Served-By value; empty: Hostname
 	Logger   *slog.Logger   // nil: discard
 	Rand     func() float64 // for --error-rate; nil: math/rand/v2.Float64
 }
@@ -142,10 +151,13 @@ func New(cfg Config) (*App, error) {
 	mux.HandleFunc("GET /health/ready", a.handleReady)
 	mux.HandleFunc("GET /health/live", a.handleLive)
 	mux.HandleFunc("/admin/drain", a.handleDrain) // the kubelet sends GET; any method will do
-	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	a.httpSrv = &http.Server{Handler: a.servedBy(mux), ReadHeaderTimeout: 5 * time.Second}
 
-	a.grpcSrv = grpc.NewServer()
-	healthpb.RegisterHealthServer(a.grpcSrv, a.health)
+	a.grpcSrv = grpc.NewServer(
+		grpc.UnaryInterceptor(a.servedByUnary),
+		grpc.StreamInterceptor(a.servedByStream),
+	)
+	healthpb.RegisterHealthServer(a.grpcSrv, drainingHealth{Server: a.health, app: a})
 	a.grpcSrv.RegisterService(&drainAppServiceDesc, a)
 	reflection.Register(a.grpcSrv) // lets grpcurl list and call without .proto files
 	for _, svc := range []string{"", drainAppServiceName} {
@@ -153,7 +165,7 @@ func New(cfg Config) (*App, error) {
 	}
 
 	a.log.Info("started", "mode", cfg.Mode, "http", httpLn.Addr(), "grpc", grpcLn.Addr(),
-		"pid", os.Getpid(), "hostname", cfg.Hostname, "drain_delay", cfg.DrainDelay,
+		"pid", os.Getpid(), "hostname", cfg.Hostname, "pod", a.podName(), "drain_delay", cfg.DrainDelay,
 		"shutdown_timeout", cfg.ShutdownTimeout, "ready_delay", cfg.ReadyDelay, "error_rate", cfg.ErrorRate)
 	if cfg.ReadyDelay == 0 {
 		a.markReady()
@@ -161,6 +173,35 @@ func New(cfg Config) (*App, error) {
 		a.readyTimer = time.AfterFunc(cfg.ReadyDelay, a.markReady)
 	}
 	return a, nil
+}
+
+// podName is what the app answers X-Served-By with.
+func (a *App) podName() string {
+	if a.cfg.PodName != "" {
+		return a.cfg.PodName
+	}
+	return a.cfg.Hostname
+}
+
+// servedBy sets X-Served-By on every HTTP response, errors included.
+func (a *App) servedBy(next http.Handler) http.Handler {
+	name := a.podName()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(servedByHeader, name)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// servedByUnary and servedByStream put x-served-by in the header metadata of
+// every gRPC response (health checks, Watch streams and reflection too).
+func (a *App) servedByUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	_ = grpc.SetHeader(ctx, metadata.Pairs(servedByKey, a.podName()))
+	return handler(ctx, req)
+}
+
+func (a *App) servedByStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	_ = ss.SetHeader(metadata.Pairs(servedByKey, a.podName()))
+	return handler(srv, ss)
 }
 
 // HTTPAddr and GRPCAddr are the addresses actually listened on.

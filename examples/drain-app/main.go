@@ -43,6 +43,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stdout, nil))
 	cfg.Hostname, _ = os.Hostname()
+	// The pod's name from the downward API (env POD_NAME: fieldRef
+	// metadata.name), for X-Served-By; the hostname is the fallback, which
+	// is the pod's name too unless the pod sets hostname or is truncated.
+	cfg.PodName = os.Getenv("POD_NAME")
 
 	// Subscribe to signals before the listeners open: a SIGTERM that arrives
 	// right after start must not hit the Go runtime's default action.

@@ -47,6 +47,7 @@ func (w workload) objects() (*appsv1.Deployment, *corev1.Service) {
 	}
 	spec.Containers = []corev1.Container{{
 		Name: "app", Image: drainAppImage, ImagePullPolicy: corev1.PullNever, Args: w.args,
+		Env:   []corev1.EnvVar{{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}},
 		Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
 		ReadinessProbe: &corev1.Probe{
 			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health/ready", Port: intstr.FromInt32(8080)}},

@@ -121,7 +121,9 @@ func (a app) objects(ns string) (*appsv1.Deployment, *corev1.Service) {
 		Image:           drainAppImage,
 		ImagePullPolicy: corev1.PullNever,
 		Args:            a.args,
-		Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}, {Name: "grpc", ContainerPort: 9090}},
+		// X-Served-By: <pod name> on every answer (--probe-identity-header).
+		Env:   []corev1.EnvVar{{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}},
+		Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}, {Name: "grpc", ContainerPort: 9090}},
 		ReadinessProbe: &corev1.Probe{
 			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health/ready", Port: intstr.FromInt32(8080)}},
 			PeriodSeconds: 1, FailureThreshold: 1, TimeoutSeconds: 1,
