@@ -52,6 +52,7 @@ func registerCompletions(root *cobra.Command, configFlags *genericclioptions.Con
 		fixed(cmd, "output", "json", "yaml")
 		fixed(cmd, "progress", "auto", "plain", "none")
 		fixed(cmd, "dry-run", "none", "client", "server")
+		fixed(cmd, "on-breach", onBreachActions()...)
 	}
 	// Connection flags are persistent flags of the root: registered once, they
 	// complete under every subcommand.

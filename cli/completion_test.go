@@ -112,6 +112,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"restart", "-o", ""}, []string{"json", "yaml"}, noFile},
 		{[]string{"preflight", "--output", ""}, []string{"json", "yaml"}, noFile},
 		{[]string{"watch", "--progress", ""}, []string{"auto", "plain", "none"}, noFile},
+		{[]string{"restart", "--on-breach", ""}, []string{"pause", "rollback", "none", "auto"}, noFile},
 		// --dry-run alone means client, as in kubectl: its value comes after "=".
 		{[]string{"restart", "--dry-run="}, []string{"none", "client", "server"}, noFile},
 		{[]string{"version", ""}, nil, noFile},

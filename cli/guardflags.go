@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,6 +80,28 @@ func NewGuardFlags(onBreach policy.Action) GuardFlags {
 	}
 }
 
+// onBreachHelp is --on-breach's help: every value it accepts, auto explained
+// (pflag appends the command's default).
+func onBreachHelp() string {
+	return "On a breached budget: pause (stop the rollout where it is), rollback (to the previous revision), none (only report) " +
+		"or auto (rollback when the rollout changed more than restartedAt, e.g. an image or config change; pause a restart, which a rollback would only restart again)"
+}
+
+// onBreachActions are the values --on-breach accepts.
+func onBreachActions() []string {
+	var names []string
+	for _, a := range policy.Actions() {
+		names = append(names, string(a))
+	}
+	return names
+}
+
+// onBreachValues lists the values --on-breach accepts: "pause, rollback, none or auto".
+func onBreachValues() string {
+	names := onBreachActions()
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
 func (f *GuardFlags) AddFlags(fs *pflag.FlagSet, onBreachHelp string) {
 	f.flags = fs
 	fs.DurationVar(&f.Timeout, "timeout", 0, "Give up after this long (a progress breach: --on-breach applies; exit 5 with none); 0 waits for the progress deadline")
@@ -116,7 +139,7 @@ func (f *GuardFlags) Validate() error {
 		return err
 	}
 	if !slices.Contains(policy.Actions(), policy.Action(f.OnBreach)) {
-		return fmt.Errorf("invalid --on-breach %q: use pause, rollback, none or auto", f.OnBreach)
+		return fmt.Errorf("invalid --on-breach %q: use %s", f.OnBreach, onBreachValues())
 	}
 	// NaN passes every comparison below and would silently disable a limit.
 	for _, v := range []struct {

@@ -198,3 +198,29 @@ func TestRestartDryRunRejectsGuardFlags(t *testing.T) {
 		t.Errorf("stderr %q does not name the flags that do not apply", r.stderr)
 	}
 }
+
+// --on-breach lists exactly the values it accepts, auto included, and both
+// commands' help explains each of them.
+func TestOnBreachValuesAndHelp(t *testing.T) {
+	r := runCmd(t, "restart", "deployment/web", "--on-breach=bogus")
+	assertOneErrorLine(t, r)
+	if want := "error: invalid --on-breach \"bogus\": use pause, rollback, none or auto\n"; r.stderr != want {
+		t.Errorf("stderr = %q, want %q", r.stderr, want)
+	}
+	for _, a := range policy.Actions() {
+		if !strings.Contains(r.stderr, string(a)) {
+			t.Errorf("the error does not list %q, which --on-breach accepts", a)
+		}
+	}
+	for cmd, def := range map[string]policy.Action{"restart": policy.ActionPause, "watch": policy.ActionAuto} {
+		help := runCmd(t, cmd, "--help").stdout
+		_, flag, _ := strings.Cut(help, "--on-breach string")
+		flag, _, _ = strings.Cut(flag, "\n      --")
+		flag = strings.Join(strings.Fields(flag), " ")
+		for _, want := range []string{"pause (", "rollback (", "none (", "auto (rollback when the rollout changed more than restartedAt", `(default "` + string(def) + `")`} {
+			if !strings.Contains(flag, want) {
+				t.Errorf("%s --help: --on-breach says %q, want it to contain %q", cmd, flag, want)
+			}
+		}
+	}
+}

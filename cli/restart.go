@@ -62,7 +62,7 @@ func NewCmdRestart(configFlags *genericclioptions.ConfigFlags, streams genericio
 	}
 	o.Targets.AddFlags(cmd, true)
 	o.Budget.AddFlags(cmd.Flags())
-	o.Guard.AddFlags(cmd.Flags(), "On a breached budget: pause (default: undoing a restart only restarts again), rollback or none")
+	o.Guard.AddFlags(cmd.Flags(), onBreachHelp())
 	addOutputFlag(cmd, &o.Guard.Output)
 	cmd.Flags().BoolVar(&o.SkipPreflight, "skip-preflight", false, "Restart even if preflight fails (the report says so)")
 	cmd.Flags().StringVar(&o.DryRun, "dry-run", o.DryRun, `Must be "none", "server", or "client": client and server only show the change`)

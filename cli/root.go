@@ -62,7 +62,10 @@ timeline and catches SIGKILLed pods and unclean exits.`,
 		NewCmdVersion(streams, build),
 	)
 	registerCompletions(root, configFlags, deps.Clients)
-	root.CompletionOptions.HiddenDefaultCmd = true
+	// No `completion` command: cobra's would register a command named
+	// safe-rollout, which no shell has. kubectl (>= 1.26) completes plugins through
+	// the kubectl_complete-safe_rollout script, which asks __complete.
+	root.CompletionOptions.DisableDefaultCmd = true
 	return root
 }
 

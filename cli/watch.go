@@ -46,7 +46,7 @@ func NewCmdWatch(configFlags *genericclioptions.ConfigFlags, streams genericioop
 	}
 	o.Targets.AddFlags(cmd, true)
 	o.Budget.AddFlags(cmd.Flags())
-	o.Guard.AddFlags(cmd.Flags(), "On a breached budget: pause, rollback or none; default auto: rollback when the rollout changed more than restartedAt (an image or config change), else pause")
+	o.Guard.AddFlags(cmd.Flags(), onBreachHelp())
 	addOutputFlag(cmd, &o.Guard.Output)
 	return cmd
 }
