@@ -15,6 +15,7 @@ import (
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/report"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/state"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
+	"github.com/safe-rollout/kubectl-safe-rollout/verify/traffic"
 )
 
 // observe gathers what the breach limits are checked against.
@@ -175,7 +176,11 @@ func (r *run) finish() *report.Rollout {
 	}
 	if r.Probe != nil {
 		rep.AttributeProbe(r.Probe.Snapshot(), attribute(r.Probe, timelines, rep.FinishedAt))
+		if s, ok := r.Probe.(interface{ Series() []traffic.SecondStat }); ok {
+			rep.Probe.Series = s.Series()
+		}
 	}
+	rep.NewPods = r.rollout.NewPods()
 	return rep
 }
 

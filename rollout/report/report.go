@@ -90,6 +90,8 @@ type Rollout struct {
 	OnBreach string          `json:"onBreach,omitempty"`
 	Breaches []policy.Breach `json:"breaches"`
 	Probe    *ProbeSection   `json:"probe,omitempty"`
+	// NewPods are the new revision's pods and when each became ready (the picture).
+	NewPods []state.NewPod `json:"newPods,omitempty"`
 }
 
 // New starts the report of a workload's rollout.
@@ -117,6 +119,8 @@ type ProbeSection struct {
 	traffic.ProbeReport
 	Attribution        []PodErrors `json:"attribution"`
 	UnattributedErrors int         `json:"unattributedErrors"`
+	// Series is the traffic per second (requests, errors, latency p95): the picture's axis.
+	Series []traffic.SecondStat `json:"series,omitempty"`
 }
 
 // PodErrors counts the probe errors that happened while one pod was terminating.
@@ -167,6 +171,43 @@ type PodReport struct {
 	Evicted                  string                `json:"evicted,omitempty"`
 	Containers               []state.ContainerExit `json:"containers,omitempty"`
 	Events                   []state.PodEvent      `json:"events,omitempty"`
+	// Timeline is when each step happened, on the guard's clock (the picture).
+	Timeline *PodTimes `json:"timeline,omitempty"`
+}
+
+// PodTimes are an old pod's drain steps as instants; nil: not seen. Deletion
+// is when the guard saw the request, GraceDeadline the deletion plus the grace.
+type PodTimes struct {
+	Deletion        *time.Time `json:"deletion"`
+	NotReady        *time.Time `json:"notReady"`
+	NotServing      *time.Time `json:"notServing"`
+	EndpointRemoved *time.Time `json:"endpointRemoved"`
+	Exited          *time.Time `json:"exited"`
+	Gone            *time.Time `json:"gone"`
+	GraceDeadline   *time.Time `json:"graceDeadline"`
+}
+
+// newPodTimes reads a timeline's instants; nil when its deletion was not seen
+// or its steps were replayed after a watch gap (no times are known then).
+func newPodTimes(t *state.PodTimeline) *PodTimes {
+	if !t.Deleting() || t.SeenLate {
+		return nil
+	}
+	instant := func(v time.Time) *time.Time {
+		if v.IsZero() {
+			return nil
+		}
+		return &v
+	}
+	p := &PodTimes{
+		Deletion: instant(t.DeletionObserved), NotReady: instant(t.NotReady), NotServing: instant(t.NotServing),
+		EndpointRemoved: instant(t.EndpointRemoved), Exited: instant(t.LastExit),
+		GraceDeadline: instant(t.DeletionObserved.Add(t.Grace)),
+	}
+	if !t.GoneUnobserved {
+		p.Gone = instant(t.Gone)
+	}
+	return p
 }
 
 // Percentiles summarises a measured duration over the rollout's pods, in seconds.
@@ -205,6 +246,7 @@ func NewPodReport(t *state.PodTimeline) PodReport {
 		ServingFalseBeforeExit:   t.DrainedBeforeExit(),
 		Containers:               t.Containers,
 		Events:                   t.Events,
+		Timeline:                 newPodTimes(t),
 	}
 	if u, ok := t.GraceUsage(); ok {
 		r.GraceUsage = &u

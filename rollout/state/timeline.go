@@ -29,6 +29,7 @@ type PodTimeline struct {
 	ContainerExited time.Time // first (not ignored) container terminated
 	LastExit        time.Time // last (not ignored) container terminated
 	Gone            time.Time // DELETED event
+	Ready           time.Time // a new pod's Ready condition first seen true
 	// GoneUnobserved: the pod went while the watch was disconnected; Gone is only
 	// when the guard found out.
 	GoneUnobserved bool
@@ -91,6 +92,7 @@ func (t *PodTimeline) ObservePod(pod *corev1.Pod, at time.Time, deleted bool) {
 	if !t.Deleting() {
 		t.Failure = podFailure(pod)
 	}
+	t.observeReady(pod, at)
 	if t.Evicted == "" {
 		for _, c := range pod.Status.Conditions {
 			if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue {

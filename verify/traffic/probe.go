@@ -80,6 +80,7 @@ type Prober struct {
 	byClass      map[string]int
 	latency      [latencyBuckets + 1]int
 	errorBuckets map[int64]int
+	series       series // per second, for the report's picture (series.go)
 }
 
 type probeTarget interface {
@@ -232,6 +233,7 @@ func (p *Prober) once(ctx context.Context, t probeTarget) {
 	p.mu.Lock()
 	p.requests++
 	p.latency[latencyBucket(elapsed)]++
+	p.series.add(start, elapsed, class != "")
 	if class != "" {
 		p.errors++
 		p.byClass[class]++
