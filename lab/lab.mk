@@ -29,7 +29,7 @@ LAB_K8S_DEPS := $(wildcard $(LAB_SRC)/k8s/*.go) $(LAB_SRC)/k8s/go.mod $(LAB_SRC)
 LAB_IMGMOD   := $(LAB_SRC)/images/go.mod $(LAB_SRC)/images/go.sum $(LAB_SRC)/images/build.sh
 LAB_DRAIN_APP_DEPS = $(shell find $(LAB_DRAIN_APP_SRC) -type f -not -path '*/.git/*' 2>/dev/null)
 
-.PHONY: lab-build lab-kwok lab-up lab-down lab-status lab-force lab-restart-apiserver
+.PHONY: lab-build lab-prepare lab-kwok lab-up lab-down lab-status lab-force lab-restart-apiserver
 
 # A third-party app nobody here wrote (podinfo 6.9.2: on SIGTERM it fails /readyz, waits 3s,
 # then shuts its servers down gracefully), built from the module proxy at a pinned commit.
@@ -70,6 +70,12 @@ $(LAB_KWOK): $(LAB_SRC)/kwok/go.mod $(LAB_SRC)/kwok/go.sum
 
 lab-up:
 	@$(LAB_SRC)/up.sh $(LAB_DIR)
+
+# What lab-up installs and builds, without starting anything (make test runs it beside the
+# unit tests).
+lab-prepare:
+	@$(LAB_SRC)/install.sh $(LAB_DIR)
+	@$(MAKE) --no-print-directory lab-build
 
 lab-down:
 	@$(LAB_SRC)/down.sh $(LAB_DIR) $(if $(filter-out 0,$(PURGE)),--purge)

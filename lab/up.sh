@@ -13,32 +13,8 @@ export DEBIAN_FRONTEND=noninteractive
 ts "lab-up: $LAB"
 
 # ---------------------------------------------------------------- 1. host packages (only if missing)
-need=()
-chk() { command -v "$1" >/dev/null 2>&1 || [ -x "$1" ] || need+=("$2"); }
-chk containerd containerd; chk ctr containerd; chk runc runc; chk /usr/lib/cni/bridge containernetworking-plugins
-chk /usr/lib/cni/host-local containernetworking-plugins; chk /usr/lib/cni/portmap containernetworking-plugins
-chk iptables iptables; chk conntrack conntrack; chk hey hey; chk openssl openssl
-chk ip iproute2; chk curl curl; chk make make; chk setsid util-linux
+"$SRC/install.sh" "$LAB"
 mkdir -p "$PIDS" "$LOGS" "$STATE"/{etcd,kubelet,pod-logs,cni-ipam,imports} "$CONF"
-if [ ${#need[@]} -gt 0 ]; then
-  mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
-  ts "installing ${need[*]} (apt)"
-  apt-get install -y -q "${need[@]}" >"$LOGS/apt.log" 2>&1 || { ts "apt-get update"; apt-get update -q >>"$LOGS/apt.log" 2>&1; apt-get install -y -q "${need[@]}" >>"$LOGS/apt.log" 2>&1; } \
-    || { cat "$LOGS/apt.log" >&2; echo "lab-up: apt-get install ${need[*]} failed" >&2; exit 1; }
-  rm -f "$LOGS/apt.log"; ts "installed ${need[*]}"
-fi
-# Prometheus (for the --prometheus-query tests): Debian's package without recommends (no
-# node-exporter), its own daemon kept from starting while it installs (policy-rc.d): the lab
-# runs its own instance (section 5), on loopback, with file_sd targets (lab/prometheus-sd.sh).
-if ! command -v prometheus >/dev/null 2>&1; then
-  ts "installing prometheus (apt, no recommends, its service not started)"
-  policy=/usr/sbin/policy-rc.d; own_policy=
-  if [ ! -e $policy ]; then printf '#!/bin/sh\nexit 101\n' > $policy; chmod 0755 $policy; own_policy=1; fi
-  apt-get install -y -q --no-install-recommends prometheus >"$LOGS/apt.log" 2>&1 || { apt-get update -q >>"$LOGS/apt.log" 2>&1; apt-get install -y -q --no-install-recommends prometheus >>"$LOGS/apt.log" 2>&1; }
-  rc=$?; [ -n "$own_policy" ] && rm -f $policy
-  [ $rc = 0 ] || { cat "$LOGS/apt.log" >&2; echo "lab-up: apt-get install prometheus failed" >&2; exit 1; }
-  rm -f "$LOGS/apt.log"; ts "installed prometheus ($(prometheus --version 2>&1 | head -1))"
-fi
 RUNC=$(command -v runc)
 if ! command -v go >/dev/null; then
   [ -x /usr/local/go/bin/go ] && PATH=$PATH:/usr/local/go/bin || { echo "lab-up: Go (>= 1.26) is needed to build the lab (https://go.dev/dl)" >&2; exit 1; }
