@@ -70,7 +70,7 @@ func NewCmdPreflight(configFlags *genericclioptions.ConfigFlags, streams generic
 	}
 	o.Targets.AddFlags(cmd, true)
 	o.Budget.AddFlags(cmd.Flags())
-	addOutputFlag(cmd, &o.Output)
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: wide (every check of every workload), json or yaml (default: one row per workload, then the findings that do not pass)")
 	cmd.Flags().BoolVar(&o.Local, "local", false, "Read only the manifests given with -f; never contact a cluster")
 	cmd.Flags().BoolVar(&o.Strict, "strict", false, "Treat warnings as failures (exit 2)")
 	o.flags = cmd.Flags()
@@ -98,8 +98,20 @@ func (o *PreflightOptions) Complete(args []string) error {
 	return o.Targets.Complete(o.ConfigFlags)
 }
 
+// validatePreflightOutput accepts the formats of preflight: those of every
+// command and the wide table.
+func validatePreflightOutput(out string) error {
+	switch out {
+	case formatWide:
+		return nil
+	case "", "json", "yaml":
+		return nil
+	}
+	return fmt.Errorf("unsupported output format %q: use wide, json or yaml", out)
+}
+
 func (o *PreflightOptions) Validate() error {
-	if err := validateOutput(o.Output); err != nil {
+	if err := validatePreflightOutput(o.Output); err != nil {
 		return err
 	}
 	if err := o.Budget.Validate(); err != nil {

@@ -102,10 +102,10 @@ func TestPreflightManifestsAsWhole(t *testing.T) {
 		format string
 		strict bool
 	}{
-		{"one file", []string{big}, "", false},
+		{"one file", []string{big}, formatWide, false},
 		{"one file, JSON, strict", []string{big}, "json", true},
 		{"a directory and a file, YAML", []string{dir, big}, "yaml", false},
-		{"a directory, strict", []string{dir}, "", true},
+		{"a directory, strict", []string{dir}, formatWide, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := []string{"preflight", "--local"}

@@ -22,11 +22,24 @@ import (
 // comes into a spool, and the objects themselves are dropped. The bytes are
 // those of the whole report rendered at once (writeJSON, writeYAML, a tabwriter).
 
+// The output formats of the table: the summary (one row per workload, then the
+// findings that do not pass) is the default; wide is every check of every
+// workload, the table preflight printed before it had a summary.
+const (
+	formatSummary = ""
+	formatWide    = "wide"
+)
+
 const tableHeader = "NAMESPACE\tDEPLOYMENT\tCHECK\tCONTAINER\tSTATUS\tFINDING\n"
 
 // workloadTableHeader heads a table that holds other kinds than Deployments:
 // its names are TYPE/NAME, as kubectl get prints several kinds.
 const workloadTableHeader = "NAMESPACE\tWORKLOAD\tCHECK\tCONTAINER\tSTATUS\tFINDING\n"
+
+const (
+	summaryHeader         = "NAMESPACE\tDEPLOYMENT\tVERDICT\tFAIL\tWARN\tWORST FINDING\n"
+	workloadSummaryHeader = "NAMESPACE\tWORKLOAD\tVERDICT\tFAIL\tWARN\tWORST FINDING\n"
+)
 
 // tableFlushLines is how many rows the table is written in at a time, once the
 // widths of its columns are known.
@@ -53,15 +66,23 @@ type reportWriter struct {
 	// tabwriter: the table is then written in one go, as it always was, since
 	// its columns can be as wide in one part and narrower in the next.
 	aligned bool
+	// findings gathers the summary's findings that do not pass, their fixes
+	// grouped.
+	findings findingGroups
 }
 
 func newReportWriter(format string, colour bool) *reportWriter {
 	rw := &reportWriter{format: format, colour: colour, objects: newSpool(spoolMemory), aligned: true}
-	if format == "" {
+	if rw.table() {
 		rw.fixes = newSpool(spoolMemory)
 		rw.measureHeader()
 	}
 	return rw
+}
+
+// table tells whether the report is written as a table: the summary or wide.
+func (rw *reportWriter) table() bool {
+	return rw.format == formatSummary || rw.format == formatWide
 }
 
 // QualifyNames names the objects TYPE/NAME in the table, under a WORKLOAD
@@ -69,7 +90,7 @@ func newReportWriter(format string, colour bool) *reportWriter {
 // Deployments only is printed as it always was. Call it before adding objects.
 func (rw *reportWriter) QualifyNames(qualify bool) {
 	rw.qualify = qualify
-	if rw.format == "" {
+	if rw.table() {
 		rw.measureHeader()
 	}
 }
@@ -82,7 +103,12 @@ func (rw *reportWriter) measureHeader() {
 }
 
 func (rw *reportWriter) header() string {
-	if rw.qualify {
+	switch {
+	case rw.format == formatSummary && rw.qualify:
+		return workloadSummaryHeader
+	case rw.format == formatSummary:
+		return summaryHeader
+	case rw.qualify:
 		return workloadTableHeader
 	}
 	return tableHeader
@@ -98,6 +124,8 @@ type renderedObject struct {
 	// the rows holds a byte that ends a cell or a line for a tabwriter.
 	fixCount    int
 	breaksCells bool
+	// findings are the object's checks that do not pass, for the summary.
+	findings []objectFinding
 }
 
 // Add renders one object, whose verdict is already judged, and adds it.
@@ -117,6 +145,8 @@ func (rw *reportWriter) Render(obj verify.ObjectReport) (renderedObject, error) 
 		return renderJSON(obj)
 	case "yaml":
 		return renderYAML(obj)
+	case formatSummary:
+		return renderSummaryRow(obj, rw.colour, rw.qualify), nil
 	}
 	return renderRows(obj, rw.colour, rw.qualify), nil
 }
@@ -132,9 +162,10 @@ func (rw *reportWriter) AddRendered(r renderedObject) error {
 	if _, err := rw.objects.Write(r.text); err != nil {
 		return err
 	}
-	if rw.format != "" {
+	if !rw.table() {
 		return nil
 	}
+	rw.findings.add(r.findings)
 	rw.aligned = rw.aligned && !r.breaksCells
 	if _, err := rw.widths.Write(r.text); err != nil {
 		return err
@@ -345,6 +376,9 @@ func (rw *reportWriter) writeTable(w io.Writer, head verify.PreflightReport) err
 		if _, err := io.WriteString(w, "\n"); err != nil {
 			return err
 		}
+	}
+	if err := rw.findings.writeTo(w, rw.colour); err != nil {
+		return err
 	}
 	printSkipped(w, head.Skipped)
 	verdict := paint(string(head.Verdict), head.Verdict, rw.colour)

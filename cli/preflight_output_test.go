@@ -146,7 +146,7 @@ func TestReportWriterPrintsAsWhole(t *testing.T) {
 	widestLast[len(widestLast)-1].Namespace = strings.Repeat("n", 70)
 	reports["widest last"] = verify.NewPreflightReport(widestLast)
 	for name, r := range reports {
-		for _, format := range []string{"", "json", "yaml"} {
+		for _, format := range []string{formatWide, "json", "yaml"} {
 			for _, colour := range []bool{false, true} {
 				if (name == "large" || name == "widest last") && colour {
 					continue // the same path as without

@@ -28,36 +28,45 @@ func TestPreflightGolden(t *testing.T) {
 		args     []string
 		wantCode int
 	}{
-		{"good", []string{"-f", td + "good.yaml"}, ExitOK},
+		{"good.wide", []string{"-f", td + "good.yaml", "-o", "wide"}, ExitOK},
 		{"good.json", []string{"-f", td + "good.yaml", "-o", "json"}, ExitOK},
-		{"mistakes", []string{"-f", td + "mistakes.yaml"}, ExitPreflightFailed},
+		{"mistakes.wide", []string{"-f", td + "mistakes.yaml", "-o", "wide"}, ExitPreflightFailed},
 		{"mistakes.json", []string{"-f", td + "mistakes.yaml", "-o", "json"}, ExitPreflightFailed},
-		{"sidecar", []string{"-f", td + "sidecar.yaml"}, ExitOK},
+		{"sidecar.wide", []string{"-f", td + "sidecar.yaml", "-o", "wide"}, ExitOK},
 		{"sidecar.json", []string{"-f", td + "sidecar.yaml", "-o", "json"}, ExitOK},
-		{"crd", []string{"-f", td + "crd.yaml"}, ExitOK},
+		{"crd.wide", []string{"-f", td + "crd.yaml", "-o", "wide"}, ExitOK},
 		// The worker in dir/nested only warns: no ports and no Service, so no
 		// readiness checks, and Recreate is a pause of its work, not an outage.
-		{"dir", []string{"-f", td + "dir"}, ExitOK},
+		{"dir.wide", []string{"-f", td + "dir", "-o", "wide"}, ExitOK},
 		{"dir.json", []string{"-f", td + "dir", "-o", "json"}, ExitOK},
-		{"two-files", []string{"-f", td + "dir/app.yaml", "-f", td + "good.yaml"}, ExitOK},
+		{"two-files.wide", []string{"-f", td + "dir/app.yaml", "-f", td + "good.yaml", "-o", "wide"}, ExitOK},
 		// The annotations state two inputs; the grace period is short only of the
 		// assumed others: a warning.
-		{"annotations", []string{"-f", td + "annotations.yaml"}, ExitOK},
-		{"good-budget-flags", []string{"-f", td + "good.yaml", "--endpoint-propagation", "2s", "--drain-delay", "1s", "--max-request", "30s", "--safety-margin", "500ms"}, ExitPreflightFailed},
-		{"good-drain-delay-warn", []string{"-f", td + "good.yaml", "--drain-delay=1s", "--max-request=19s"}, ExitOK},
+		{"annotations.wide", []string{"-f", td + "annotations.yaml", "-o", "wide"}, ExitOK},
+		{"good-budget-flags.wide", []string{"-f", td + "good.yaml", "--endpoint-propagation", "2s", "--drain-delay", "1s", "--max-request", "30s", "--safety-margin", "500ms", "-o", "wide"}, ExitPreflightFailed},
+		{"good-drain-delay-warn.wide", []string{"-f", td + "good.yaml", "--drain-delay=1s", "--max-request=19s", "-o", "wide"}, ExitOK},
 		// Skipped objects are listed; the misspelt field warns; the HPA sets the replicas.
-		{"legacy", []string{"-f", td + "legacy.yaml"}, ExitOK},
+		{"legacy.wide", []string{"-f", td + "legacy.yaml", "-o", "wide"}, ExitOK},
 		{"legacy.json", []string{"-f", td + "legacy.yaml", "-o", "json"}, ExitOK},
 		// StatefulSets: a single primary fails rollout-strategy (no surge), a
 		// partition names the ordinals that roll. The table names each TYPE/NAME.
-		{"statefulset", []string{"-f", td + "statefulset.yaml"}, ExitPreflightFailed},
+		{"statefulset.wide", []string{"-f", td + "statefulset.yaml", "-o", "wide"}, ExitPreflightFailed},
 		{"statefulset.json", []string{"-f", td + "statefulset.yaml", "-o", "json"}, ExitPreflightFailed},
 		// DaemonSets: the default swap leaves a hostPort, and a Service with
 		// internalTrafficPolicy: Local, without their node's pod for a moment.
-		{"daemonset", []string{"-f", td + "daemonset.yaml"}, ExitOK},
+		{"daemonset.wide", []string{"-f", td + "daemonset.yaml", "-o", "wide"}, ExitOK},
 		{"daemonset.json", []string{"-f", td + "daemonset.yaml", "-o", "json"}, ExitOK},
 		// Several kinds at once: every name is TYPE/NAME.
+		{"kinds.wide", []string{"-f", td + "good.yaml", "-f", td + "daemonset.yaml", "-o", "wide"}, ExitOK},
+		// The default: one row per workload, then the findings that do not
+		// pass, a fix shared by several workloads printed once.
+		{"good", []string{"-f", td + "good.yaml"}, ExitOK},
+		{"mistakes", []string{"-f", td + "mistakes.yaml"}, ExitPreflightFailed},
+		{"statefulset", []string{"-f", td + "statefulset.yaml"}, ExitPreflightFailed},
+		{"daemonset", []string{"-f", td + "daemonset.yaml"}, ExitOK},
 		{"kinds", []string{"-f", td + "good.yaml", "-f", td + "daemonset.yaml"}, ExitOK},
+		{"microservices-demo", []string{"-f", td + "microservices-demo.yaml"}, ExitOK},
+		{"microservices-demo.wide", []string{"-f", td + "microservices-demo.yaml", "-o", "wide"}, ExitOK},
 	}
 	for _, tc := range tests {
 		t.Run(tc.golden, func(t *testing.T) {
@@ -180,7 +189,7 @@ func TestPreflightYAMLMatchesJSON(t *testing.T) {
 
 func TestPreflightStrict(t *testing.T) {
 	// A 1s drain delay makes readiness-reaction (2s) warn; nothing fails.
-	args := []string{"preflight", "--local", "-f", td + "good.yaml", "--drain-delay", "1s"}
+	args := []string{"preflight", "--local", "-f", td + "good.yaml", "--drain-delay", "1s", "-o", "wide"}
 	loose := runCmd(t, args...)
 	if loose.code != ExitOK || !strings.Contains(loose.stdout, "Verdict: warn\n") {
 		t.Errorf("without --strict: exit %d, stdout:\n%s", loose.code, loose.stdout)
@@ -193,6 +202,11 @@ func TestPreflightStrict(t *testing.T) {
 	wantStrict := strings.Replace(loose.stdout, "Verdict: warn\n", "Verdict: fail (--strict: warnings fail)\n", 1)
 	if strict.stdout != wantStrict {
 		t.Errorf("--strict output:\n%s\nwant:\n%s", strict.stdout, wantStrict)
+	}
+	// The summary's row judges the workload as the verdict does.
+	summary := runCmd(t, "preflight", "--local", "-f", td+"good.yaml", "--drain-delay", "1s", "--strict")
+	if !strings.Contains(summary.stdout, "   fail      0      1      readiness-reaction") {
+		t.Errorf("--strict summary:\n%s", summary.stdout)
 	}
 	j := runCmd(t, append(args, "--strict", "-o", "json")...)
 	var doc struct {
@@ -228,7 +242,7 @@ func TestPreflightStatedBudget(t *testing.T) {
 		{[]string{"--max-request=20s"}, ExitOK, "grace-budget          -           warn     terminationGracePeriodSeconds 30 < 35s"},
 		{nil, ExitOK, "grace-budget          -           pass"},
 	} {
-		r := runCmd(t, append([]string{"preflight", "--local", "-f", td + "good.yaml"}, tc.args...)...)
+		r := runCmd(t, append([]string{"preflight", "--local", "-f", td + "good.yaml", "-o", "wide"}, tc.args...)...)
 		if r.code != tc.wantCode || !strings.Contains(r.stdout, tc.want) {
 			t.Errorf("%v: exit %d, want %d and %q in:\n%s", tc.args, r.code, tc.wantCode, tc.want, r.stdout)
 		}
@@ -354,13 +368,14 @@ func TestPreflightLive(t *testing.T) {
 		wantCode int
 	}{
 		{"live-web", []string{"deploy/web"}, ExitOK},
-		{"live-web", []string{"deployment", "web"}, ExitOK},
-		{"live-web", []string{"deployments.apps/web"}, ExitOK},
-		{"live-web", []string{"-l", "app=web"}, ExitOK},
+		{"live-web.wide", []string{"deploy/web", "-o", "wide"}, ExitOK},
+		{"live-web.wide", []string{"deployment", "web", "-o", "wide"}, ExitOK},
+		{"live-web.wide", []string{"deployments.apps/web", "-o", "wide"}, ExitOK},
+		{"live-web.wide", []string{"-l", "app=web", "-o", "wide"}, ExitOK},
 		{"live-all.json", []string{"-o", "json", "-l", "app in (web,busy)"}, ExitOK},
 		// Manifests checked against the cluster: web exists (its live Service is used,
 		// the manifests' PDB is added), worker is not deployed yet.
-		{"live-dir", []string{"-f", td + "dir"}, ExitOK},
+		{"live-dir.wide", []string{"-f", td + "dir", "-o", "wide"}, ExitOK},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -435,7 +450,7 @@ func TestPreflightLiveHPA(t *testing.T) {
 	const path = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers"
 	strategy := func(t *testing.T, s *fakeAPIServer) (int, string) {
 		t.Helper()
-		r := runCmd(t, "preflight", "--kubeconfig", s.Kubeconfig, "deploy/web")
+		r := runCmd(t, "preflight", "--kubeconfig", s.Kubeconfig, "deploy/web", "-o", "wide")
 		if r.stderr != "" {
 			t.Errorf("stderr = %q", r.stderr)
 		}
@@ -478,7 +493,7 @@ func TestPreflightLiveIngress(t *testing.T) {
 	const path = "/apis/networking.k8s.io/v1/namespaces/default/ingresses"
 	budget := func(t *testing.T, s *fakeAPIServer, extra ...string) (int, string) {
 		t.Helper()
-		r := runCmd(t, append([]string{"preflight", "--kubeconfig", s.Kubeconfig, "deploy/web"}, extra...)...)
+		r := runCmd(t, append([]string{"preflight", "--kubeconfig", s.Kubeconfig, "deploy/web", "-o", "wide"}, extra...)...)
 		if r.stderr != "" {
 			t.Errorf("stderr = %q", r.stderr)
 		}

@@ -92,7 +92,7 @@ func TestPreflightLiveWorkloads(t *testing.T) {
 		})
 	}
 	t.Run("the live objects are read by kind", func(t *testing.T) {
-		r := runCmd(t, "preflight", "--kubeconfig", s.Kubeconfig, "sts/db", "ds/agent")
+		r := runCmd(t, "preflight", "--kubeconfig", s.Kubeconfig, "sts/db", "ds/agent", "-o", "wide")
 		if r.code != ExitOK || r.stderr != "" {
 			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 		}
@@ -110,7 +110,7 @@ func TestPreflightLiveWorkloads(t *testing.T) {
 		}
 	})
 	t.Run("a Deployment alone keeps the Deployment table", func(t *testing.T) {
-		r := runCmd(t, "preflight", "--kubeconfig", s.Kubeconfig, "-l", "app=web")
+		r := runCmd(t, "preflight", "--kubeconfig", s.Kubeconfig, "-l", "app=web", "-o", "wide")
 		if !strings.HasPrefix(r.stdout, "NAMESPACE   DEPLOYMENT   CHECK") {
 			t.Errorf("output:\n%s", r.stdout)
 		}

@@ -24,6 +24,10 @@ func (s Status) severity() int {
 // Worse reports whether s is worse than other.
 func (s Status) Worse(other Status) bool { return s.severity() > other.severity() }
 
+// Compare orders statuses by severity: negative when s is less severe than
+// other, zero when as severe (pass and skip), positive when more.
+func (s Status) Compare(other Status) int { return s.severity() - other.severity() }
+
 // Check is one finding about a workload's termination contract.
 type Check struct {
 	ID        string `json:"id"`
