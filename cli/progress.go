@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/briandowns/spinner"
 	"k8s.io/utils/clock"
 )
 
@@ -35,16 +32,12 @@ type progressWriter interface {
 	Stop()
 }
 
-func newProgress(mode string, out, errOut io.Writer, structuredOutput bool, clk clock.Clock) progressWriter {
+func newProgress(mode string, out, errOut io.Writer, structuredOutput bool, clk clock.WithTicker) progressWriter {
 	if mode == progressNone {
 		return discardProgress{}
 	}
 	if mode == progressAuto && !structuredOutput && isTerminal(out) && isTerminal(errOut) {
-		if f, ok := errOut.(*os.File); ok {
-			s := spinner.New(spinner.CharSets[14], 120*time.Millisecond, spinner.WithWriterFile(f))
-			s.Start()
-			return &spinnerProgress{s: s}
-		}
+		return newSpinnerProgress(errOut, clk)
 	}
 	return &plainProgress{out: errOut, clk: clk}
 }
@@ -78,18 +71,95 @@ func (p *plainProgress) Write(b []byte) (int, error) {
 
 func (p *plainProgress) Stop() {}
 
-// spinnerProgress shows the latest line as the spinner's suffix (earlier lines
-// are replaced, not kept).
+// spinnerProgress keeps a spinner on the terminal's last line and prints every
+// progress line above it: each line stays on the screen, in order.
 type spinnerProgress struct {
-	s *spinner.Spinner
+	mu    sync.Mutex
+	out   io.Writer
+	clk   clock.Clock
+	start time.Time
+	frame int
+	// partial is the start of a line whose end has not been written yet.
+	partial bytes.Buffer
+	ticker  clock.Ticker
+	done    chan struct{}
+	exited  chan struct{}
+	stop    sync.Once
 }
 
+// spinnerFrames are braille dots, one per tick.
+var spinnerFrames = [...]string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+
+const spinnerInterval = 120 * time.Millisecond
+
+// clearLine returns the cursor to the line's start and erases the line.
+const clearLine = "\r\x1b[K"
+
+func newSpinnerProgress(out io.Writer, clk clock.WithTicker) *spinnerProgress {
+	p := &spinnerProgress{out: out, clk: clk, start: clk.Now(), ticker: clk.NewTicker(spinnerInterval),
+		done: make(chan struct{}), exited: make(chan struct{})}
+	p.mu.Lock()
+	p.draw()
+	p.mu.Unlock()
+	go func() {
+		defer close(p.exited)
+		for {
+			select {
+			case <-p.done:
+				return
+			case <-p.ticker.C():
+				p.mu.Lock()
+				p.frame = (p.frame + 1) % len(spinnerFrames)
+				p.draw()
+				p.mu.Unlock()
+			}
+		}
+	}()
+	return p
+}
+
+// draw replaces the spinner's line: a frame and the time since the start.
+// The caller holds mu.
+func (p *spinnerProgress) draw() {
+	fmt.Fprintf(p.out, "%s%s %s", clearLine, spinnerFrames[p.frame], p.clk.Since(p.start).Truncate(time.Second))
+}
+
+// Write prints the complete lines of b above the spinner, and keeps an
+// incomplete one for the next write.
 func (p *spinnerProgress) Write(b []byte) (int, error) {
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	p.s.Lock()
-	p.s.Suffix = " " + lines[len(lines)-1]
-	p.s.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.partial.Write(b)
+	data := p.partial.Bytes()
+	end := bytes.LastIndexByte(data, '\n')
+	if end < 0 {
+		return len(b), nil
+	}
+	// The spinner's line is erased and the lines take its place; the spinner
+	// comes back below them.
+	if _, err := fmt.Fprintf(p.out, "%s%s", clearLine, data[:end+1]); err != nil {
+		return 0, err
+	}
+	rest := bytes.Clone(data[end+1:])
+	p.partial.Reset()
+	p.partial.Write(rest)
+	p.draw()
 	return len(b), nil
 }
 
-func (p *spinnerProgress) Stop() { p.s.Stop() }
+// Stop removes the spinner, leaving the lines printed (and an incomplete last
+// one, ended).
+func (p *spinnerProgress) Stop() {
+	p.stop.Do(func() {
+		close(p.done)
+		<-p.exited
+		p.ticker.Stop()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		fmt.Fprint(p.out, clearLine)
+		if p.partial.Len() > 0 {
+			fmt.Fprintf(p.out, "%s\n", p.partial.Bytes())
+			p.partial.Reset()
+		}
+	})
+}

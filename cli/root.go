@@ -4,11 +4,13 @@ package cli
 
 import (
 	"context"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	_ "k8s.io/client-go/plugin/pkg/client/auth" // exec and OIDC kubeconfigs
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 )
 
@@ -19,6 +21,7 @@ type BuildInfo struct {
 
 // NewRootCmd builds the command tree.
 func NewRootCmd(streams genericiooptions.IOStreams, build BuildInfo) *cobra.Command {
+	build = build.resolved(debug.ReadBuildInfo())
 	return newRootCmd(streams, build, Deps{Clients: newClient, Clock: clock.RealClock{}, Signals: processSignals{}})
 }
 
@@ -34,6 +37,11 @@ type Deps struct {
 // newRootCmd is NewRootCmd with the given dependencies.
 func newRootCmd(streams genericiooptions.IOStreams, build BuildInfo, deps Deps) *cobra.Command {
 	configFlags := genericclioptions.NewConfigFlags(true)
+	userAgent := build.userAgent()
+	configFlags.WrapConfigFn = func(c *rest.Config) *rest.Config {
+		c.UserAgent = userAgent
+		return c
+	}
 	root := &cobra.Command{
 		Use:   "safe-rollout",
 		Short: "Restart and roll out Deployments, StatefulSets and DaemonSets without dropping traffic",
