@@ -224,6 +224,8 @@ type guardRun struct {
 	clock  clock.WithTicker
 	// signals stop guarding (SIGINT, SIGTERM); nil: the process's own
 	signals signalSource
+	// colour is the global --color
+	colour *colourMode
 	// preflight notes for the report
 	preflightSkipped bool
 	preflightVerdict string
@@ -293,7 +295,7 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, w work
 		return err
 	}
 	report.PreflightSkipped, report.PreflightVerdict = g.preflightSkipped, g.preflightVerdict
-	if err := printRollout(o.Out, report, g.flags.Output, isTerminal(o.Out)); err != nil {
+	if err := printRollout(o.Out, report, g.flags.Output, g.colour.on(o.Out)); err != nil {
 		return err
 	}
 	return outcomeError(report, received())
@@ -363,7 +365,7 @@ func (g *guardRun) runStep(ctx context.Context, o genericiooptions.IOStreams, ta
 		snap := prober.Snapshot()
 		rep.Probe = &snap
 	}
-	if perr := printStep(o.Out, rep, g.flags.Output, isTerminal(o.Out)); perr != nil {
+	if perr := printStep(o.Out, rep, g.flags.Output, g.colour.on(o.Out)); perr != nil {
 		return perr
 	}
 	if err != nil {

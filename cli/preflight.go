@@ -142,7 +142,7 @@ func (o *PreflightOptions) Run(ctx context.Context) error {
 	if o.Strict {
 		report = report.AsStrict()
 	}
-	if err := printPreflight(o.Out, report, o.Output, isTerminal(o.Out)); err != nil {
+	if err := printPreflight(o.Out, report, o.Output, o.Colour.on(o.Out)); err != nil {
 		return err
 	}
 	if report.Failed(o.Strict) {
@@ -165,7 +165,7 @@ func (o *PreflightOptions) runManifests(ctx context.Context) error {
 			return err
 		}
 	}
-	out := newReportWriter(o.Output, isTerminal(o.Out))
+	out := newReportWriter(o.Output, o.Colour.on(o.Out))
 	out.QualifyNames(!targets.OnlyDeployments())
 	defer out.Close()
 	checker := newWorkloadChecker(client, &targets.Surroundings, StatedBudget(o.Budget.GraceBudget, o.flags), false)

@@ -105,13 +105,13 @@ func (rw *reportWriter) measureHeader() {
 func (rw *reportWriter) header() string {
 	switch {
 	case rw.format == formatSummary && rw.qualify:
-		return workloadSummaryHeader
+		return paintHeader(workloadSummaryHeader, "VERDICT", rw.colour)
 	case rw.format == formatSummary:
-		return summaryHeader
+		return paintHeader(summaryHeader, "VERDICT", rw.colour)
 	case rw.qualify:
-		return workloadTableHeader
+		return paintHeader(workloadTableHeader, "STATUS", rw.colour)
 	}
-	return tableHeader
+	return paintHeader(tableHeader, "STATUS", rw.colour)
 }
 
 // renderedObject is one object of the report rendered: its table rows, JSON
@@ -227,7 +227,7 @@ func renderRows(obj verify.ObjectReport, colour, qualify bool) renderedObject {
 		if container == "" {
 			container = "-"
 		}
-		cells := []string{obj.Namespace, name, c.ID, container, paint(string(c.Status), c.Status, colour), c.Message}
+		cells := []string{obj.Namespace, name, c.ID, container, paintCell(string(c.Status), c.Status, colour), c.Message}
 		for i, cell := range cells {
 			r.breaksCells = r.breaksCells || breaksCell(cell)
 			rows.WriteString(cell)

@@ -33,9 +33,9 @@ func printWhole(w io.Writer, r verify.PreflightReport, format string, colour boo
 		return obj.Name
 	}
 	if qualify {
-		fmt.Fprintln(tw, "NAMESPACE\tWORKLOAD\tCHECK\tCONTAINER\tSTATUS\tFINDING")
+		fmt.Fprint(tw, paintHeader("NAMESPACE\tWORKLOAD\tCHECK\tCONTAINER\tSTATUS\tFINDING\n", "STATUS", colour))
 	} else {
-		fmt.Fprintln(tw, "NAMESPACE\tDEPLOYMENT\tCHECK\tCONTAINER\tSTATUS\tFINDING")
+		fmt.Fprint(tw, paintHeader("NAMESPACE\tDEPLOYMENT\tCHECK\tCONTAINER\tSTATUS\tFINDING\n", "STATUS", colour))
 	}
 	for _, obj := range r.Objects {
 		for _, c := range obj.Checks {
@@ -43,7 +43,7 @@ func printWhole(w io.Writer, r verify.PreflightReport, format string, colour boo
 			if container == "" {
 				container = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", obj.Namespace, nameOf(obj), c.ID, container, paint(string(c.Status), c.Status, colour), c.Message)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", obj.Namespace, nameOf(obj), c.ID, container, paintCell(string(c.Status), c.Status, colour), c.Message)
 		}
 	}
 	if err := tw.Flush(); err != nil {

@@ -70,7 +70,7 @@ func renderSummaryRow(obj verify.ObjectReport, colour, qualify bool) renderedObj
 		}
 		worstCell += ": " + shorten(c.Message, worstFindingRunes)
 	}
-	cells := []string{obj.Namespace, name, paint(string(obj.Verdict), obj.Verdict, colour), strconv.Itoa(fails), strconv.Itoa(warns), worstCell}
+	cells := []string{obj.Namespace, name, paintCell(string(obj.Verdict), obj.Verdict, colour), strconv.Itoa(fails), strconv.Itoa(warns), worstCell}
 	var row bytes.Buffer
 	for i, cell := range cells {
 		r.breaksCells = r.breaksCells || breaksCell(cell)

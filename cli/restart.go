@@ -107,7 +107,7 @@ func (o *RestartOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	g := &guardRun{flags: o.Guard, budget: o.Budget, client: client, clock: o.Clock, signals: o.Signals, preflightSkipped: o.SkipPreflight}
+	g := &guardRun{flags: o.Guard, budget: o.Budget, client: client, clock: o.Clock, signals: o.Signals, colour: o.Colour, preflightSkipped: o.SkipPreflight}
 	// Every workload is preflighted before the first restart: a failed
 	// preflight changes nothing at all.
 	if !o.SkipPreflight {
@@ -117,7 +117,7 @@ func (o *RestartOptions) Run(ctx context.Context) error {
 		}
 		g.preflightVerdict = string(report.Verdict)
 		if report.Failed(o.Guard.Strict) {
-			if err := printPreflight(o.Out, report, o.Guard.Output, isTerminal(o.Out)); err != nil {
+			if err := printPreflight(o.Out, report, o.Guard.Output, o.Colour.on(o.Out)); err != nil {
 				return err
 			}
 			return withCode(ExitPreflightFailed, fmt.Errorf("preflight failed for %s: nothing was changed (fix the findings, or use --skip-preflight)", refs(all)))

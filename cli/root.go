@@ -32,6 +32,8 @@ type Deps struct {
 	Clock   clock.WithTicker
 	// Signals nil means the process's own.
 	Signals signalSource
+	// Colour is the global --color; nil is auto.
+	Colour *colourMode
 }
 
 // newRootCmd is NewRootCmd with the given dependencies.
@@ -62,6 +64,7 @@ timeline and catches SIGKILLed pods and unclean exits.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
 	configFlags.AddFlags(root.PersistentFlags())
 	addDebugFlag(root)
+	deps.Colour = addColourFlag(root)
 
 	root.AddCommand(
 		NewCmdPreflight(configFlags, streams, deps),
