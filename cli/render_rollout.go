@@ -66,6 +66,7 @@ func printRollout(w io.Writer, r *report.Rollout, format string, colour bool) er
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	printTimeline(w, r)
 	status := verify.StatusPass
 	if r.Outcome != report.OutcomeSucceeded {
 		status = verify.StatusFail

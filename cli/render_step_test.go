@@ -18,6 +18,7 @@ import (
 // SIGKILLed and paused (the reports the guard's reducer makes of those
 // rollouts, renamed), so the StatefulSet db is never started.
 func TestPrintStep(t *testing.T) {
+	t.Setenv("LC_ALL", "C.UTF-8") // the timeline's bars
 	targets := []workload.Workload{
 		workload.Deployment{Deployment: &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: rollouttest.NS, Name: "web"}}},
 		workload.Deployment{Deployment: &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: rollouttest.NS, Name: "api"}}},

@@ -347,6 +347,7 @@ func TestRolloutFixturesExitCodes(t *testing.T) {
 }
 
 func TestPrintRolloutGolden(t *testing.T) {
+	t.Setenv("LC_ALL", "C.UTF-8") // the timeline's bars (render_timeline_test.go: ASCII)
 	tests := []struct {
 		name   string
 		report func(*testing.T) *report.Rollout
