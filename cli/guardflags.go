@@ -51,6 +51,7 @@ type GuardFlags struct {
 	ProbeTimeout        time.Duration
 	ProbeNewConnections bool
 	ProbeInsecure       bool
+	ProbeIdentityHeader string
 	ProbeTail           time.Duration
 	MaxProbeErrors      int
 	MaxProbeErrorRate   float64
@@ -121,6 +122,9 @@ func (f *GuardFlags) AddFlags(fs *pflag.FlagSet, onBreachHelp string) {
 	fs.DurationVar(&f.ProbeTimeout, "probe-timeout", f.ProbeTimeout, "A probe request taking longer is an error")
 	fs.BoolVar(&f.ProbeNewConnections, "probe-new-connections", false, "Dial a new connection per probe request (default: keep-alive, like real clients)")
 	fs.BoolVar(&f.ProbeInsecure, "probe-insecure", false, "Accept any TLS certificate of an https:// probe target (self-signed)")
+	fs.StringVar(&f.ProbeIdentityHeader, "probe-identity-header", "", "Response header naming the pod that served a probe request, e.g. X-Served-By (gRPC: the response header metadata key, lower-cased). "+
+		"Measures each old pod's data-plane propagation (its endpoint not ready to the last request on a new connection it served) and late requests; "+
+		"every second probe request then dials a new connection, so a pod gets a sample about every 2×pods÷--probe-rate seconds")
 	fs.DurationVar(&f.ProbeTail, "probe-tail", f.ProbeTail, "Keep probing this long after the rollout completed")
 	fs.IntVar(&f.MaxProbeErrors, "max-probe-errors", 0, "Probe errors allowed")
 	fs.Float64Var(&f.MaxProbeErrorRate, "max-probe-error-rate", f.MaxProbeErrorRate, "Probe error rate allowed, 0..1 (replaces --max-probe-errors unless that is set too)")
@@ -188,6 +192,9 @@ func (f *GuardFlags) Validate() error {
 			return err
 		}
 	}
+	if f.ProbeIdentityHeader != "" && len(f.Probes) == 0 {
+		return errors.New("--probe-identity-header reads the answers of probe traffic: give a --probe target too")
+	}
 	return validateProgress(f.Progress)
 }
 
@@ -197,7 +204,7 @@ func (f *GuardFlags) probeOptions(clk clock.WithTicker, notServingWindow time.Du
 	return traffic.ProbeOptions{
 		Targets: f.Probes, Rate: f.ProbeRate, Concurrency: f.ProbeConcurrency,
 		Timeout: f.ProbeTimeout, NewConnections: f.ProbeNewConnections, Clock: clk,
-		NotServingWindow: notServingWindow, Insecure: f.ProbeInsecure,
+		NotServingWindow: notServingWindow, Insecure: f.ProbeInsecure, IdentityHeader: f.ProbeIdentityHeader,
 	}
 }
 

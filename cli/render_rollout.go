@@ -91,6 +91,14 @@ func printRollout(w io.Writer, r *report.Rollout, format string, colour bool) er
 		fmt.Fprintf(w, "Propagation (deletion to endpoint not ready): p50 %.3fs, p95 %.3fs, max %.3fs over %d pods\n",
 			*r.Propagation.P50, *r.Propagation.P95, *r.Propagation.Max, r.Propagation.Samples)
 	}
+	if dp := r.DataPlanePropagation; dp != nil {
+		if dp.Samples > 0 {
+			fmt.Fprintf(w, "Data-plane propagation (endpoint not ready to the last request on a new connection): p50 %.3fs, p95 %.3fs, max %.3fs over %d pods\n",
+				*dp.P50, *dp.P95, *dp.Max, dp.Samples)
+		} else {
+			fmt.Fprintln(w, "Data-plane propagation: no old pod served a request on a new connection after its endpoint went not ready")
+		}
+	}
 	if r.RecommendedGraceSeconds != nil {
 		source := ""
 		if r.RecommendationPropagation != "" {
@@ -106,6 +114,11 @@ func printRollout(w io.Writer, r *report.Rollout, format string, colour bool) er
 		}
 		if p.UnattributedErrors > 0 {
 			fmt.Fprintf(w, "  %d errors while no old pod was terminating\n", p.UnattributedErrors)
+		}
+		for _, pod := range r.Pods {
+			if line := describeDataPlane(pod); line != "" {
+				fmt.Fprintf(w, "  %s: %s\n", pod.Name, line)
+			}
 		}
 	}
 	for _, g := range r.WatchGaps {
@@ -134,6 +147,25 @@ func printRollout(w io.Writer, r *report.Rollout, format string, colour bool) er
 		fmt.Fprintf(w, "The rollout continues in the cluster: kubectl rollout status deployment/%s -n %s\n", r.Deployment, r.Namespace)
 	}
 	return nil
+}
+
+// describeDataPlane says what the identity header told about one old pod:
+// its data-plane propagation and its late requests; "" when nothing is known.
+func describeDataPlane(p report.PodReport) string {
+	var parts []string
+	switch {
+	case p.DataPlanePropagationSeconds != nil:
+		parts = append(parts, fmt.Sprintf("last new connection %.3fs after not ready (%d samples)", *p.DataPlanePropagationSeconds, *p.DataPlaneSamples))
+	case p.DataPlaneSamples != nil:
+		parts = append(parts, "no request on a new connection after not ready (0 samples)")
+	}
+	switch {
+	case p.LateRequests != nil:
+		parts = append(parts, fmt.Sprintf("%d late requests after not serving (%d failed)", *p.LateRequests, p.LateRequestsFailed))
+	case p.LateRequestsFailed > 0:
+		parts = append(parts, fmt.Sprintf("%d failed requests after not serving", p.LateRequestsFailed))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func describeClasses(byClass map[string]int) string {

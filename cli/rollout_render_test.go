@@ -277,6 +277,27 @@ func sigkillPaused(t *testing.T) *report.Rollout {
 	return r
 }
 
+// identifiedRestart: cleanRestart under probe traffic with
+// --probe-identity-header: web-aaa-1 got new connections 1.2 s after its
+// endpoint went not ready and served late requests, web-aaa-2 none.
+func identifiedRestart(t *testing.T) *report.Rollout {
+	f := newFoldedRollout(t, "web-aaa-1", "web-aaa-2")
+	f.drainedByContract("web-aaa-1", 1, 0.8)
+	f.drainedByContract("web-aaa-2", 6, 1.25)
+	msg := f.complete(13)
+	flags := parseGuardFlags(t, policy.ActionPause, "--probe=http://web.shop.svc/", "--probe-identity-header=X-Served-By")
+	r := f.report(flags, true, report.OutcomeSucceeded, msg, 13)
+	f.attributeProbe(r, 260, map[float64]int{}, map[string]int{})
+	r.Probe.IdentityHeader, r.Probe.IdentifiedRequests = flags.ProbeIdentityHeader, 260
+	timelines := f.state.OldTimelines()
+	served := []traffic.PodServed{
+		{Pod: "web-aaa-1", Requests: 90, SamplesAfterNotReady: 4, LastNewAfterNotReady: rollouttest.At(1.8 + 1.2), Late: 6},
+		{Pod: "web-aaa-2", Requests: 85},
+	}
+	r.AddDataPlane(timelines, served, map[string]int{}, verify.DefaultGraceBudget())
+	return r
+}
+
 // uncleanRolledBack: watch of an image change; web-aaa-1 exits 143 on SIGTERM
 // before its endpoint stops serving: auto rolls back.
 func uncleanRolledBack(t *testing.T) *report.Rollout {
@@ -360,6 +381,8 @@ func TestPrintRolloutGolden(t *testing.T) {
 		{"breach.colour.table", sigkillPaused, "", true},
 		{"breach.json", sigkillPaused, "json", false},
 		{"rolled-back.table", uncleanRolledBack, "", false},
+		{"data-plane.table", identifiedRestart, "", false},
+		{"data-plane.json", identifiedRestart, "json", false},
 		{"clean-signal-exit.table", cleanSignalExit, "", false},
 		{"timeout.table", timedOut, "", false},
 		{"interrupted.table", interrupted, "", false},

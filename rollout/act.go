@@ -179,6 +179,7 @@ func (r *run) finish() *report.Rollout {
 		if s, ok := r.Probe.(interface{ Series() []traffic.SecondStat }); ok {
 			rep.Probe.Series = s.Series()
 		}
+		r.addDataPlane(rep, timelines)
 	}
 	rep.NewPods = r.rollout.NewPods()
 	return rep

@@ -315,6 +315,7 @@ func (r *run) apply(c watch.Change) {
 	for _, e := range events {
 		r.emit(e)
 	}
+	r.markProbe(events)
 	if r.Trace != nil {
 		trace(r.Trace, c, r.Clock.Now())
 	}

@@ -76,10 +76,16 @@ type Rollout struct {
 	RecommendedGraceSeconds *int64      `json:"recommendedGraceSeconds"`
 	RecommendationFormula   string      `json:"recommendationFormula,omitempty"`
 	// RecommendationPropagation says which propagation the recommendation used:
-	// "configured" (the budget's, never lowered by an API-level measurement) or
-	// "measured-api" (deletion to endpoint not ready, when it was larger).
-	RecommendationPropagation string  `json:"recommendationPropagation,omitempty"`
-	Summary                   Summary `json:"summary"`
+	// "configured" (the budget's, never lowered by a measurement),
+	// "measured-api" (deletion to endpoint not ready, when it was larger) or
+	// "measured-data-plane" (deletion to the last request on a new connection a
+	// pod served after its endpoint went not ready, when it was larger still).
+	RecommendationPropagation string `json:"recommendationPropagation,omitempty"`
+	// DataPlanePropagation is, over the old pods with samples, the time from
+	// a pod's endpoint going not ready to the last request on a new connection
+	// it served (--probe-identity-header); nil without one.
+	DataPlanePropagation *Percentiles `json:"dataPlanePropagation,omitempty"`
+	Summary              Summary      `json:"summary"`
 
 	// WatchGaps are the times the guard's watches were failing (an API server
 	// outage, a cut connection).
@@ -157,20 +163,31 @@ type PodReport struct {
 	ServingFalseBeforeExit bool               `json:"servingFalseBeforeExit"`
 	// SeenAfterWatchGap: the pod's steps were replayed after a watch gap: its
 	// exit is what the API said, its timings are not known.
-	SeenAfterWatchGap        bool                  `json:"seenAfterWatchGap,omitempty"`
-	SecondsToNotReady        *float64              `json:"secondsToNotReady"`
-	SecondsToNotServing      *float64              `json:"secondsToNotServing"`
-	SecondsToEndpointRemoval *float64              `json:"secondsToEndpointRemoval"`
-	TerminationSeconds       *float64              `json:"terminationSeconds"`
-	SecondsToGone            *float64              `json:"secondsToGone"`
-	GraceSeconds             float64               `json:"graceSeconds"`
-	GraceUsage               *float64              `json:"graceUsage"`
-	GraceUsageExceeded       bool                  `json:"graceUsageExceeded,omitempty"`
-	ProbeErrors              int                   `json:"probeErrors,omitempty"`
-	Verdict                  string                `json:"verdict"`
-	Evicted                  string                `json:"evicted,omitempty"`
-	Containers               []state.ContainerExit `json:"containers,omitempty"`
-	Events                   []state.PodEvent      `json:"events,omitempty"`
+	SeenAfterWatchGap        bool     `json:"seenAfterWatchGap,omitempty"`
+	SecondsToNotReady        *float64 `json:"secondsToNotReady"`
+	SecondsToNotServing      *float64 `json:"secondsToNotServing"`
+	SecondsToEndpointRemoval *float64 `json:"secondsToEndpointRemoval"`
+	TerminationSeconds       *float64 `json:"terminationSeconds"`
+	SecondsToGone            *float64 `json:"secondsToGone"`
+	GraceSeconds             float64  `json:"graceSeconds"`
+	GraceUsage               *float64 `json:"graceUsage"`
+	GraceUsageExceeded       bool     `json:"graceUsageExceeded,omitempty"`
+	ProbeErrors              int      `json:"probeErrors,omitempty"`
+	// With --probe-identity-header: the time from the endpoint going not
+	// ready to the last request on a new connection the pod served, and how
+	// many such requests there were (0: none reached it, so no figure).
+	DataPlanePropagationSeconds *float64 `json:"dataPlanePropagationSeconds,omitempty"`
+	DataPlaneSamples            *int     `json:"dataPlaneSamples,omitempty"`
+	// LateRequests reached the pod after its endpoint went not serving: those
+	// it answered (identity header; nil without one) and failures without an
+	// identity in that window (attributed by time); LateRequestsFailed are
+	// the failed ones among them.
+	LateRequests       *int                  `json:"lateRequests,omitempty"`
+	LateRequestsFailed int                   `json:"lateRequestsFailed,omitempty"`
+	Verdict            string                `json:"verdict"`
+	Evicted            string                `json:"evicted,omitempty"`
+	Containers         []state.ContainerExit `json:"containers,omitempty"`
+	Events             []state.PodEvent      `json:"events,omitempty"`
 	// Timeline is when each step happened, on the guard's clock (the picture).
 	Timeline *PodTimes `json:"timeline,omitempty"`
 }
@@ -357,22 +374,36 @@ func (r *Rollout) Summarise(timelines []*state.PodTimeline, budget verify.GraceB
 		}
 	}
 	r.Propagation = NewPercentiles(notReady)
+	r.recommend(budget, 0)
+	r.DurationSeconds = r.FinishedAt.Sub(r.StartedAt).Seconds()
+}
+
+// recommend sets the grace recommendation from the budget, the API-level
+// propagation and dataPlane (deletion to the last new-connection request a
+// pod served after going not ready, the largest over the pods; 0: none).
+// A measurement may raise the configured (or load-balancer-derived)
+// propagation, never lower it: a ClusterIP probe does not see a cloud load
+// balancer's deregistration.
+func (r *Rollout) recommend(budget verify.GraceBudget, dataPlane time.Duration) {
 	r.RecommendedGraceSeconds, r.RecommendationFormula, r.RecommendationPropagation = nil, "", ""
+	if r.Propagation.Max == nil && dataPlane <= 0 {
+		return
+	}
+	measured, source := budget, "configured"
 	if r.Propagation.Max != nil {
-		// The API-level figure is not the data plane's (kube-proxy, load
-		// balancers): it may raise the configured propagation, never lower it.
-		measured, source := budget, "configured"
-		if api := time.Duration(*r.Propagation.Max * float64(time.Second)); api > budget.EndpointPropagation {
+		if api := time.Duration(*r.Propagation.Max * float64(time.Second)); api > measured.EndpointPropagation {
 			measured.EndpointPropagation, source = api, "measured-api"
 		}
-		if req := measured.Require(0); !req.Unbounded() { // absurd inputs recommend nothing
-			secs := req.Seconds()
-			r.RecommendedGraceSeconds = &secs
-			r.RecommendationFormula = req.Formula()
-			r.RecommendationPropagation = source
-		}
 	}
-	r.DurationSeconds = r.FinishedAt.Sub(r.StartedAt).Seconds()
+	if dataPlane > measured.EndpointPropagation {
+		measured.EndpointPropagation, source = dataPlane, "measured-data-plane"
+	}
+	if req := measured.Require(0); !req.Unbounded() { // absurd inputs recommend nothing
+		secs := req.Seconds()
+		r.RecommendedGraceSeconds = &secs
+		r.RecommendationFormula = req.Formula()
+		r.RecommendationPropagation = source
+	}
 }
 
 // NewPercentiles computes nearest-rank percentiles of samples (seconds).

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/url"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,7 +65,13 @@ type ProbeOptions struct {
 	NotServingWindow time.Duration
 	// Insecure accepts any TLS certificate of an https target (self-signed).
 	Insecure bool
-	Clock    clock.WithTicker
+	// IdentityHeader names the response header (for gRPC: the response header
+	// metadata key, lower-cased) that says which pod served a request, e.g.
+	// X-Served-By. With it, the prober sends every second request on a new
+	// connection (unless NewConnections sends all of them so), so that each
+	// pod's data-plane propagation gets samples about every 2×pods÷Rate seconds.
+	IdentityHeader string
+	Clock          clock.WithTicker
 }
 
 // Prober sends steady probe traffic and counts what fails, in bounded memory.
@@ -81,6 +88,14 @@ type Prober struct {
 	latency      [latencyBuckets + 1]int
 	errorBuckets map[int64]int
 	series       series // per second, for the report's picture (series.go)
+
+	// With an identity header: what each pod served, errors that carried no
+	// identity, answers beyond maxIdentities pods, and the request counter
+	// that alternates new and kept-alive connections.
+	servedBy         map[string]*podTraffic
+	anonErrorBuckets map[int64]int
+	identityOverflow int
+	sent             int
 }
 
 type probeTarget interface {
@@ -121,7 +136,26 @@ func (o ProbeOptions) Validate() error {
 			return err
 		}
 	}
+	if o.IdentityHeader != "" && !validHeaderName(o.IdentityHeader) {
+		return fmt.Errorf("--probe-identity-header %q: not a header name such as X-Served-By", o.IdentityHeader)
+	}
 	return nil
+}
+
+// validHeaderName accepts an HTTP header name (an RFC 9110 token), which is
+// also a valid gRPC metadata key once lower-cased, unless it ends in -bin.
+func validHeaderName(name string) bool {
+	if strings.HasSuffix(strings.ToLower(name), "-bin") {
+		return false
+	}
+	for _, c := range name {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.ContainsRune("-_.", c):
+		default:
+			return false
+		}
+	}
+	return name != ""
 }
 
 // NewProber validates the options and prepares the targets; nothing is sent before Run.
@@ -130,7 +164,8 @@ func NewProber(opts ProbeOptions) (*Prober, error) {
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	p := &Prober{opts: opts, notify: make(chan struct{}, 1), byClass: map[string]int{}, errorBuckets: map[int64]int{}}
+	p := &Prober{opts: opts, notify: make(chan struct{}, 1), byClass: map[string]int{}, errorBuckets: map[int64]int{},
+		servedBy: map[string]*podTraffic{}, anonErrorBuckets: map[int64]int{}}
 	for _, raw := range opts.Targets {
 		t, err := newProbeTarget(raw, opts)
 		if err != nil {
@@ -225,7 +260,17 @@ func (p *Prober) Run(ctx context.Context) {
 
 func (p *Prober) once(ctx context.Context, t probeTarget) {
 	start := p.opts.Clock.Now()
-	class := t.do(ctx, p.opts.Timeout)
+	var o outcome
+	if it, ok := t.(identifiedTarget); ok && p.opts.IdentityHeader != "" {
+		p.mu.Lock()
+		fresh := p.sent%2 == 1
+		p.sent++
+		p.mu.Unlock()
+		o = it.doIdentified(ctx, p.opts.Timeout, p.opts.IdentityHeader, fresh)
+	} else {
+		o.class = t.do(ctx, p.opts.Timeout)
+	}
+	class := o.class
 	if ctx.Err() != nil && class != "" {
 		return // stopping: a request cut short by our own cancellation is not the app's error
 	}
@@ -238,9 +283,13 @@ func (p *Prober) once(ctx context.Context, t probeTarget) {
 		p.errors++
 		p.byClass[class]++
 		key := start.UnixNano() / int64(errorBucket)
-		if _, ok := p.errorBuckets[key]; ok || len(p.errorBuckets) < maxErrorBuckets {
-			p.errorBuckets[key]++
+		addBucket(p.errorBuckets, key)
+		if o.servedBy == "" {
+			addBucket(p.anonErrorBuckets, key)
 		}
+	}
+	if o.servedBy != "" {
+		p.recordServed(start, o)
 	}
 	p.mu.Unlock()
 	if class != "" {
@@ -253,12 +302,16 @@ func (p *Prober) once(ctx context.Context, t probeTarget) {
 
 // ProbeReport is the probe traffic's summary in the rollout report.
 type ProbeReport struct {
-	Targets       []string       `json:"targets"`
-	Requests      int            `json:"requests"`
-	Skipped       int            `json:"skipped,omitempty"`
-	Errors        int            `json:"errors"`
-	ErrorsByClass map[string]int `json:"errorsByClass"`
-	LatencyMs     LatencyMs      `json:"latencyMs"`
+	Targets []string `json:"targets"`
+	// IdentityHeader is --probe-identity-header; IdentifiedRequests the
+	// answers that carried it.
+	IdentityHeader     string         `json:"identityHeader,omitempty"`
+	IdentifiedRequests int            `json:"identifiedRequests,omitempty"`
+	Requests           int            `json:"requests"`
+	Skipped            int            `json:"skipped,omitempty"`
+	Errors             int            `json:"errors"`
+	ErrorsByClass      map[string]int `json:"errorsByClass"`
+	LatencyMs          LatencyMs      `json:"latencyMs"`
 }
 
 // LatencyMs are latency percentiles in milliseconds (bucketed, ±3 %).
@@ -272,7 +325,11 @@ type LatencyMs struct {
 func (p *Prober) Snapshot() ProbeReport {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	r := ProbeReport{Requests: p.requests, Skipped: p.skipped, Errors: p.errors, ErrorsByClass: map[string]int{}}
+	r := ProbeReport{Requests: p.requests, Skipped: p.skipped, Errors: p.errors, ErrorsByClass: map[string]int{}, IdentityHeader: p.opts.IdentityHeader}
+	for _, pt := range p.servedBy {
+		r.IdentifiedRequests += pt.requests
+	}
+	r.IdentifiedRequests += p.identityOverflow
 	for _, t := range p.targets {
 		r.Targets = append(r.Targets, t.String())
 	}
@@ -290,12 +347,24 @@ type ErrorBucket struct {
 	Errors int
 }
 
+// addBucket counts an error in its bucket; past maxErrorBuckets buckets only
+// the buckets already there still count.
+func addBucket(buckets map[int64]int, key int64) {
+	if _, ok := buckets[key]; ok || len(buckets) < maxErrorBuckets {
+		buckets[key]++
+	}
+}
+
 // ErrorBuckets lists the buckets that hold errors, oldest first.
 func (p *Prober) ErrorBuckets() []ErrorBucket {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]ErrorBucket, 0, len(p.errorBuckets))
-	for k, n := range p.errorBuckets {
+	return bucketList(p.errorBuckets)
+}
+
+func bucketList(buckets map[int64]int) []ErrorBucket {
+	out := make([]ErrorBucket, 0, len(buckets))
+	for k, n := range buckets {
 		out = append(out, ErrorBucket{Start: time.Unix(0, k*int64(errorBucket)), Width: errorBucket, Errors: n})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"k8s.io/utils/clock"
 )
@@ -45,19 +47,29 @@ func classifyNetError(err error) string {
 type httpTarget struct {
 	url    string
 	client *http.Client
+	// fresh dials a connection per request, for the identity header's
+	// new-connection samples.
+	fresh *http.Client
 }
 
 func newHTTPTarget(u *url.URL, opts ProbeOptions) *httpTarget {
-	transport := &http.Transport{
-		DisableKeepAlives:   opts.NewConnections,
-		MaxIdleConnsPerHost: opts.Concurrency,
-		Proxy:               nil, // probe the target itself, never through a proxy
-		DialContext:         (&net.Dialer{Timeout: opts.Timeout}).DialContext,
-		// A self-signed certificate is accepted only when asked for (--probe-insecure).
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: opts.Insecure}, //nolint:gosec // explicit opt-in
+	newClient := func(newConns bool) *http.Client {
+		transport := &http.Transport{
+			DisableKeepAlives:   newConns,
+			MaxIdleConnsPerHost: opts.Concurrency,
+			Proxy:               nil, // probe the target itself, never through a proxy
+			DialContext:         (&net.Dialer{Timeout: opts.Timeout}).DialContext,
+			// A self-signed certificate is accepted only when asked for (--probe-insecure).
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: opts.Insecure}, //nolint:gosec // explicit opt-in
+		}
+		return &http.Client{Transport: transport, CheckRedirect: sameHostRedirects}
 	}
-	client := &http.Client{Transport: transport, CheckRedirect: sameHostRedirects}
-	return &httpTarget{url: u.String(), client: client}
+	t := &httpTarget{url: u.String(), client: newClient(opts.NewConnections)}
+	t.fresh = t.client
+	if opts.IdentityHeader != "" && !opts.NewConnections {
+		t.fresh = newClient(true)
+	}
+	return t
 }
 
 // sameHostRedirects follows redirects on the probed host only: the probe never
@@ -72,29 +84,50 @@ func sameHostRedirects(req *http.Request, via []*http.Request) error {
 func (t *httpTarget) String() string { return t.url }
 
 func (t *httpTarget) do(ctx context.Context, timeout time.Duration) string {
+	return t.doIdentified(ctx, timeout, "", false).class
+}
+
+// doIdentified sends one request, on a new connection when fresh, and reads
+// header (when set) from the answer; a redirect's last answer counts.
+func (t *httpTarget) doIdentified(ctx context.Context, timeout time.Duration, header string, fresh bool) outcome {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	var o outcome
+	client := t.client
+	if fresh {
+		client = t.fresh
+	}
+	// The last connection used says whether the answer came on a new one.
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { o.newConn = !info.Reused }})
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url, nil)
 	if err != nil {
-		return ErrClassOther
+		o.class = ErrClassOther
+		return o
 	}
 	req.Header.Set("User-Agent", probeUserAgent)
-	resp, err := t.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		return classifyNetError(err)
+		o.class = classifyNetError(err)
+		return o
+	}
+	if header != "" {
+		o.servedBy = resp.Header.Get(header)
 	}
 	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	switch {
 	case resp.StatusCode >= 500:
-		return ErrClassHTTP5xx
+		o.class = ErrClassHTTP5xx
 	case err != nil:
-		return classifyNetError(err)
+		o.class = classifyNetError(err)
 	}
-	return ""
+	return o
 }
 
-func (t *httpTarget) close() { t.client.CloseIdleConnections() }
+func (t *httpTarget) close() {
+	t.client.CloseIdleConnections()
+	t.fresh.CloseIdleConnections()
+}
 
 type grpcTarget struct {
 	raw              string
@@ -133,9 +166,19 @@ func (t *grpcTarget) dial() (*grpc.ClientConn, error) {
 func (t *grpcTarget) String() string { return t.raw }
 
 func (t *grpcTarget) do(ctx context.Context, timeout time.Duration) string {
-	class := t.checkOn(ctx, timeout, t.conn)
-	if class != ErrClassGRPCNotServing || t.notServingWindow <= 0 {
-		return class
+	return t.doIdentified(ctx, timeout, "", false).class
+}
+
+// doIdentified asks the health service once, on a connection of its own when
+// fresh, and reads header (when set) from the answer's header metadata.
+func (t *grpcTarget) doIdentified(ctx context.Context, timeout time.Duration, header string, fresh bool) outcome {
+	conn := t.conn
+	if fresh {
+		conn = nil
+	}
+	o := t.checkOn(ctx, timeout, conn, header)
+	if o.class != ErrClassGRPCNotServing || t.notServingWindow <= 0 {
+		return o
 	}
 	// A health-checking client drops a NOT_SERVING connection and dials again.
 	// Through a ClusterIP the new connection may reach the same draining pod, so
@@ -146,45 +189,63 @@ func (t *grpcTarget) do(ctx context.Context, timeout time.Duration) string {
 	for t.clock.Now().Before(deadline) {
 		select {
 		case <-ctx.Done():
-			return ErrClassGRPCCancelled
+			return outcome{class: ErrClassGRPCCancelled}
 		case <-t.clock.After(redialPause):
 		}
-		if class = t.checkOn(ctx, timeout, nil); class == "" {
-			return ""
+		if o = t.checkOn(ctx, timeout, nil, header); o.class == "" {
+			return o
 		}
 	}
-	return class
+	return o
 }
 
 // checkOn asks the health service once, on conn or, when conn is nil, on a
-// connection of its own.
-func (t *grpcTarget) checkOn(ctx context.Context, timeout time.Duration, conn *grpc.ClientConn) string {
+// connection of its own (a new connection: outcome.newConn).
+func (t *grpcTarget) checkOn(ctx context.Context, timeout time.Duration, conn *grpc.ClientConn, header string) outcome {
+	var o outcome
 	if conn == nil {
 		c, err := t.dial()
 		if err != nil {
-			return ErrClassOther
+			o.class = ErrClassOther
+			return o
 		}
 		defer c.Close()
-		conn = c
+		conn, o.newConn = c, true
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: t.service})
-	if err != nil {
-		switch status.Code(err) {
-		case codes.Unavailable:
-			return ErrClassGRPCUnavailable
-		case codes.DeadlineExceeded:
-			return ErrClassGRPCDeadline
-		case codes.Canceled:
-			return ErrClassGRPCCancelled
-		}
-		return ErrClassOther
+	var md metadata.MD
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: t.service}, grpc.Header(&md))
+	if header != "" {
+		o.servedBy = firstValue(md, header)
 	}
-	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-		return ErrClassGRPCNotServing
+	switch {
+	case err != nil:
+		o.class = grpcErrorClass(err)
+	case resp.GetStatus() != healthpb.HealthCheckResponse_SERVING:
+		o.class = ErrClassGRPCNotServing
+	}
+	return o
+}
+
+// firstValue is the first value of a metadata key (gRPC keys are lower case).
+func firstValue(md metadata.MD, key string) string {
+	if v := md.Get(strings.ToLower(key)); len(v) > 0 {
+		return v[0]
 	}
 	return ""
+}
+
+func grpcErrorClass(err error) string {
+	switch status.Code(err) {
+	case codes.Unavailable:
+		return ErrClassGRPCUnavailable
+	case codes.DeadlineExceeded:
+		return ErrClassGRPCDeadline
+	case codes.Canceled:
+		return ErrClassGRPCCancelled
+	}
+	return ErrClassOther
 }
 
 func (t *grpcTarget) close() {

@@ -1,0 +1,69 @@
+package rollout
+
+import (
+	"time"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/attribution"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/report"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/state"
+	"github.com/safe-rollout/kubectl-safe-rollout/verify/traffic"
+)
+
+// IdentityProbe is a TrafficProbe that knows which pod served each request
+// (traffic.Prober with --probe-identity-header). The guard tells it when each
+// pod's endpoint went not ready and not serving, so that it counts, per pod,
+// new-connection requests after the first and late requests after the second
+// with a few counters instead of keeping every request.
+type IdentityProbe interface {
+	MarkNotReady(pod string, at time.Time)
+	MarkNotServing(pod string, at time.Time)
+	Served() []traffic.PodServed
+	AnonymousErrorBuckets() []traffic.ErrorBucket
+}
+
+// markProbe passes the endpoint changes among events on to an IdentityProbe.
+func (r *run) markProbe(events []progress.Event) {
+	p, ok := r.Probe.(IdentityProbe)
+	if !ok || r.rollout.Late {
+		return // replayed after a watch gap: receipt times are not event times
+	}
+	for _, e := range events {
+		switch e := e.(type) {
+		case progress.EndpointNotReady:
+			p.MarkNotReady(e.Pod, e.At)
+		case progress.EndpointNotServing:
+			p.MarkNotServing(e.Pod, e.At)
+		}
+	}
+}
+
+// addDataPlane adds the identity probe's per-pod figures to the report.
+func (r *run) addDataPlane(rep *report.Rollout, timelines []*state.PodTimeline) {
+	p, ok := r.Probe.(IdentityProbe)
+	if !ok {
+		return
+	}
+	rep.AddDataPlane(timelines, p.Served(), lateFailures(p.AnonymousErrorBuckets(), timelines, rep.FinishedAt), r.GraceBudget)
+}
+
+// lateFailures blames the failures that carried no identity on the pods whose
+// endpoint was not serving (until they were gone) when they happened.
+func lateFailures(errs []traffic.ErrorBucket, timelines []*state.PodTimeline, end time.Time) map[string]int {
+	var windows []attribution.Window
+	for _, t := range timelines {
+		if !t.Deleting() || t.NotServing.IsZero() {
+			continue
+		}
+		to := t.Gone
+		if to.IsZero() {
+			to = end
+		}
+		windows = append(windows, attribution.Window{Pod: t.Name, From: t.NotServing, To: to})
+	}
+	buckets := make([]attribution.ErrorBucket, 0, len(errs))
+	for _, b := range errs {
+		buckets = append(buckets, attribution.ErrorBucket{Start: b.Start, Width: b.Width, Errors: b.Errors})
+	}
+	return attribution.Attribute(buckets, windows).ByPod
+}

@@ -1,0 +1,160 @@
+package traffic
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	clocktesting "k8s.io/utils/clock/testing"
+)
+
+// servingAs is an HTTP server answering as the pod its name says, 500 when told.
+type servingAs struct {
+	mu     sync.Mutex
+	pod    string
+	status int
+}
+
+func (s *servingAs) set(pod string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pod, s.status = pod, status
+}
+
+func (s *servingAs) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	pod, status := s.pod, s.status
+	s.mu.Unlock()
+	if pod != "" {
+		w.Header().Set("X-Served-By", pod)
+	}
+	w.WriteHeader(status)
+}
+
+// Each identified answer is counted for its pod: new connections after the
+// pod's endpoint went not ready are data-plane samples (the last one's start
+// is kept), answers after it went not serving are late requests.
+func TestProbeIdentityHTTP(t *testing.T) {
+	app := &servingAs{pod: "web-a", status: 200}
+	var dials atomic.Int64
+	s := httptest.NewUnstartedServer(app)
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			dials.Add(1)
+		}
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	clk := clocktesting.NewFakeClock(probeBase)
+	p := newTestProber(t, ProbeOptions{Targets: []string{s.URL}, IdentityHeader: "x-served-by", Clock: clk})
+	at := func(offset time.Duration) {
+		clk.SetTime(probeBase.Add(offset))
+		p.once(context.Background(), p.targets[0])
+	}
+
+	for i := range 4 { // before the drain: 2 kept-alive, 2 new
+		at(ms(100 * i))
+	}
+	p.MarkNotReady("web-a", probeBase.Add(ms(1000)))
+	at(ms(1100)) // kept alive: not a sample
+	at(ms(1200)) // new: sample
+	at(ms(1300))
+	at(ms(1400)) // new: sample, the last
+	p.MarkNotServing("web-a", probeBase.Add(ms(1500)))
+	app.set("web-a", 500)
+	at(ms(1600)) // late, failed, kept alive
+	app.set("", 0)
+	s.CloseClientConnections()
+	s.Close()
+	at(ms(1800)) // refused: no identity, blamed by time window only
+
+	served := p.Served()
+	if len(served) != 1 {
+		t.Fatalf("Served() = %+v, want web-a only", served)
+	}
+	got := served[0]
+	want := PodServed{Pod: "web-a", Requests: 9, Failed: 1, NewConnections: 5, SamplesAfterNotReady: 2,
+		LastNewAfterNotReady: probeBase.Add(ms(1400)), Late: 1, LateFailed: 1}
+	// The kept-alive connection's first request is on a new connection too.
+	if got.Pod != want.Pod || got.Requests != want.Requests || got.Failed != want.Failed || got.SamplesAfterNotReady != want.SamplesAfterNotReady ||
+		!got.LastNewAfterNotReady.Equal(want.LastNewAfterNotReady) || got.Late != want.Late || got.LateFailed != want.LateFailed {
+		t.Errorf("Served() = %+v,\n want %+v", got, want)
+	}
+	if got.NewConnections < 4 || got.NewConnections > 5 {
+		t.Errorf("new connections = %d, want every second request on a new one (4) plus the first kept-alive one", got.NewConnections)
+	}
+	snap := p.Snapshot()
+	if snap.Requests != 10 || snap.Errors != 2 || snap.IdentifiedRequests != 9 || snap.IdentityHeader != "x-served-by" {
+		t.Errorf("snapshot %+v, want 10 requests, 2 errors, 9 identified", snap)
+	}
+	if anon := p.AnonymousErrorBuckets(); len(anon) != 1 || anon[0].Errors != 1 || !anon[0].Start.Equal(probeBase.Add(ms(1800))) {
+		t.Errorf("anonymous error buckets = %+v, want the refused request at +1.8s only", anon)
+	}
+	if all := p.ErrorBuckets(); len(all) != 2 {
+		t.Errorf("error buckets = %+v, want both errors", all)
+	}
+}
+
+// Without an identity header nothing is recorded per pod, and every error is anonymous.
+func TestProbeWithoutIdentity(t *testing.T) {
+	app := &servingAs{pod: "web-a", status: 500}
+	s := httptest.NewServer(app)
+	t.Cleanup(s.Close)
+	p := newTestProber(t, ProbeOptions{Targets: []string{s.URL}})
+	p.MarkNotServing("web-a", time.Time{})
+	p.once(context.Background(), p.targets[0])
+	if served := p.Served(); served != nil {
+		t.Errorf("Served() = %+v, want nil", served)
+	}
+	if len(p.AnonymousErrorBuckets()) != 1 {
+		t.Errorf("anonymous error buckets = %+v, want the 500", p.AnonymousErrorBuckets())
+	}
+}
+
+// gRPC answers carry the identity in their header metadata.
+func TestProbeIdentityGRPC(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &grpcHealth{addr: l.Addr().String(), server: grpc.NewServer(grpc.UnaryInterceptor(
+		func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			_ = grpc.SetHeader(ctx, metadata.Pairs("x-served-by", "grpc-pod-1"))
+			return h(ctx, req)
+		}))}
+	t.Cleanup(g.server.Stop)
+	healthpb.RegisterHealthServer(g.server, health.NewServer())
+	go func() { _ = g.server.Serve(l) }()
+	p := newTestProber(t, ProbeOptions{Targets: []string{"grpc://" + g.addr}, IdentityHeader: "X-Served-By"})
+	p.MarkNotReady("grpc-pod-1", time.Now().Add(-time.Hour))
+	for range 4 {
+		p.once(context.Background(), p.targets[0])
+	}
+	served := p.Served()
+	if len(served) != 1 || served[0].Pod != "grpc-pod-1" || served[0].Requests != 4 || served[0].SamplesAfterNotReady != 2 {
+		t.Errorf("Served() = %+v, want grpc-pod-1 with 4 requests, 2 of them on new connections", served)
+	}
+}
+
+// The pods tracked by name are capped; answers from more pods are counted only.
+func TestProbeIdentityBounded(t *testing.T) {
+	p := newTestProber(t, ProbeOptions{Targets: []string{"http://127.0.0.1:1/"}, IdentityHeader: "X-Served-By"})
+	p.mu.Lock()
+	for i := range maxIdentities + 5 {
+		p.recordServed(probeBase, outcome{servedBy: "pod-" + string(rune('a'+i%26)) + time.Duration(i).String()})
+	}
+	n, overflow := len(p.servedBy), p.identityOverflow
+	p.mu.Unlock()
+	if n != maxIdentities || overflow != 5 {
+		t.Errorf("%d pods tracked, %d answers in overflow; want %d, 5", n, overflow, maxIdentities)
+	}
+}
