@@ -548,3 +548,52 @@ func TestPreflightMalformedLineCountsFromTheFileStart(t *testing.T) {
 		t.Errorf("stderr = %q, want the error at line 14 of the file", r.stderr)
 	}
 }
+
+// A preStop script of several lines stays on its table row, its newlines
+// shown as \n.
+func TestPreflightMultiLinePreStopKeepsItsRow(t *testing.T) {
+	manifest := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: app
+        image: nginx
+        ports: [{containerPort: 80}]
+        readinessProbe:
+          httpGet: {path: /ready, port: 80}
+          periodSeconds: 1
+          failureThreshold: 1
+        lifecycle:
+          preStop:
+            exec:
+              command:
+              - /bin/sh
+              - -c
+              - |
+                nginx -s quit
+                sleep 3
+`
+	path := filepath.Join(t.TempDir(), "web.yaml")
+	if err := os.WriteFile(path, []byte(manifest), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCmd(t, "preflight", "--local", "-f", path, "-o", "wide")
+	var row string
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if strings.Contains(line, "prestop-hook") {
+			row = line
+		}
+	}
+	if !strings.Contains(row, `preStop exec /bin/sh -c nginx -s quit\nsleep 3\n triggers draining`) {
+		t.Errorf("prestop-hook row %q in:\n%s", row, r.stdout)
+	}
+}

@@ -233,7 +233,7 @@ func TestReadinessLiveness(t *testing.T) {
 		{name: "separate endpoint", dep: deployment(), container: "app", want: StatusPass,
 			contains: []string{"livenessProbe httpGet :http/health/live is separate"}},
 		{name: "same handler", dep: same(p(named, 1, 1), p(named, 1, 1)), container: "app", want: StatusWarn,
-			contains: []string{"same handler as readinessProbe (httpGet :http/health/ready)"}, fixHas: "separate endpoint"},
+			contains: []string{"same handler as readinessProbe (httpGet :http/health/ready)"}, fixHas: "separate path"},
 		{name: "same handler, different timing", dep: same(p(named, 10, 3), p(named, 1, 1)), container: "app", want: StatusWarn,
 			contains: []string{"same handler"}},
 		{name: "named port resolved against the number", dep: same(p(numbered, 10, 3), p(named, 1, 1)), container: "app", want: StatusWarn,

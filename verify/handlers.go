@@ -19,11 +19,40 @@ func describeHandler(h *corev1.ProbeHandler) string {
 	case h.TCPSocket != nil:
 		return "tcpSocket :" + h.TCPSocket.Port.String()
 	case h.GRPC != nil:
-		return fmt.Sprintf("grpc :%d", h.GRPC.Port)
+		return describeGRPC(h.GRPC)
 	case h.Exec != nil:
-		return "exec " + strings.Join(h.Exec.Command, " ")
+		return "exec " + describeCommand(h.Exec.Command)
 	}
 	return "with no handler"
+}
+
+// describeGRPC names the port and the service a gRPC probe asks about: two
+// probes on one port are different probes when they ask about different
+// services, and the empty service is the server's overall health.
+func describeGRPC(g *corev1.GRPCAction) string {
+	if g.Service == nil || *g.Service == "" {
+		return fmt.Sprintf("grpc :%d (no service: the server's overall health)", g.Port)
+	}
+	return fmt.Sprintf("grpc :%d service %q", g.Port, *g.Service)
+}
+
+// describeCommand renders a command on one line: a shell script's newlines
+// (a preStop "sh -c" block) would split a table row, so they read \n.
+func describeCommand(cmd []string) string {
+	return commandLine.Replace(strings.Join(cmd, " "))
+}
+
+var commandLine = strings.NewReplacer("\r\n", `\n`, "\n", `\n`, "\r", `\r`, "\t", `\t`, "\v", `\v`, "\f", `\f`)
+
+// pods says n pods, singular or plural.
+func pods[N ~int | ~int32](n N) string { return count(n, "pod", "pods") }
+
+// count says n things, singular or plural.
+func count[N ~int | ~int32](n N, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(int(n)) + " " + many
 }
 
 // handlerKey identifies what a probe actually asks, so two probes that differ only

@@ -43,7 +43,7 @@ func TestDescribeHandler(t *testing.T) {
 	}{
 		{httpGet("/ready", intstr.FromString("http")), "httpGet :http/ready"},
 		{corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(5432)}}, "tcpSocket :5432"},
-		{corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: 9090}}, "grpc :9090"},
+		{corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: 9090}}, "grpc :9090 (no service: the server's overall health)"},
 		{corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"cat", "/tmp/ready"}}}, "exec cat /tmp/ready"},
 		{corev1.ProbeHandler{}, "with no handler"},
 	} {

@@ -91,7 +91,7 @@ func (v *podView) drainSleep() time.Duration {
 func classifyExec(cmd []string, readiness *corev1.Probe) preStopHook {
 	scan := scanExec(cmd)
 	kind, notes := scan.verdict(readiness)
-	return preStopHook{kind: kind, sleep: scan.sleep, description: "exec " + strings.Join(cmd, " "), notes: notes}
+	return preStopHook{kind: kind, sleep: scan.sleep, description: "exec " + describeCommand(cmd), notes: notes}
 }
 
 // hookScan gathers what the commands of one exec hook do. Every sleep the hook

@@ -162,7 +162,7 @@ func checkReadinessLiveness(c *corev1.Container) Check {
 	case ready != nil && handlerKey(c, &live.ProbeHandler) == handlerKey(c, &ready.ProbeHandler):
 		ch.Status = StatusWarn
 		ch.Message = "livenessProbe uses the same handler as readinessProbe (" + describeHandler(&live.ProbeHandler) + "): a drain that fails readiness also gets the container restarted"
-		ch.Fix = "point livenessProbe at a separate endpoint that only fails when the process is wedged (e.g. /health/live)"
+		ch.Fix = separateLivenessFix(&live.ProbeHandler)
 	case live.FailureThreshold == 1:
 		ch.Status = StatusWarn
 		ch.Message = "livenessProbe failureThreshold 1: a single slow answer (a busy drain, a GC pause) restarts the container"
@@ -172,6 +172,20 @@ func checkReadinessLiveness(c *corev1.Container) Check {
 		ch.Message = "livenessProbe " + describeHandler(&live.ProbeHandler) + " is separate from readiness"
 	}
 	return ch
+}
+
+// separateLivenessFix says how to give liveness a check of its own, in the
+// terms of the probe's handler.
+func separateLivenessFix(h *corev1.ProbeHandler) string {
+	switch {
+	case h.GRPC != nil:
+		return `give livenessProbe its own gRPC service name (grpc.service, e.g. "liveness") that the server's health service reports NOT_SERVING only when the process is wedged, and keep the readiness service (or "") for draining`
+	case h.Exec != nil:
+		return "make livenessProbe run a separate command that only fails when the process is wedged, not the readiness command that fails while draining"
+	case h.TCPSocket != nil:
+		return "keep tcpSocket for liveness only and give readinessProbe a check that fails as soon as the app starts draining (httpGet, grpc or exec)"
+	}
+	return "point livenessProbe at a separate path that only fails when the process is wedged (e.g. /health/live)"
 }
 
 // failUndeclaredPort fails ch when probe p (nil: none) names a port the container

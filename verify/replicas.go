@@ -78,7 +78,7 @@ func checkRolloutStrategy(d *appsv1.Deployment, w *Workload, env Environment, po
 		}
 	default:
 		ch.Status = StatusPass
-		ch.Message = fmt.Sprintf("%s keeps at least %d pods available%s", desc, minAvailable, note)
+		ch.Message = fmt.Sprintf("%s keeps at least %s available%s", desc, pods(minAvailable), note)
 	}
 	return ch
 }

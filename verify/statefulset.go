@@ -92,7 +92,7 @@ func (r statefulSetRules) strategy(w *Workload, env Environment, _ *podView) Che
 	desc := fmt.Sprintf("RollingUpdate with replicas %d%s, podManagementPolicy %s, maxUnavailable %d", replicas, source, policy, maxUnavailable)
 	how := "one pod at a time, highest ordinal first, each down until its replacement is ready (a StatefulSet never surges)"
 	if maxUnavailable > 1 {
-		how = fmt.Sprintf("up to %d pods at a time, each down until its replacement is ready (a StatefulSet never surges)", maxUnavailable)
+		how = fmt.Sprintf("up to %s at a time, each down until its replacement is ready (a StatefulSet never surges)", pods(maxUnavailable))
 		switch policy {
 		case appsv1.ParallelPodManagement:
 			how += "; maxUnavailable needs the MaxUnavailableStatefulSet feature (beta), without it one pod at a time"
@@ -128,7 +128,7 @@ func (r statefulSetRules) strategy(w *Workload, env Environment, _ *podView) Che
 		ch.Fix = "lower updateStrategy.rollingUpdate.maxUnavailable (1 replaces one pod at a time)"
 	default:
 		ch.Status = StatusPass
-		ch.Message = fmt.Sprintf("%s keeps at least %d of %d pods available: %s%s", desc, minAvailable, replicas, how, note)
+		ch.Message = fmt.Sprintf("%s keeps at least %d of %s available: %s%s", desc, minAvailable, pods(replicas), how, note)
 	}
 	return ch
 }

@@ -39,7 +39,7 @@ func TestRolloutStrategy(t *testing.T) {
 			contains: []string{"maxUnavailable 4", "drop to 0"}},
 		{name: "unavailable equal to replicas", dep: deployment(withReplicas(2), withRolling(intOrStr("1"), intOrStr("2"))), want: StatusFail},
 		{name: "unavailable one less than replicas", dep: deployment(withReplicas(2), withRolling(intOrStr("1"), intOrStr("1"))), want: StatusPass,
-			contains: []string{"keeps at least 1 pods available"}},
+			contains: []string{"keeps at least 1 pod available"}},
 		{name: "zero replicas", dep: deployment(withReplicas(0)), want: StatusSkip, contains: []string{"replicas 0"}},
 		{name: "invalid maxSurge", dep: deployment(withRolling(intOrStr("lots"), intOrStr("0"))), want: StatusFail,
 			contains: []string{"invalid rollingUpdate: maxSurge"}},

@@ -75,12 +75,12 @@ func checkService(w *Workload, env Environment, pod *podView) Check {
 	}
 	if len(owned) > 0 && len(listed) == 0 {
 		ch.Status = StatusWarn
-		ch.Message = fmt.Sprintf("Service %s selects the pods but its EndpointSlices list none of the %d pods", list, len(owned))
+		ch.Message = fmt.Sprintf("Service %s selects the pods but its EndpointSlices list none of the %s", list, pods(len(owned)))
 		ch.Fix = "check that the pods are ready and that the Service's ports match the containers"
 		return ch
 	}
 	ch.Status = StatusPass
-	ch.Message = fmt.Sprintf("Service %s: EndpointSlices list %d of %d pods", list, len(listed), len(owned))
+	ch.Message = fmt.Sprintf("Service %s: EndpointSlices list %d of %s", list, len(listed), pods(len(owned)))
 	return ch
 }
 
@@ -180,7 +180,7 @@ func deploymentInProgress(d *appsv1.Deployment) (string, bool) {
 		return fmt.Sprintf("spec generation %d not yet observed by the controller (observed %d)", d.Generation, d.Status.ObservedGeneration), true
 	}
 	s := d.Status
-	return fmt.Sprintf("rollout in progress: %d of %d pods updated, %d available, %d in total", s.UpdatedReplicas, workload.DesiredReplicas(d), s.AvailableReplicas, s.Replicas), true
+	return fmt.Sprintf("rollout in progress: %d of %s updated, %d available, %d in total", s.UpdatedReplicas, pods(workload.DesiredReplicas(d)), s.AvailableReplicas, s.Replicas), true
 }
 
 func checkPDB(w *Workload, env Environment) Check {
