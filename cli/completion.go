@@ -44,7 +44,7 @@ func registerCompletions(root *cobra.Command, configFlags *genericclioptions.Con
 		switch cmd.Name() {
 		case "preflight":
 			cmd.ValidArgsFunction = c.workloadArgs(true)
-		case "restart", "watch":
+		case "restart", "watch", "rehearse":
 			cmd.ValidArgsFunction = c.workloadArgs(false)
 		case "version":
 			cmd.ValidArgsFunction = cobra.NoFileCompletions

@@ -83,8 +83,9 @@ func TestCompletion(t *testing.T) {
 		want      []string
 		directive string
 	}{
-		{[]string{""}, []string{"help", "preflight", "restart", "version", "watch"}, noFile},
-		{[]string{"re"}, []string{"restart"}, noFile},
+		{[]string{""}, []string{"help", "preflight", "rehearse", "restart", "version", "watch"}, noFile},
+		{[]string{"re"}, []string{"rehearse", "restart"}, noFile},
+		{[]string{"rehearse", "deploy/"}, []string{"deploy/api", "deploy/web", "deploy/worker"}, noFile},
 		// Workloads of the kubeconfig's namespace, as TYPE/NAME: Deployments,
 		// StatefulSets, DaemonSets.
 		{[]string{"restart", ""}, []string{"deployment/api", "deployment/web", "deployment/worker", "statefulset/db", "daemonset/agent"}, noFile},

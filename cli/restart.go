@@ -108,26 +108,8 @@ func (o *RestartOptions) Run(ctx context.Context) error {
 		return err
 	}
 	g := &guardRun{flags: o.Guard, budget: o.Budget, client: client, clock: o.Clock, signals: o.Signals, colour: o.Colour, preflightSkipped: o.SkipPreflight}
-	// Every workload is preflighted before the first restart: a failed
-	// preflight changes nothing at all.
-	if !o.SkipPreflight {
-		report, err := runPreflight(ctx, client, targets, StatedBudget(o.Budget.GraceBudget, o.Guard.flags))
-		if err != nil {
-			return err
-		}
-		g.preflightVerdict = string(report.Verdict)
-		if report.Failed(o.Guard.Strict) {
-			if err := printPreflight(o.Out, report, o.Guard.Output, o.Colour.on(o.Out)); err != nil {
-				return err
-			}
-			return withCode(ExitPreflightFailed, fmt.Errorf("preflight failed for %s: nothing was changed (fix the findings, or use --skip-preflight)", refs(all)))
-		}
-		warnPreflight(o.ErrOut, report)
-	}
-	for _, w := range all {
-		if d, ok := w.(workload.Deployment); ok && d.Spec.Paused {
-			return fmt.Errorf("%s: %w", workload.Ref(w), actions.ErrPaused)
-		}
+	if err := g.beforeRestart(ctx, o.IOStreams, targets, all); err != nil {
+		return err
 	}
 	if dry := actions.DryRun(o.DryRun); dry != actions.DryRunNone {
 		for _, w := range all {
@@ -147,6 +129,32 @@ func (o *RestartOptions) Run(ctx context.Context) error {
 		return g.run(ctx, o.IOStreams, all[0], trigger(all[0]))
 	}
 	return g.runStep(ctx, o.IOStreams, all, trigger)
+}
+
+// beforeRestart preflights every workload before the first restart (unless
+// --skip-preflight): a failed preflight, or a paused Deployment, changes
+// nothing at all. It notes the verdict for the reports.
+func (g *guardRun) beforeRestart(ctx context.Context, o genericiooptions.IOStreams, targets *Targets, all []workload.Workload) error {
+	if !g.preflightSkipped {
+		report, err := runPreflight(ctx, g.client, targets, StatedBudget(g.budget.GraceBudget, g.flags.flags))
+		if err != nil {
+			return err
+		}
+		g.preflightVerdict = string(report.Verdict)
+		if report.Failed(g.flags.Strict) {
+			if err := printPreflight(o.Out, report, g.flags.Output, g.colour.on(o.Out)); err != nil {
+				return err
+			}
+			return withCode(ExitPreflightFailed, fmt.Errorf("preflight failed for %s: nothing was changed (fix the findings, or use --skip-preflight)", refs(all)))
+		}
+		warnPreflight(o.ErrOut, report)
+	}
+	for _, w := range all {
+		if d, ok := w.(workload.Deployment); ok && d.Spec.Paused {
+			return fmt.Errorf("%s: %w", workload.Ref(w), actions.ErrPaused)
+		}
+	}
+	return nil
 }
 
 // resolveWorkloads resolves the live workloads a command guards, in order.

@@ -70,6 +70,7 @@ timeline and catches SIGKILLed pods and unclean exits.`,
 		NewCmdPreflight(configFlags, streams, deps),
 		NewCmdRestart(configFlags, streams, deps),
 		NewCmdWatch(configFlags, streams, deps),
+		NewCmdRehearse(configFlags, streams, deps),
 		NewCmdVersion(streams, build),
 	)
 	registerCompletions(root, configFlags, deps.Clients)

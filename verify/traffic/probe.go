@@ -371,9 +371,12 @@ func bucketList(buckets map[int64]int) []ErrorBucket {
 	return out
 }
 
-func (p *Prober) percentile(q float64) float64 {
+func (p *Prober) percentile(q float64) float64 { return percentileOf(p.latency[:], q) }
+
+// percentileOf is the q-quantile of a latency histogram, in milliseconds.
+func percentileOf(latency []int, q float64) float64 {
 	total := 0
-	for _, n := range p.latency {
+	for _, n := range latency {
 		total += n
 	}
 	if total == 0 {
@@ -381,7 +384,7 @@ func (p *Prober) percentile(q float64) float64 {
 	}
 	rank := int(math.Ceil(q * float64(total)))
 	seen := 0
-	for i, n := range p.latency {
+	for i, n := range latency {
 		seen += n
 		if seen >= rank {
 			return math.Round(bucketMiddleMicros(i)) / 1000 // µs -> ms
