@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,8 +23,13 @@ import (
 const asPluginEnv = "SAFE_ROLLOUT_TEST_AS_PLUGIN"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(asPluginEnv) == "1" {
+	switch os.Getenv(asPluginEnv) {
+	case "1":
 		os.Exit(runAsPlugin(os.Args[1:]))
+	case "real":
+		// The plugin as main builds it: real clients, klog as the process has it.
+		streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
+		os.Exit(Execute(NewRootCmd(streams, BuildInfo{}), streams))
 	}
 	os.Exit(m.Run())
 }
@@ -86,5 +92,56 @@ func TestNoCompletionCommand(t *testing.T) {
 	assertOneErrorLine(t, r)
 	if !strings.Contains(r.stderr, `unknown command "completion"`) {
 		t.Errorf("stderr = %q, want an unknown command", r.stderr)
+	}
+}
+
+// An unreachable cluster gives one error line on the process's stderr: no klog
+// lines from client-go's discovery before it. With manifests, preflight says
+// that --local needs no cluster. The kubeconfig points at a closed loopback port.
+func TestUnreachableClusterOneErrorLine(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := writeKubeconfig(t, "https://127.0.0.1:1", nil)
+	manifest := filepath.Join("testdata", "preflight", "good.yaml")
+	tests := []struct {
+		args      []string
+		wantLocal bool
+	}{
+		{[]string{"preflight", "deploy/web"}, false},
+		{[]string{"preflight", "-f", manifest}, true},
+		{[]string{"preflight", "-f", manifest, "--local"}, false}, // succeeds or fails on its own: no cluster
+		{[]string{"restart", "deploy/web"}, false},
+		{[]string{"restart", "-f", manifest, "-n", "shop"}, false}, // restart has no --local
+		{[]string{"watch", "deploy/web"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			cmd := exec.Command(self, append(tt.args, "--kubeconfig", kubeconfig, "--cache-dir", t.TempDir())...)
+			cmd.Env = append(os.Environ(), asPluginEnv+"=real")
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if slices.Contains(tt.args, "--local") {
+				if strings.Contains(stderr.String(), "127.0.0.1:1") {
+					t.Errorf("--local reached for the cluster: %s", stderr.String())
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("exit 0 without a cluster; stdout %q", stdout.String())
+			}
+			got := stderr.String()
+			if !strings.HasPrefix(got, "error: ") || strings.Count(got, "\n") != 1 {
+				t.Errorf("stderr = %q, want exactly one line starting with \"error: \"", got)
+			}
+			if !strings.Contains(got, "127.0.0.1:1") || !strings.Contains(got, "connection refused") {
+				t.Errorf("stderr = %q, want the address and why it failed", got)
+			}
+			if hint := strings.Contains(got, "add --local"); hint != tt.wantLocal {
+				t.Errorf("stderr = %q: --local suggested %v, want %v", got, hint, tt.wantLocal)
+			}
+		})
 	}
 }

@@ -4,13 +4,20 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
 	"runtime/debug"
+	"strings"
+	"syscall"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	_ "k8s.io/client-go/plugin/pkg/client/auth" // exec and OIDC kubeconfigs
 	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 )
 
@@ -21,8 +28,18 @@ type BuildInfo struct {
 
 // NewRootCmd builds the command tree.
 func NewRootCmd(streams genericiooptions.IOStreams, build BuildInfo) *cobra.Command {
+	silenceClientGoLogs()
 	build = build.resolved(debug.ReadBuildInfo())
 	return newRootCmd(streams, build, Deps{Clients: newClient, Clock: clock.RealClock{}, Signals: processSignals{}})
+}
+
+// silenceClientGoLogs drops what client-go logs through klog: the lines
+// discovery prints when the API server cannot be reached ("memcache.go:265]
+// couldn't get current server API group list") would come before, and repeat,
+// the one error line the command prints. klog is process-wide: this is the
+// command wiring's choice, made once for the process by NewRootCmd.
+func silenceClientGoLogs() {
+	klog.SetLogger(logr.Discard())
 }
 
 // Deps are what every command's Run gets from outside: the client factory, the
@@ -97,8 +114,32 @@ func runE(o options) func(*cobra.Command, []string) error {
 		if err := o.Validate(); err != nil {
 			return err
 		}
-		return o.Run(cmd.Context())
+		return withLocalHint(cmd, o.Run(cmd.Context()))
 	}
+}
+
+// withLocalHint adds to an unreachable cluster's error, for a command given
+// manifests (-f) that can check them without one (--local), how to do so.
+func withLocalHint(cmd *cobra.Command, err error) error {
+	files, local := cmd.Flags().Lookup("filename"), cmd.Flags().Lookup("local")
+	if err == nil || files == nil || !files.Changed || local == nil || local.Changed || !unreachable(err) {
+		return err
+	}
+	return fmt.Errorf("%w (to check the manifests without a cluster, add --local)", err)
+}
+
+// unreachable tells whether err says the API server could not be reached:
+// refused, unresolvable, timed out.
+func unreachable(err error) bool {
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	if errors.As(err, &opErr) || errors.As(err, &dnsErr) || errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	// Discovery errors keep only the message of the error they report.
+	msg := err.Error()
+	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") ||
+		strings.Contains(msg, "i/o timeout") || strings.Contains(msg, "network is unreachable")
 }
 
 // Execute runs the command tree and returns the process exit code.
