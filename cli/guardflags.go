@@ -68,6 +68,8 @@ type GuardFlags struct {
 	// DebugTrace is the hidden --debug-trace: a file that gets one JSON line per
 	// change the guard handled (make bench measures event lag with it).
 	DebugTrace string
+	// HTML is a file for the report's picture (--html); "" writes none.
+	HTML string
 
 	flags *pflag.FlagSet
 }
@@ -135,6 +137,7 @@ func (f *GuardFlags) AddFlags(fs *pflag.FlagSet, onBreachHelp string) {
 	fs.IntVar(&f.Concurrency, "concurrency", f.Concurrency, "With several workloads (TYPE/NAME..., -l, --all): how many roll at once, in the given order (for -l and --all: Deployments, StatefulSets, then DaemonSets, each by name)")
 	fs.StringVar(&f.BudgetScope, "budget-scope", f.BudgetScope, "With several workloads: step (the first breach stops the step: workloads not yet started are not started) or workload (a breach acts on its workload only)")
 	fs.StringVar(&f.DebugTrace, "debug-trace", "", "Write one JSON line per change the guard handled to this file")
+	fs.StringVar(&f.HTML, "html", "", "Also write the report as one self-contained HTML page to this file: a timeline per old pod, the probe traffic, breaches and actions (written on breach too)")
 	_ = fs.MarkHidden("debug-trace")
 }
 
@@ -302,6 +305,7 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, w work
 		return err
 	}
 	report.PreflightSkipped, report.PreflightVerdict = g.preflightSkipped, g.preflightVerdict
+	writeHTMLReport(o.ErrOut, g.flags.HTML, report)
 	if err := printRollout(o.Out, report, g.flags.Output, g.colour.on(o.Out)); err != nil {
 		return err
 	}
@@ -368,6 +372,9 @@ func (g *guardRun) runStep(ctx context.Context, o genericiooptions.IOStreams, ta
 		}}
 	rep, err := runner.Run(ctx, targets)
 	lines.Stop()
+	if rep != nil {
+		writeHTMLReport(o.ErrOut, g.flags.HTML, rep.Workloads...)
+	}
 	if prober != nil {
 		snap := prober.Snapshot()
 		rep.Probe = &snap
