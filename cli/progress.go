@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 
+	"github.com/briandowns/spinner"
 	"k8s.io/utils/clock"
 )
 
@@ -36,8 +38,8 @@ func newProgress(mode string, out, errOut io.Writer, structuredOutput bool, clk 
 	if mode == progressNone {
 		return discardProgress{}
 	}
-	if mode == progressAuto && !structuredOutput && isTerminal(out) && isTerminal(errOut) {
-		return newSpinnerProgress(errOut, clk)
+	if f, ok := errOut.(*os.File); ok && mode == progressAuto && !structuredOutput && isTerminal(out) && isTerminal(f) {
+		return newSpinnerProgress(f, clk)
 	}
 	return &plainProgress{out: errOut, clk: clk}
 }
@@ -71,64 +73,39 @@ func (p *plainProgress) Write(b []byte) (int, error) {
 
 func (p *plainProgress) Stop() {}
 
-// spinnerProgress keeps a spinner on the terminal's last line and prints every
-// progress line above it: each line stays on the screen, in order.
+// spinnerProgress keeps a spinner (github.com/briandowns/spinner) on the
+// terminal's last line and prints every progress line above it: each line stays
+// on the screen, in order. The spinner shows the time since the start.
 type spinnerProgress struct {
-	mu    sync.Mutex
-	out   io.Writer
-	clk   clock.Clock
-	start time.Time
-	frame int
-	// partial is the start of a line whose end has not been written yet.
+	s *spinner.Spinner
+	// partial is the start of a line whose end has not been written yet; it is
+	// guarded by the spinner's lock, as everything written to the terminal is.
 	partial bytes.Buffer
-	ticker  clock.Ticker
-	done    chan struct{}
-	exited  chan struct{}
 	stop    sync.Once
 }
-
-// spinnerFrames are braille dots, one per tick.
-var spinnerFrames = [...]string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
 
 const spinnerInterval = 120 * time.Millisecond
 
 // clearLine returns the cursor to the line's start and erases the line.
 const clearLine = "\r\x1b[K"
 
-func newSpinnerProgress(out io.Writer, clk clock.WithTicker) *spinnerProgress {
-	p := &spinnerProgress{out: out, clk: clk, start: clk.Now(), ticker: clk.NewTicker(spinnerInterval),
-		done: make(chan struct{}), exited: make(chan struct{})}
-	p.mu.Lock()
-	p.draw()
-	p.mu.Unlock()
-	go func() {
-		defer close(p.exited)
-		for {
-			select {
-			case <-p.done:
-				return
-			case <-p.ticker.C():
-				p.mu.Lock()
-				p.frame = (p.frame + 1) % len(spinnerFrames)
-				p.draw()
-				p.mu.Unlock()
-			}
-		}
-	}()
+// newSpinnerProgress starts a spinner on the terminal f (the spinner draws
+// nothing on a file that is not a terminal).
+func newSpinnerProgress(f *os.File, clk clock.Clock) *spinnerProgress {
+	start := clk.Now()
+	s := spinner.New(spinner.CharSets[14], spinnerInterval, spinner.WithWriterFile(f))
+	// PreUpdate runs under the spinner's lock before each frame.
+	s.PreUpdate = func(s *spinner.Spinner) { s.Suffix = " " + clk.Since(start).Truncate(time.Second).String() }
+	p := &spinnerProgress{s: s}
+	s.Start()
 	return p
-}
-
-// draw replaces the spinner's line: a frame and the time since the start.
-// The caller holds mu.
-func (p *spinnerProgress) draw() {
-	fmt.Fprintf(p.out, "%s%s %s", clearLine, spinnerFrames[p.frame], p.clk.Since(p.start).Truncate(time.Second))
 }
 
 // Write prints the complete lines of b above the spinner, and keeps an
 // incomplete one for the next write.
 func (p *spinnerProgress) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.s.Lock()
+	defer p.s.Unlock()
 	p.partial.Write(b)
 	data := p.partial.Bytes()
 	end := bytes.LastIndexByte(data, '\n')
@@ -136,14 +113,13 @@ func (p *spinnerProgress) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	// The spinner's line is erased and the lines take its place; the spinner
-	// comes back below them.
-	if _, err := fmt.Fprintf(p.out, "%s%s", clearLine, data[:end+1]); err != nil {
+	// draws itself again below them, at once rather than at its next frame.
+	if _, err := fmt.Fprintf(p.s.Writer, "%s%s%s", clearLine, data[:end+1], p.s.LastOutput); err != nil {
 		return 0, err
 	}
 	rest := bytes.Clone(data[end+1:])
 	p.partial.Reset()
 	p.partial.Write(rest)
-	p.draw()
 	return len(b), nil
 }
 
@@ -151,14 +127,11 @@ func (p *spinnerProgress) Write(b []byte) (int, error) {
 // one, ended).
 func (p *spinnerProgress) Stop() {
 	p.stop.Do(func() {
-		close(p.done)
-		<-p.exited
-		p.ticker.Stop()
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		fmt.Fprint(p.out, clearLine)
+		p.s.Stop()
+		p.s.Lock()
+		defer p.s.Unlock()
 		if p.partial.Len() > 0 {
-			fmt.Fprintf(p.out, "%s\n", p.partial.Bytes())
+			fmt.Fprintf(p.s.Writer, "%s\n", p.partial.Bytes())
 			p.partial.Reset()
 		}
 	})
