@@ -135,13 +135,15 @@ func (o *PreflightOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	report, err := runPreflight(ctx, client, targets, StatedBudget(o.Budget.GraceBudget, o.flags))
+	budget := StatedBudget(o.Budget.GraceBudget, o.flags)
+	report, err := runPreflight(ctx, client, targets, budget)
 	if err != nil {
 		return err
 	}
 	if o.Strict {
 		report = report.AsStrict()
 	}
+	report.Inputs = preflightInputs(budget)
 	if err := printPreflight(o.Out, report, o.Output, o.Colour.on(o.Out)); err != nil {
 		return err
 	}
@@ -168,8 +170,14 @@ func (o *PreflightOptions) runManifests(ctx context.Context) error {
 	out := newReportWriter(o.Output, o.Colour.on(o.Out))
 	out.QualifyNames(!targets.OnlyDeployments())
 	defer out.Close()
-	checker := newWorkloadChecker(client, &targets.Surroundings, StatedBudget(o.Budget.GraceBudget, o.flags), false)
-	head := verify.PreflightReport{Verdict: verify.StatusPass, Objects: []verify.ObjectReport{}, Skipped: targets.Skipped, Strict: o.Strict}
+	budget := StatedBudget(o.Budget.GraceBudget, o.flags)
+	checker := newWorkloadChecker(client, &targets.Surroundings, budget, false)
+	head := verify.PreflightReport{Verdict: verify.StatusPass, Objects: []verify.ObjectReport{}, Skipped: targets.Skipped, Strict: o.Strict, Inputs: preflightInputs(budget)}
+	// The lines of the objects, for the formats that say them.
+	var lines *manifestLines
+	if o.Output != formatSummary && o.Output != formatWide {
+		lines = readManifestLines(o.Targets.FilenameOptions)
+	}
 	// The checks of a workload need nothing of another's: they run on every
 	// CPU. Not against a cluster: its reader caches what it lists, unguarded.
 	workers := 1
@@ -183,6 +191,7 @@ func (o *PreflightOptions) runManifests(ctx context.Context) error {
 			return renderedObject{}, err
 		}
 		obj.Judge(o.Strict)
+		obj.Source = lines.source(obj.Kind, obj.Namespace, obj.Name)
 		return out.Render(obj)
 	}
 	err = CheckEach(targets, workers, check, func(r renderedObject) error {
@@ -201,6 +210,26 @@ func (o *PreflightOptions) runManifests(ctx context.Context) error {
 		return withCode(ExitPreflightFailed, nil)
 	}
 	return nil
+}
+
+// preflightInputs are the budget inputs of a report.
+func preflightInputs(b verify.GraceBudget) *verify.PreflightInputs {
+	in := &verify.PreflightInputs{
+		EndpointPropagationSeconds: b.EndpointPropagation.Seconds(),
+		DrainDelaySeconds:          b.DrainDelay.Seconds(),
+		MaxRequestSeconds:          b.MaxRequest.Seconds(),
+		SafetyMarginSeconds:        b.SafetyMargin.Seconds(),
+	}
+	for name, stated := range map[string]bool{
+		"endpointPropagation": b.Stated.EndpointPropagation, "drainDelay": b.Stated.DrainDelay,
+		"maxRequest": b.Stated.MaxRequest, "safetyMargin": b.Stated.SafetyMargin,
+	} {
+		if stated {
+			in.Stated = append(in.Stated, name)
+		}
+	}
+	slices.Sort(in.Stated)
+	return in
 }
 
 // StatedBudget marks the budget inputs given as flags: only those (and the

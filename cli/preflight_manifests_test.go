@@ -35,16 +35,22 @@ func preflightWhole(t *testing.T, paths []string, format string, strict bool) st
 		}
 	}
 	objects := make([]verify.ObjectReport, 0, len(m.Workloads))
+	lines := readManifestLines(opts)
 	for _, w := range m.Workloads {
 		b, err := verify.DefaultGraceBudget().WithAnnotations(w.Annotations)
 		if err != nil {
 			t.Fatal(err)
 		}
 		env := verify.Environment{Local: true, Services: m.Services, PDBs: m.PDBs, HPAs: m.HPAs, Ingresses: m.Ingresses, UnknownFields: m.WorkloadUnknownFields(w)}
-		objects = append(objects, verify.CheckWorkload(w, b, env))
+		obj := verify.CheckWorkload(w, b, env)
+		if format != formatWide {
+			obj.Source = lines.source(obj.Kind, obj.Namespace, obj.Name)
+		}
+		objects = append(objects, obj)
 	}
 	report := verify.NewPreflightReport(objects)
 	report.Skipped = m.Skipped
+	report.Inputs = preflightInputs(verify.DefaultGraceBudget())
 	if strict {
 		report = report.AsStrict()
 	}

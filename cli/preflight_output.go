@@ -69,10 +69,12 @@ type reportWriter struct {
 	// findings gathers the summary's findings that do not pass, their fixes
 	// grouped.
 	findings findingGroups
+	// summary counts the objects added and their checks.
+	summary *verify.PreflightSummary
 }
 
 func newReportWriter(format string, colour bool) *reportWriter {
-	rw := &reportWriter{format: format, colour: colour, objects: newSpool(spoolMemory), aligned: true}
+	rw := &reportWriter{format: format, colour: colour, objects: newSpool(spoolMemory), aligned: true, summary: verify.NewPreflightSummary()}
 	if rw.table() {
 		rw.fixes = newSpool(spoolMemory)
 		rw.measureHeader()
@@ -126,6 +128,8 @@ type renderedObject struct {
 	breaksCells bool
 	// findings are the object's checks that do not pass, for the summary.
 	findings []objectFinding
+	// counted is the object's verdict and check statuses, for the summary count.
+	counted verify.ObjectReport
 }
 
 // Add renders one object, whose verdict is already judged, and adds it.
@@ -140,6 +144,15 @@ func (rw *reportWriter) Add(obj verify.ObjectReport) error {
 // Render renders one object, whose verdict is already judged; it may run
 // concurrently with itself and with AddRendered.
 func (rw *reportWriter) Render(obj verify.ObjectReport) (renderedObject, error) {
+	r, err := rw.render(obj)
+	r.counted = verify.ObjectReport{Verdict: obj.Verdict, Checks: make([]verify.Check, len(obj.Checks))}
+	for i, c := range obj.Checks {
+		r.counted.Checks[i].Status = c.Status
+	}
+	return r, err
+}
+
+func (rw *reportWriter) render(obj verify.ObjectReport) (renderedObject, error) {
 	switch rw.format {
 	case "json":
 		return renderJSON(obj)
@@ -154,6 +167,7 @@ func (rw *reportWriter) Render(obj verify.ObjectReport) (renderedObject, error) 
 // AddRendered adds a rendered object after those added before.
 func (rw *reportWriter) AddRendered(r renderedObject) error {
 	rw.count++
+	rw.summary.Add(r.counted)
 	if rw.format == "json" && rw.count > 1 {
 		if _, err := io.WriteString(rw.objects, ",\n"); err != nil {
 			return err
@@ -269,6 +283,10 @@ func (rw *reportWriter) WriteTo(w io.Writer, head verify.PreflightReport) error 
 	if rw.count > 0 {
 		head.Objects = []verify.ObjectReport{}
 	}
+	if !rw.table() {
+		head.SchemaVersion = verify.PreflightSchemaVersion
+		head.Summary = rw.summary
+	}
 	// A tabwriter writes each cell and its padding apart: a system call each on
 	// a bare stdout.
 	bw := bufio.NewWriterSize(w, 64<<10)
@@ -314,12 +332,12 @@ func (rw *reportWriter) writeYAML(w io.Writer, head verify.PreflightReport) erro
 		_, err := w.Write(b)
 		return err
 	}
-	// Keys are sorted: objects comes first.
-	after, ok := bytes.CutPrefix(b, []byte("objects: []\n"))
-	if !ok {
+	// Keys are sorted: objects comes after inputs, at the start of a line.
+	i := bytes.Index(b, []byte("\nobjects: []\n")) + 1
+	if !bytes.HasPrefix(b, []byte("objects: []\n")) && i == 0 {
 		return fmt.Errorf("rendering the report as YAML: unexpected %.40q", b)
 	}
-	return rw.splice(w, nil, yamlObjectsKey, "", after)
+	return rw.splice(w, b[:i], yamlObjectsKey, "", b[i+len("objects: []\n"):])
 }
 
 // splice writes before, open, the rendered objects, closing, after.

@@ -17,6 +17,13 @@ import (
 // printWhole is how preflight printed a report before it wrote it object by
 // object: the whole report at once, the table through one tabwriter.
 func printWhole(w io.Writer, r verify.PreflightReport, format string, colour bool) error {
+	if format == "json" || format == "yaml" {
+		r.SchemaVersion = verify.PreflightSchemaVersion
+		r.Summary = verify.NewPreflightSummary()
+		for _, o := range r.Objects {
+			r.Summary.Add(o)
+		}
+	}
 	switch format {
 	case "json":
 		return writeJSON(w, r)

@@ -93,8 +93,25 @@ func TestPreflightJSONShape(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
 		t.Fatalf("stdout is not JSON: %v\n%s", err, r.stdout)
 	}
-	if got := sortedKeys(doc); !reflect.DeepEqual(got, []string{"objects", "verdict"}) {
+	if got := sortedKeys(doc); !reflect.DeepEqual(got, []string{"inputs", "objects", "schemaVersion", "summary", "verdict"}) {
 		t.Errorf("top-level keys = %v", got)
+	}
+	var head struct {
+		SchemaVersion int
+		Inputs        map[string]float64
+		Summary       struct{ Workloads, Findings map[string]int }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &head); err != nil {
+		t.Fatal(err)
+	}
+	if head.SchemaVersion != 2 {
+		t.Errorf("schemaVersion = %d, want 2", head.SchemaVersion)
+	}
+	if want := map[string]float64{"endpointPropagationSeconds": 5, "drainDelaySeconds": 5, "maxRequestSeconds": 15, "safetyMarginSeconds": 5}; !reflect.DeepEqual(head.Inputs, want) {
+		t.Errorf("inputs = %v, want %v", head.Inputs, want)
+	}
+	if want := map[string]int{"pass": 0, "warn": 4, "fail": 5}; !reflect.DeepEqual(head.Summary.Workloads, want) {
+		t.Errorf("summary.workloads = %v, want %v", head.Summary.Workloads, want)
 	}
 	var report struct {
 		Verdict string
@@ -118,16 +135,23 @@ func TestPreflightJSONShape(t *testing.T) {
 		t.Fatalf("%d objects, want %d", len(report.Objects), len(wantVerdicts))
 	}
 	for _, raw := range report.Objects {
-		if got := sortedKeys(raw); !reflect.DeepEqual(got, []string{"checks", "kind", "name", "namespace", "verdict"}) {
+		if got := sortedKeys(raw); !reflect.DeepEqual(got, []string{"checks", "kind", "name", "namespace", "source", "verdict"}) {
 			t.Errorf("object keys = %v", got)
 		}
 		var o struct {
 			Kind, Namespace, Name, Verdict string
-			Checks                         []map[string]string
+			Checks                         []map[string]any
+			Source                         struct {
+				File string
+				Line int
+			}
 		}
 		b, _ := json.Marshal(raw)
 		if err := json.Unmarshal(b, &o); err != nil {
 			t.Fatal(err)
+		}
+		if o.Source.File != td+"mistakes.yaml" || o.Source.Line < 1 {
+			t.Errorf("object %s: source %+v", o.Name, o.Source)
 		}
 		if o.Kind != "Deployment" || o.Namespace != "default" {
 			t.Errorf("object %s: kind %q namespace %q", o.Name, o.Kind, o.Namespace)
@@ -140,18 +164,26 @@ func TestPreflightJSONShape(t *testing.T) {
 			for k := range c {
 				switch k {
 				case "id", "status", "container", "message", "fix":
+				case "graceSeconds", "budgetSeconds", "recommendedGraceSeconds", "reactionSeconds":
+					if _, ok := c[k].(float64); !ok {
+						t.Errorf("object %s: %s = %v, want a number", o.Name, k, c[k])
+					}
 				default:
 					t.Errorf("object %s: unexpected check field %q", o.Name, k)
 				}
 			}
-			if c["id"] == "" || c["message"] == "" {
+			text := func(k string) string { s, _ := c[k].(string); return s }
+			if text("id") == "" || text("message") == "" {
 				t.Errorf("object %s: check without id or message: %v", o.Name, c)
 			}
-			if (c["status"] == "warn" || c["status"] == "fail") && c["fix"] == "" {
-				t.Errorf("object %s: %s is %s without a fix", o.Name, c["id"], c["status"])
+			if (text("status") == "warn" || text("status") == "fail") && text("fix") == "" {
+				t.Errorf("object %s: %s is %s without a fix", o.Name, text("id"), text("status"))
 			}
-			if severity[c["status"]] > severity[worst] {
-				worst = c["status"]
+			if text("id") == "grace-budget" && (c["graceSeconds"] == nil || c["budgetSeconds"] == nil) {
+				t.Errorf("object %s: grace-budget without its figures: %v", o.Name, c)
+			}
+			if severity[text("status")] > severity[worst] {
+				worst = text("status")
 			}
 		}
 		if o.Verdict != worst {

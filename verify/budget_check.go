@@ -22,6 +22,16 @@ func checkGraceBudget(grace int64, req Requirement, hookSleep time.Duration, ing
 }
 
 func checkGraceBudgetFigures(grace int64, req Requirement, hookSleep time.Duration) Check {
+	ch := checkGraceBudgetText(grace, req, hookSleep)
+	need := int64(req.Seconds())
+	ch.GraceSeconds, ch.BudgetSeconds = &grace, &need
+	if ch.Status != StatusPass && !req.Unbounded() && need > grace {
+		ch.RecommendedGraceSeconds = &need
+	}
+	return ch
+}
+
+func checkGraceBudgetText(grace int64, req Requirement, hookSleep time.Duration) Check {
 	ch := Check{ID: CheckGraceBudget}
 	need, known := req.Seconds(), req.KnownSeconds()
 	formula := fmt.Sprintf("terminationGracePeriodSeconds %d < %s = %s", grace, wholeSeconds(need), req.Formula())

@@ -108,8 +108,12 @@ func checkReadinessReaction(m member, v *podView, drain time.Duration, grace int
 		status, msg, fix := judgeReaction(fastest.c.ReadinessProbe, drain, grace)
 		ch.Status, ch.Fix = status, fix
 		ch.Message = fmt.Sprintf("this container's readiness notices draining after up to %s, but the pod leaves the endpoints as soon as %s fails readiness: %s", own, fastest.c.Name, msg)
+		total, _ := reactionFormula(fastest.c.ReadinessProbe)
+		ch.ReactionSeconds = &total
 	default:
 		ch.Status, ch.Message, ch.Fix = judgeReaction(m.c.ReadinessProbe, drain, grace)
+		total, _ := reactionFormula(m.c.ReadinessProbe)
+		ch.ReactionSeconds = &total
 	}
 	return ch
 }

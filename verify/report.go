@@ -35,6 +35,13 @@ type Check struct {
 	Container string `json:"container,omitempty"`
 	Message   string `json:"message"`
 	Fix       string `json:"fix,omitempty"`
+	// The figures of the message, in seconds, for scripts: the grace-budget
+	// check's terminationGracePeriodSeconds, the budget it needs and the value
+	// it recommends (when it does not pass); readiness-reaction's worst case.
+	GraceSeconds            *int64 `json:"graceSeconds,omitempty"`
+	BudgetSeconds           *int64 `json:"budgetSeconds,omitempty"`
+	RecommendedGraceSeconds *int64 `json:"recommendedGraceSeconds,omitempty"`
+	ReactionSeconds         *int64 `json:"reactionSeconds,omitempty"`
 }
 
 // ObjectReport holds the checks of one object (Kind: Deployment, StatefulSet or
@@ -45,17 +52,74 @@ type ObjectReport struct {
 	Name      string  `json:"name"`
 	Verdict   Status  `json:"verdict"`
 	Checks    []Check `json:"checks"`
+	// Source is where the object came from with -f; nil for a live object.
+	Source *ObjectSource `json:"source,omitempty"`
+}
+
+// ObjectSource is the file an object came from and the line its document
+// starts at (its first key), counted from 1.
+type ObjectSource struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+}
+
+// PreflightSchemaVersion is the version of the preflight report's shape. The
+// report had no version until 2; versions only add fields.
+const PreflightSchemaVersion = 2
+
+// PreflightInputs are the budget inputs a report was checked with, in
+// seconds, before any per-workload annotation; Stated lists those given as
+// flags (the others are defaults).
+type PreflightInputs struct {
+	EndpointPropagationSeconds float64  `json:"endpointPropagationSeconds"`
+	DrainDelaySeconds          float64  `json:"drainDelaySeconds"`
+	MaxRequestSeconds          float64  `json:"maxRequestSeconds"`
+	SafetyMarginSeconds        float64  `json:"safetyMarginSeconds"`
+	Stated                     []string `json:"stated,omitempty"`
+}
+
+// PreflightSummary counts the workloads by verdict and the findings (checks)
+// by status.
+type PreflightSummary struct {
+	Workloads map[Status]int `json:"workloads"`
+	Findings  map[Status]int `json:"findings"`
+}
+
+// NewPreflightSummary is an empty count: every status present, at zero.
+func NewPreflightSummary() *PreflightSummary {
+	s := &PreflightSummary{Workloads: map[Status]int{}, Findings: map[Status]int{}}
+	for _, st := range []Status{StatusPass, StatusWarn, StatusFail} {
+		s.Workloads[st] = 0
+	}
+	for _, st := range []Status{StatusPass, StatusSkip, StatusWarn, StatusFail} {
+		s.Findings[st] = 0
+	}
+	return s
+}
+
+// Add counts an object, whose verdict is judged.
+func (s *PreflightSummary) Add(o ObjectReport) {
+	s.Workloads[o.Verdict]++
+	for _, c := range o.Checks {
+		s.Findings[c.Status]++
+	}
 }
 
 // PreflightReport is the result of a preflight run; its verdict is its worst object's.
 type PreflightReport struct {
-	Verdict Status         `json:"verdict"`
+	// SchemaVersion is PreflightSchemaVersion in the reports preflight writes.
+	SchemaVersion int            `json:"schemaVersion,omitempty"`
+	Verdict       Status         `json:"verdict"`
 	Objects []ObjectReport `json:"objects"`
 	// Skipped lists the objects of the manifests that were not checked, and why:
 	// what is not checked must be said.
 	Skipped []SkippedObject `json:"skipped,omitempty"`
 	// Strict is set when --strict judged the report: warnings made it fail.
 	Strict bool `json:"strict,omitempty"`
+	// Inputs are the budget inputs used.
+	Inputs *PreflightInputs `json:"inputs,omitempty"`
+	// Summary counts the workloads and the findings.
+	Summary *PreflightSummary `json:"summary,omitempty"`
 }
 
 // SkippedObject is a manifest object preflight did not check or use.

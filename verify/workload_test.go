@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -340,7 +341,7 @@ func TestWorkloadTemplateChecksAgree(t *testing.T) {
 			case CheckRolloutStrategy, CheckPaused:
 				continue // the kind's own
 			}
-			if got.Checks[i] != c {
+			if !reflect.DeepEqual(got.Checks[i], c) {
 				t.Errorf("%s: check %d = %+v, want %+v", w, i, got.Checks[i], c)
 			}
 		}
