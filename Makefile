@@ -10,7 +10,7 @@ GO_SOURCES := $(shell find cli cmd rollout verify -name '*.go' -not -name '*_tes
 include lab/lab.mk
 include release.mk
 
-.PHONY: build test unit fuzz fuzz-short e2e demo soak bench clean
+.PHONY: build test unit fuzz fuzz-short e2e demo soak bench clean browser
 
 build: $(BIN)
 
@@ -20,8 +20,13 @@ $(BIN): $(GO_SOURCES)
 # Unit tests (fakes, golden files), with the lab's packages and build beside them; then the
 # end-to-end suite on the lab with, beside it, a short fuzz run and the release files' checks.
 # scripts/test.sh says why the overlaps.
-test:
+# browser first: its apt-get would wait on lab-prepare's.
+test: browser
 	scripts/test.sh
+
+# Headless Chromium for the HTML report's browser check (test/e2e/html_test.go), installed when missing.
+browser:
+	scripts/browser.sh
 
 unit:
 	go vet ./...
@@ -68,7 +73,7 @@ fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT) FUZZ_RUN="$(FUZZ_SHORT_TARGETS)"
 
 # Brings the lab up if it is not running and leaves it as it found it.
-e2e: build
+e2e: build browser
 	scripts/e2e.sh
 
 # Brings the lab up, deploys the examples and shows the plugin's main job under load.
