@@ -84,10 +84,30 @@ func Overall(rounds []*report.Rollout, probe *traffic.ProbeReport) Figures {
 	return f
 }
 
-// dataPlane is a round report's data-plane propagation; nil until the
-// report carries that figure.
-func dataPlane(*report.Rollout) *report.Percentiles { return nil }
+// dataPlane is a round report's data-plane propagation (endpoint not ready
+// to the last request on a new connection, --probe-identity-header); nil
+// without one.
+func dataPlane(r *report.Rollout) *report.Percentiles { return r.DataPlanePropagation }
 
-// overallDataPlane is the rounds' data-plane propagation; nil when no round
-// has one.
-func overallDataPlane([]*report.Rollout) *report.Percentiles { return nil }
+// overallDataPlane recomputes the data-plane propagation over every round's
+// pods; nil when no round measured it.
+func overallDataPlane(rounds []*report.Rollout) *report.Percentiles {
+	measured := false
+	var samples []float64
+	for _, r := range rounds {
+		if r.DataPlanePropagation == nil {
+			continue
+		}
+		measured = true
+		for _, p := range r.Pods {
+			if p.DataPlanePropagationSeconds != nil {
+				samples = append(samples, *p.DataPlanePropagationSeconds)
+			}
+		}
+	}
+	if !measured {
+		return nil
+	}
+	pct := report.NewPercentiles(samples)
+	return &pct
+}

@@ -126,11 +126,36 @@ func TestFigures(t *testing.T) {
 	whole := &traffic.ProbeReport{Requests: 1000, Errors: 6, ErrorsByClass: map[string]int{traffic.ErrClassRefused: 4, traffic.ErrClassReset: 2},
 		LatencyMs: traffic.LatencyMs{P50: 1, P95: 7, P99: 30}}
 
+	// --probe-identity-header: rounds with a data-plane figure per pod (one
+	// pod without samples); the overall figure is over every round's pods.
+	dataPlaneRound := func(secs ...float64) *report.Rollout {
+		r := &report.Rollout{Outcome: report.OutcomeSucceeded}
+		var measured []float64
+		for _, s := range secs {
+			p := pod(0.1, report.VerdictOK)
+			if s >= 0 {
+				p.DataPlanePropagationSeconds = ptr.To(s)
+				measured = append(measured, s)
+			}
+			r.Pods = append(r.Pods, p)
+			r.Summary.OldPods++
+		}
+		r.Propagation = report.NewPercentiles(make([]float64, len(secs)))
+		pct := report.NewPercentiles(measured)
+		r.DataPlanePropagation = &pct
+		return r
+	}
+	dp1, dp2 := dataPlaneRound(0.5, -1), dataPlaneRound(1.5, 2.5)
+
 	for _, tc := range []struct {
 		name string
 		got  Figures
 		want Figures
 	}{
+		{"a round with a data-plane figure", Figures{DataPlanePropagation: RoundFigures(dp1).DataPlanePropagation}, Figures{
+			DataPlanePropagation: &report.Percentiles{Samples: 1, P50: ptr.To(0.5), P95: ptr.To(0.5), Max: ptr.To(0.5)}}},
+		{"overall data-plane: over every round's pods", Figures{DataPlanePropagation: Overall([]*report.Rollout{dp1, round1, dp2}, nil).DataPlanePropagation}, Figures{
+			DataPlanePropagation: &report.Percentiles{Samples: 3, P50: ptr.To(1.5), P95: ptr.To(2.5), Max: ptr.To(2.5)}}},
 		{"a round with probe traffic", RoundFigures(round1), Figures{
 			Probe: &ProbeFigures{Requests: 400, Errors: 6, ErrorsByClass: map[string]int{"connection-refused": 4, "connection-reset": 2},
 				ErrorRate: 0.015, LatencyMs: traffic.LatencyMs{P50: 1, P95: 9, P99: 40}},

@@ -58,7 +58,7 @@ func TestRehearseNaiveThenContract(t *testing.T) {
 	naiveIP, contractIP := l.clusterIP(t, ns, "naive"), l.clusterIP(t, ns, "contract")
 	l.waitAnswering(t, "http://"+naiveIP+"/")
 	l.waitAnswering(t, "http://"+contractIP+"/")
-	probe := []string{"--rounds=3", "--probe-new-connections", "--probe-rate=100", "--probe-tail=1s", "--skip-preflight", "--progress=plain", "--timeout=2m"}
+	probe := []string{"--rounds=3", "--probe-new-connections", "--probe-rate=100", "--probe-identity-header=X-Served-By", "--probe-tail=1s", "--skip-preflight", "--progress=plain", "--timeout=2m"}
 
 	before := l.run(t, append([]string{"-n", ns, "rehearse", "deploy/naive", "--probe", "http://" + naiveIP + "/", "--on-breach=none", "-o", "json"}, probe...)...)
 	var b rehearsalReport
