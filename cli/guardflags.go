@@ -52,6 +52,7 @@ type GuardFlags struct {
 	ProbeNewConnections bool
 	ProbeInsecure       bool
 	ProbeIdentityHeader string
+	ProbeStreams        int
 	ProbeTail           time.Duration
 	MaxProbeErrors      int
 	MaxProbeErrorRate   float64
@@ -127,6 +128,8 @@ func (f *GuardFlags) AddFlags(fs *pflag.FlagSet, onBreachHelp string) {
 	fs.StringVar(&f.ProbeIdentityHeader, "probe-identity-header", "", "Response header naming the pod that served a probe request, e.g. X-Served-By (gRPC: the response header metadata key, lower-cased). "+
 		"Measures each old pod's data-plane propagation (its endpoint not ready to the last request on a new connection it served) and late requests; "+
 		"every second probe request then dials a new connection, so a pod gets a sample about every 2×pods÷--probe-rate seconds")
+	fs.IntVar(&f.ProbeStreams, "probe-streams", 0, "Hold this many grpc.health.v1.Health/Watch streams open through the rollout (grpc:// targets only), each re-opened on a new connection when it ends; "+
+		"one that breaks while its last status was SERVING is a probe error (stream-abrupt), blamed on the pod that served it (--probe-identity-header) or by time")
 	fs.DurationVar(&f.ProbeTail, "probe-tail", f.ProbeTail, "Keep probing this long after the rollout completed")
 	fs.IntVar(&f.MaxProbeErrors, "max-probe-errors", 0, "Probe errors allowed")
 	fs.Float64Var(&f.MaxProbeErrorRate, "max-probe-error-rate", f.MaxProbeErrorRate, "Probe error rate allowed, 0..1 (replaces --max-probe-errors unless that is set too)")
@@ -198,6 +201,9 @@ func (f *GuardFlags) Validate() error {
 	if f.ProbeIdentityHeader != "" && len(f.Probes) == 0 {
 		return errors.New("--probe-identity-header reads the answers of probe traffic: give a --probe target too")
 	}
+	if f.ProbeStreams != 0 && len(f.Probes) == 0 {
+		return errors.New("--probe-streams holds grpc.health.v1.Health/Watch streams: it needs a grpc://HOST:PORT --probe target")
+	}
 	return validateProgress(f.Progress)
 }
 
@@ -208,6 +214,7 @@ func (f *GuardFlags) probeOptions(clk clock.WithTicker, notServingWindow time.Du
 		Targets: f.Probes, Rate: f.ProbeRate, Concurrency: f.ProbeConcurrency,
 		Timeout: f.ProbeTimeout, NewConnections: f.ProbeNewConnections, Clock: clk,
 		NotServingWindow: notServingWindow, Insecure: f.ProbeInsecure, IdentityHeader: f.ProbeIdentityHeader,
+		Streams: f.ProbeStreams,
 	}
 }
 

@@ -109,6 +109,9 @@ func printRollout(w io.Writer, r *report.Rollout, format string, colour bool) er
 	if p := r.Probe; p != nil {
 		fmt.Fprintf(w, "Probe: %d requests, %d errors%s, latency p50 %.1fms p95 %.1fms p99 %.1fms\n",
 			p.Requests, p.Errors, describeClasses(p.ErrorsByClass), p.LatencyMs.P50, p.LatencyMs.P95, p.LatencyMs.P99)
+		if st := p.Streams; st != nil {
+			fmt.Fprintf(w, "  Watch streams: %d opened, %d ended clean, %d ended abrupt\n", st.Opened, st.EndedClean, st.EndedAbrupt)
+		}
 		for _, a := range p.Attribution {
 			fmt.Fprintf(w, "  %d errors while %s was terminating\n", a.Errors, a.Pod)
 		}
@@ -164,6 +167,9 @@ func describeDataPlane(p report.PodReport) string {
 		parts = append(parts, fmt.Sprintf("%d late requests after not serving (%d failed)", *p.LateRequests, p.LateRequestsFailed))
 	case p.LateRequestsFailed > 0:
 		parts = append(parts, fmt.Sprintf("%d failed requests after not serving", p.LateRequestsFailed))
+	}
+	if p.StreamsOpened+p.StreamsEndedClean+p.StreamsEndedAbrupt > 0 {
+		parts = append(parts, fmt.Sprintf("streams %d opened, %d clean, %d abrupt", p.StreamsOpened, p.StreamsEndedClean, p.StreamsEndedAbrupt))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -285,15 +285,17 @@ func identifiedRestart(t *testing.T) *report.Rollout {
 	f.drainedByContract("web-aaa-1", 1, 0.8)
 	f.drainedByContract("web-aaa-2", 6, 1.25)
 	msg := f.complete(13)
-	flags := parseGuardFlags(t, policy.ActionPause, "--probe=http://web.shop.svc/", "--probe-identity-header=X-Served-By")
+	flags := parseGuardFlags(t, policy.ActionPause, "--probe=http://web.shop.svc/", "--probe=grpc://web.shop.svc:9090", "--probe-identity-header=X-Served-By", "--probe-streams=2")
 	r := f.report(flags, true, report.OutcomeSucceeded, msg, 13)
 	f.attributeProbe(r, 260, map[float64]int{}, map[string]int{})
 	r.Probe.IdentityHeader, r.Probe.IdentifiedRequests = flags.ProbeIdentityHeader, 260
 	timelines := f.state.OldTimelines()
 	served := []traffic.PodServed{
-		{Pod: "web-aaa-1", Requests: 90, SamplesAfterNotReady: 4, LastNewAfterNotReady: rollouttest.At(1.8 + 1.2), Late: 6},
-		{Pod: "web-aaa-2", Requests: 85},
+		{Pod: "web-aaa-1", Requests: 90, SamplesAfterNotReady: 4, LastNewAfterNotReady: rollouttest.At(1.8 + 1.2), Late: 6,
+			Streams: traffic.StreamStats{Opened: 2, EndedClean: 2}},
+		{Pod: "web-aaa-2", Requests: 85, Streams: traffic.StreamStats{Opened: 1, EndedClean: 1}},
 	}
+	r.Probe.Streams = &traffic.StreamStats{Opened: 5, EndedClean: 3}
 	r.AddDataPlane(timelines, served, map[string]int{}, verify.DefaultGraceBudget())
 	return r
 }

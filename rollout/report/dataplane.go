@@ -37,6 +37,7 @@ func (r *Rollout) AddDataPlane(timelines []*state.PodTimeline, served []traffic.
 		late := s.Late + lateFailures[p.Name]
 		p.LateRequests = &late
 		p.LateRequestsFailed += s.LateFailed
+		p.StreamsOpened, p.StreamsEndedClean, p.StreamsEndedAbrupt = s.Streams.Opened, s.Streams.EndedClean, s.Streams.EndedAbrupt
 		if p.SeenAfterWatchGap || p.Verdict == VerdictEvicted {
 			continue // receipt times are not event times; an eviction is not the rollout's drain
 		}

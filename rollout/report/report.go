@@ -182,8 +182,12 @@ type PodReport struct {
 	// it answered (identity header; nil without one) and failures without an
 	// identity in that window (attributed by time); LateRequestsFailed are
 	// the failed ones among them.
-	LateRequests       *int                  `json:"lateRequests,omitempty"`
-	LateRequestsFailed int                   `json:"lateRequestsFailed,omitempty"`
+	LateRequests       *int `json:"lateRequests,omitempty"`
+	LateRequestsFailed int  `json:"lateRequestsFailed,omitempty"`
+	// The --probe-streams Watch streams the pod served (identity header).
+	StreamsOpened      int                   `json:"streamsOpened,omitempty"`
+	StreamsEndedClean  int                   `json:"streamsEndedClean,omitempty"`
+	StreamsEndedAbrupt int                   `json:"streamsEndedAbrupt,omitempty"`
 	Verdict            string                `json:"verdict"`
 	Evicted            string                `json:"evicted,omitempty"`
 	Containers         []state.ContainerExit `json:"containers,omitempty"`

@@ -38,6 +38,7 @@ type podTraffic struct {
 	newAfterNotReady     int
 	lastNewAfterNotReady time.Time
 	late, lateFailed     int
+	streams              StreamStats
 }
 
 // recordServed counts a request that carried an identity. Called under p.mu.
@@ -119,6 +120,8 @@ type PodServed struct {
 	// Late counts the requests it served that started after its endpoint went
 	// not serving (MarkNotServing); LateFailed those answered with an error.
 	Late, LateFailed int
+	// Streams are the Watch streams it served (--probe-streams).
+	Streams StreamStats
 }
 
 // Served lists what each pod served, by name; nil without an identity header.
@@ -133,7 +136,7 @@ func (p *Prober) Served() []PodServed {
 		out = append(out, PodServed{
 			Pod: name, Requests: pt.requests, Failed: pt.failed, NewConnections: pt.newConns,
 			SamplesAfterNotReady: pt.newAfterNotReady, LastNewAfterNotReady: pt.lastNewAfterNotReady,
-			Late: pt.late, LateFailed: pt.lateFailed,
+			Late: pt.late, LateFailed: pt.lateFailed, Streams: pt.streams,
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Pod < out[j].Pod })

@@ -71,7 +71,11 @@ type ProbeOptions struct {
 	// connection (unless NewConnections sends all of them so), so that each
 	// pod's data-plane propagation gets samples about every 2×pods÷Rate seconds.
 	IdentityHeader string
-	Clock          clock.WithTicker
+	// Streams is how many grpc.health.v1.Health/Watch streams to hold open
+	// over the gRPC targets, each re-opened on a new connection when it ends
+	// (--probe-streams); a stream that breaks while SERVING is an error.
+	Streams int
+	Clock   clock.WithTicker
 }
 
 // Prober sends steady probe traffic and counts what fails, in bounded memory.
@@ -96,6 +100,7 @@ type Prober struct {
 	anonErrorBuckets map[int64]int
 	identityOverflow int
 	sent             int
+	streams          StreamStats
 }
 
 type probeTarget interface {
@@ -139,7 +144,7 @@ func (o ProbeOptions) Validate() error {
 	if o.IdentityHeader != "" && !validHeaderName(o.IdentityHeader) {
 		return fmt.Errorf("--probe-identity-header %q: not a header name such as X-Served-By", o.IdentityHeader)
 	}
-	return nil
+	return o.validateStreams()
 }
 
 // validHeaderName accepts an HTTP header name (an RFC 9110 token), which is
@@ -231,6 +236,7 @@ func (p *Prober) Run(ctx context.Context) {
 			}
 		}()
 	}
+	p.holdStreams(ctx, &wg)
 	interval := time.Duration(float64(time.Second) / p.opts.Rate)
 	ticker := p.opts.Clock.NewTicker(interval)
 	next := 0
@@ -305,13 +311,15 @@ type ProbeReport struct {
 	Targets []string `json:"targets"`
 	// IdentityHeader is --probe-identity-header; IdentifiedRequests the
 	// answers that carried it.
-	IdentityHeader     string         `json:"identityHeader,omitempty"`
-	IdentifiedRequests int            `json:"identifiedRequests,omitempty"`
-	Requests           int            `json:"requests"`
-	Skipped            int            `json:"skipped,omitempty"`
-	Errors             int            `json:"errors"`
-	ErrorsByClass      map[string]int `json:"errorsByClass"`
-	LatencyMs          LatencyMs      `json:"latencyMs"`
+	IdentityHeader     string `json:"identityHeader,omitempty"`
+	IdentifiedRequests int    `json:"identifiedRequests,omitempty"`
+	// Streams are the Watch streams of --probe-streams; nil without.
+	Streams       *StreamStats   `json:"streams,omitempty"`
+	Requests      int            `json:"requests"`
+	Skipped       int            `json:"skipped,omitempty"`
+	Errors        int            `json:"errors"`
+	ErrorsByClass map[string]int `json:"errorsByClass"`
+	LatencyMs     LatencyMs      `json:"latencyMs"`
 }
 
 // LatencyMs are latency percentiles in milliseconds (bucketed, ±3 %).
@@ -330,6 +338,10 @@ func (p *Prober) Snapshot() ProbeReport {
 		r.IdentifiedRequests += pt.requests
 	}
 	r.IdentifiedRequests += p.identityOverflow
+	if p.opts.Streams > 0 {
+		streams := p.streams
+		r.Streams = &streams
+	}
 	for _, t := range p.targets {
 		r.Targets = append(r.Targets, t.String())
 	}
