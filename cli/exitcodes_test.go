@@ -1,15 +1,19 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
@@ -146,6 +150,41 @@ func TestGuardCommandExitCodes(t *testing.T) {
 			check: func(t *testing.T, c *guardedCluster) {
 				if !c.stored().Spec.Paused {
 					t.Error("the Deployment is not paused")
+				}
+			},
+		},
+		{
+			name:    "restart --record-events: SIGKILL at the deadline, paused, the cluster told",
+			cluster: func(t *testing.T) *guardedCluster { return restartable(t, servingTemplate("web:1")) },
+			args:    []string{"restart", "deploy/web", "--record-events"},
+			drive: func(c *guardedCluster) {
+				c.waitProgress(restartedGen)
+				c.rollOutRevision2()
+				c.waitProgress("1 of 2 new pods updated")
+				c.sigkill("web-aaa-1")
+			},
+			wantCode: ExitBudgetBreached,
+			wantStdout: []string{
+				"web-aaa-1   -           -             -                  30.0s    137    Error    30s     sigkilled",
+				"Outcome: paused after 31.0s",
+			},
+			wantStderr: paused,
+			check: func(t *testing.T, c *guardedCluster) {
+				events, err := c.client.CoreV1().Events("shop").List(context.Background(), metav1.ListOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, e := range events.Items {
+					if e.Source.Component == "kubectl-safe-rollout" && e.Type == corev1.EventTypeWarning {
+						got = append(got, e.InvolvedObject.Kind+"/"+e.InvolvedObject.Name+" "+e.Reason)
+					}
+				}
+				slices.Sort(got)
+				want := []string{"Deployment/web SafeRolloutBreach", "Deployment/web SafeRolloutPaused", "Deployment/web SafeRolloutSIGKILL",
+					"Pod/web-aaa-1 SafeRolloutBreach", "Pod/web-aaa-1 SafeRolloutSIGKILL"}
+				if !slices.Equal(got, want) {
+					t.Errorf("Events recorded: %q, want %q", got, want)
 				}
 			},
 		},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/url"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/policy"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/record"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/report"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/step"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
@@ -44,6 +46,8 @@ type GuardFlags struct {
 	IgnoreContainers  []string
 	Follow            bool
 	Strict            bool
+	// RecordEvents records a Warning Event per SIGKILL, breach and action.
+	RecordEvents bool
 
 	Probes              []string
 	ProbeRate           float64
@@ -139,6 +143,7 @@ func (f *GuardFlags) AddFlags(fs *pflag.FlagSet, onBreachHelp string) {
 	fs.DurationVar(&f.PrometheusInterval, "prometheus-interval", f.PrometheusInterval, "How often --prometheus-query is evaluated")
 	fs.IntVar(&f.Concurrency, "concurrency", f.Concurrency, "With several workloads (TYPE/NAME..., -l, --all): how many roll at once, in the given order (for -l and --all: Deployments, StatefulSets, then DaemonSets, each by name)")
 	fs.StringVar(&f.BudgetScope, "budget-scope", f.BudgetScope, "With several workloads: step (the first breach stops the step: workloads not yet started are not started) or workload (a breach acts on its workload only)")
+	fs.BoolVar(&f.RecordEvents, "record-events", false, "Record a Warning Event on the workload (and on the pod while it exists) for every SIGKILL, breach and action, for kubectl describe and event pipelines: the kubelet records none for a SIGKILL at the grace deadline (needs create on events)")
 	fs.StringVar(&f.DebugTrace, "debug-trace", "", "Write one JSON line per change the guard handled to this file")
 	fs.StringVar(&f.HTML, "html", "", "Also write the report as one self-contained HTML page to this file: a timeline per old pod, the probe traffic, breaches and actions (written on breach too)")
 	_ = fs.MarkHidden("debug-trace")
@@ -300,10 +305,15 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, w work
 		return err
 	}
 	defer closeGuard()
+	recorder := g.newRecorder(o.ErrOut)
 	lines := newProgress(g.flags.Progress, o.Out, o.ErrOut, g.flags.Output != "", g.clock)
-	guard.Progress = func(e progress.Event) { fmt.Fprintln(lines, describeEvent(e)) }
+	guard.Progress = func(e progress.Event) {
+		recorder.Record(e)
+		fmt.Fprintln(lines, describeEvent(e))
+	}
 	report, err := guard.Run(ctx, w, trigger)
 	lines.Stop()
+	recorder.Close()
 	if err != nil {
 		if sig := received(); sig != nil {
 			// Stopped before the guard had anything to report (watches syncing).
@@ -317,6 +327,16 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, w work
 		return err
 	}
 	return outcomeError(report, received())
+}
+
+// newRecorder is --record-events' recorder (nil without it: records nothing);
+// its Events name this host as their reportingInstance.
+func (g *guardRun) newRecorder(warnings io.Writer) *record.Recorder {
+	if !g.flags.RecordEvents {
+		return nil
+	}
+	host, _ := os.Hostname() // "" falls back to the controller's name
+	return record.New(g.client, g.clock, warnings, host)
 }
 
 func (g *guardRun) signalSource() signalSource {
@@ -349,6 +369,7 @@ func (g *guardRun) runStep(ctx context.Context, o genericiooptions.IOStreams, ta
 		go func() { prober.Run(probeCtx); close(stopped) }()
 		defer func() { cancel(); <-stopped }()
 	}
+	recorder := g.newRecorder(o.ErrOut)
 	lines := newProgress(g.flags.Progress, o.Out, o.ErrOut, g.flags.Output != "", g.clock)
 	var mu sync.Mutex // guards running at once share the progress lines
 	runner := step.Runner{Concurrency: g.flags.Concurrency, Scope: step.Scope(g.flags.BudgetScope),
@@ -363,6 +384,7 @@ func (g *guardRun) runStep(ctx context.Context, o genericiooptions.IOStreams, ta
 			}
 			prefix := workload.Ref(w) + ": "
 			guard.Progress = func(e progress.Event) {
+				recorder.Record(e)
 				mu.Lock()
 				defer mu.Unlock()
 				fmt.Fprintln(lines, prefix+describeEvent(e))
@@ -379,6 +401,7 @@ func (g *guardRun) runStep(ctx context.Context, o genericiooptions.IOStreams, ta
 		}}
 	rep, err := runner.Run(ctx, targets)
 	lines.Stop()
+	recorder.Close()
 	if rep != nil {
 		writeHTMLReport(o.ErrOut, g.flags.HTML, rep.Workloads...)
 	}
@@ -423,7 +446,7 @@ func outcomeError(r *report.Rollout, stoppedBy os.Signal) error {
 func (f *GuardFlags) guarding() []string {
 	var set []string
 	for _, name := range []string{"on-breach", "follow", "timeout", "action-timeout", "probe", "prometheus-query", "max-sigkills",
-		"max-unclean-exits", "max-new-pod-restarts", "ignore-container", "max-probe-errors", "max-probe-error-rate"} {
+		"max-unclean-exits", "max-new-pod-restarts", "ignore-container", "max-probe-errors", "max-probe-error-rate", "record-events"} {
 		if f.flags != nil && f.flags.Changed(name) {
 			set = append(set, "--"+name)
 		}

@@ -60,6 +60,8 @@ func describeEvent(e progress.Event) string {
 		return fmt.Sprintf("pod %s: event %s: %s", e.Pod, e.Reason, e.Message)
 	case progress.BreachDetected:
 		return "budget breached: " + e.Message
+	case progress.PodsForceDeleted:
+		return fmt.Sprintf("forced rollback: deleted pods %s of the broken revision (not ready)", strings.Join(e.Pods, ", "))
 	case progress.ActionTaken:
 		kind := strings.ToLower(w.Kind)
 		switch {

@@ -39,6 +39,7 @@ func TestDescribeEvent(t *testing.T) {
 		{progress.ActionTaken{Header: h, Action: progress.ActionPaused}, "paused deployment shop/web"},
 		{progress.ActionTaken{Header: sts, Action: progress.ActionPaused}, "stopped the roll of statefulset shop/db"},
 		{progress.ActionTaken{Header: sts, Action: progress.ActionRolledBack, Revision: "3"}, "rolled back statefulset shop/db to revision 3"},
+		{progress.PodsForceDeleted{Header: sts, Pods: []string{"db-2", "db-1"}}, "forced rollback: deleted pods db-2, db-1 of the broken revision (not ready)"},
 		{progress.WatchStarted{Header: sts, Services: []string{"db"}}, "watching statefulset shop/db: ControllerRevisions, pods, Events, EndpointSlices of service db"},
 		{progress.ActionTaken{Header: h, Action: progress.ActionRolledBack, Revision: "1"}, "rolled back deployment shop/web to revision 1"},
 	}

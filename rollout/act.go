@@ -64,7 +64,7 @@ func (r *run) act(ctx context.Context, b policy.Breach) bool {
 	if r.phase == phaseProbeTail {
 		action = policy.ActionNone // the rollout already completed: nothing to stop
 	}
-	r.emit(progress.BreachDetected{Header: r.header(), Budget: b.Budget, Message: b.Message})
+	r.emit(progress.BreachDetected{Header: r.header(), Budget: b.Budget, Message: b.Message, Pod: b.Pod})
 	rep := r.report
 	record := func(what string) {
 		latency := r.Clock.Since(b.At).Seconds()
@@ -101,7 +101,7 @@ func (r *run) act(ctx context.Context, b policy.Breach) bool {
 		record(progress.ActionPaused)
 		rep.Outcome = report.OutcomePaused
 		rep.Message = b.Message + "; " + stopped
-		r.emit(progress.ActionTaken{Header: r.header(), Action: progress.ActionPaused})
+		r.emit(progress.ActionTaken{Header: r.header(), Action: progress.ActionPaused, Detail: stopped})
 		return true
 	case policy.ActionRollback:
 		err := errors.New("no previous revision to roll back to")
@@ -121,12 +121,12 @@ func (r *run) act(ctx context.Context, b policy.Breach) bool {
 		default:
 			record(progress.ActionRolledBack)
 			rep.Outcome = report.OutcomeRolledBack
-			rep.Message = fmt.Sprintf("%s; rolled back to the template of revision %s (kubectl rollout history %s -n %s)",
-				b.Message, revision, workload.Ref(w), w.GetNamespace())
+			done := fmt.Sprintf("rolled back to the template of revision %s (kubectl rollout history %s -n %s)", revision, workload.Ref(w), w.GetNamespace())
 			if note != "" {
-				rep.Message += "; " + note
+				done += "; " + note
 			}
-			r.emit(progress.ActionTaken{Header: r.header(), Action: progress.ActionRolledBack, Revision: revision})
+			rep.Message = b.Message + "; " + done
+			r.emit(progress.ActionTaken{Header: r.header(), Action: progress.ActionRolledBack, Revision: revision, Detail: done})
 		}
 		return true
 	}

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/actions"
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/progress"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/workload"
 )
 
@@ -132,6 +133,7 @@ func (a statefulSetActions) rollback(ctx context.Context, target *rollbackTarget
 	case err != nil:
 		return "", fmt.Errorf("rolled back, but the forced rollback failed: %w", err)
 	case len(deleted) > 0:
+		a.emit(progress.PodsForceDeleted{Header: a.header(), Pods: deleted})
 		return fmt.Sprintf("forced rollback: deleted pods %s of the broken revision, which were not ready", strings.Join(deleted, ", ")), nil
 	}
 	return "", nil

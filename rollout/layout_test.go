@@ -40,6 +40,7 @@ func TestLayout(t *testing.T) {
 		"rollout/watch":   {"github.com/spf13/cobra", module + "/cli"},
 		"rollout/actions": {"github.com/spf13/cobra", module + "/cli"},
 		"rollout/report":  {"github.com/spf13/cobra", module + "/cli"},
+		"rollout/record":  {"github.com/spf13/cobra", module + "/cli"},
 		"verify/cluster":  {"github.com/spf13/cobra", module + "/cli"},
 		"verify/traffic":  {"github.com/spf13/cobra", module + "/cli", module + "/rollout"},
 		"verify/metrics":  {"github.com/spf13/cobra", module + "/cli", module + "/rollout"},

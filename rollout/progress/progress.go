@@ -170,6 +170,8 @@ type BreachDetected struct {
 	Header
 	Budget  string
 	Message string
+	// Pod is the pod the breach names (the last one SIGKILLed, ...), "" when none.
+	Pod string
 }
 
 // Actions a guard takes on a breach (ActionTaken.Action).
@@ -178,9 +180,20 @@ const (
 	ActionRolledBack = "rolled-back"
 )
 
-// ActionTaken: the guard acted on a breach; Revision is the rollback's target.
+// ActionTaken: the guard acted on a breach; Revision is the rollback's target;
+// Detail is what the report says was done, e.g. "stopped the roll with
+// partition 2: ... (restore: ...)".
 type ActionTaken struct {
 	Header
 	Action   string
 	Revision string
+	Detail   string
+}
+
+// PodsForceDeleted: a StatefulSet's forced rollback deleted these pods of the
+// broken revision, which were not ready (the controller waits on them forever
+// otherwise).
+type PodsForceDeleted struct {
+	Header
+	Pods []string
 }
