@@ -189,6 +189,32 @@ func TestGuardCommandExitCodes(t *testing.T) {
 			},
 		},
 		{
+			name: "restart --record-events without create on events: one warning, the same outcome",
+			cluster: func(t *testing.T) *guardedCluster {
+				c := restartable(t, servingTemplate("web:1"))
+				c.client.PrependReactor("create", "events", func(k8stesting.Action) (bool, runtime.Object, error) {
+					return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "events"}, "", errors.New(`User "jane" cannot create resource "events" in API group "" in the namespace "shop"`))
+				})
+				return c
+			},
+			args: []string{"restart", "deploy/web", "--record-events"},
+			drive: func(c *guardedCluster) {
+				c.waitProgress(restartedGen)
+				c.rollOutRevision2()
+				c.waitProgress("1 of 2 new pods updated")
+				c.sigkill("web-aaa-1")
+			},
+			wantCode:   ExitBudgetBreached,
+			wantStdout: []string{"Outcome: paused after 31.0s", "Breach: sigkills: 1 containers SIGKILLed at the grace deadline (budget 0) -> paused 0.000s after detection"},
+			wantStderr: paused,
+			check: func(t *testing.T, c *guardedCluster) {
+				const warning = `--record-events: cannot create Events: events is forbidden: User "jane" cannot create resource "events" in API group "" in the namespace "shop" (needs create on events); going on`
+				if n := strings.Count(c.stderr.String(), "--record-events"); n != 1 || !strings.Contains(c.stderr.String(), warning) {
+					t.Errorf("stderr has %d --record-events lines, want one: %s\n%s", n, warning, c.stderr)
+				}
+			},
+		},
+		{
 			name:    "restart: SIGKILL at the deadline, rolled back",
 			cluster: func(t *testing.T) *guardedCluster { return restartable(t, servingTemplate("web:1")) },
 			args:    []string{"restart", "deploy/web", "--on-breach=rollback"},

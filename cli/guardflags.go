@@ -305,15 +305,15 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, w work
 		return err
 	}
 	defer closeGuard()
-	recorder := g.newRecorder(o.ErrOut)
 	lines := newProgress(g.flags.Progress, o.Out, o.ErrOut, g.flags.Output != "", g.clock)
+	recorder := g.newRecorder(lines, o.ErrOut)
 	guard.Progress = func(e progress.Event) {
 		recorder.Record(e)
 		fmt.Fprintln(lines, describeEvent(e))
 	}
 	report, err := guard.Run(ctx, w, trigger)
-	lines.Stop()
 	recorder.Close()
+	lines.Stop()
 	if err != nil {
 		if sig := received(); sig != nil {
 			// Stopped before the guard had anything to report (watches syncing).
@@ -330,10 +330,15 @@ func (g *guardRun) run(ctx context.Context, o genericiooptions.IOStreams, w work
 }
 
 // newRecorder is --record-events' recorder (nil without it: records nothing);
-// its Events name this host as their reportingInstance.
-func (g *guardRun) newRecorder(warnings io.Writer) *record.Recorder {
+// its Events name this host as their reportingInstance. Its warnings go with
+// the progress lines (above a spinner), or straight to stderr without them.
+func (g *guardRun) newRecorder(lines progressWriter, errOut io.Writer) *record.Recorder {
 	if !g.flags.RecordEvents {
 		return nil
+	}
+	warnings := io.Writer(lines)
+	if g.flags.Progress == progressNone {
+		warnings = errOut
 	}
 	host, _ := os.Hostname() // "" falls back to the controller's name
 	return record.New(g.client, g.clock, warnings, host)
@@ -369,8 +374,8 @@ func (g *guardRun) runStep(ctx context.Context, o genericiooptions.IOStreams, ta
 		go func() { prober.Run(probeCtx); close(stopped) }()
 		defer func() { cancel(); <-stopped }()
 	}
-	recorder := g.newRecorder(o.ErrOut)
 	lines := newProgress(g.flags.Progress, o.Out, o.ErrOut, g.flags.Output != "", g.clock)
+	recorder := g.newRecorder(lines, o.ErrOut)
 	var mu sync.Mutex // guards running at once share the progress lines
 	runner := step.Runner{Concurrency: g.flags.Concurrency, Scope: step.Scope(g.flags.BudgetScope),
 		Guard: func(ctx context.Context, w workload.Workload) (*report.Rollout, error) {
@@ -400,8 +405,8 @@ func (g *guardRun) runStep(ctx context.Context, o genericiooptions.IOStreams, ta
 			return rep, err
 		}}
 	rep, err := runner.Run(ctx, targets)
-	lines.Stop()
 	recorder.Close()
+	lines.Stop()
 	if rep != nil {
 		writeHTMLReport(o.ErrOut, g.flags.HTML, rep.Workloads...)
 	}

@@ -111,7 +111,8 @@ func TestRecordEvents(t *testing.T) {
 			warnings = append(warnings, line)
 		}
 	}
-	if len(warnings) != 1 || !strings.HasPrefix(warnings[0], "--record-events: cannot create Events: ") ||
+	// Warnings go with the progress lines: after their timestamp with --progress=plain.
+	if len(warnings) != 1 || !strings.Contains(warnings[0], " --record-events: cannot create Events: ") ||
 		!strings.Contains(warnings[0], `cannot create resource "events"`) || !strings.HasSuffix(warnings[0], "(needs create on events); going on") {
 		t.Errorf("warnings %q: want one, naming the missing create on events", warnings)
 	}
