@@ -21,6 +21,7 @@ import (
 	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/transform"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/cli-runtime/pkg/resource"
 
@@ -78,7 +79,7 @@ type decodedManifest struct {
 // at once, and hands fn each object decoded, in manifest order; namespace is the
 // one of objects without. It stops at the first error of a builder, which it
 // returns, or of fn.
-func visitManifests(opts resource.FilenameOptions, namespace string, partBytes int, fn func(decodedManifest) error) error {
+func visitManifests(opts resource.FilenameOptions, scope readScope, partBytes int, fn func(decodedManifest) error) error {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -119,7 +120,7 @@ func visitManifests(opts resource.FilenameOptions, namespace string, partBytes i
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				readPart(j.part, opts.Recursive, namespace, j.out, done)
+				readPart(j.part, opts.Recursive, scope, j.out, done)
 				close(j.out)
 			}
 		}()
@@ -146,7 +147,7 @@ var errStopped = errors.New("stopped")
 // readPart reads one part with a resource builder and sends its objects to out,
 // decoded, in batches, then the builder's error if any; it gives up when done
 // closes.
-func readPart(p manifestPart, recursive bool, namespace string, out chan<- []decodedManifest, done <-chan struct{}) {
+func readPart(p manifestPart, recursive bool, scope readScope, out chan<- []decodedManifest, done <-chan struct{}) {
 	var batch []decodedManifest
 	send := func() bool {
 		if len(batch) == 0 {
@@ -189,7 +190,11 @@ func readPart(p manifestPart, recursive bool, namespace string, out chan<- []dec
 		case failed:
 			return nil
 		}
-		if batch = append(batch, decodeInfo(info, namespace)); len(batch) == manifestBatch && !send() {
+		obj, keep := decodeInfo(info, scope)
+		if !keep {
+			return nil
+		}
+		if batch = append(batch, obj); len(batch) == manifestBatch && !send() {
 			return errStopped
 		}
 		return nil
@@ -200,22 +205,41 @@ func readPart(p manifestPart, recursive bool, namespace string, out chan<- []dec
 	send()
 }
 
-// decodeInfo decodes the object a builder read; namespace is the one of
-// objects without.
-func decodeInfo(info *resource.Info, namespace string) decodedManifest {
-	obj := decodedManifest{source: info.Source}
+// readScope is what the objects of the manifests are read with: the
+// namespace of objects without one, whether -n was given (then an object of
+// another namespace is refused, as kubectl refuses it), and -l.
+type readScope struct {
+	namespace        string
+	enforceNamespace bool
+	// selector, when set, keeps only the workloads whose labels match. The
+	// Services, PDBs, HPAs and Ingresses stay: they are what the workloads are
+	// checked against, and dropping an unlabelled PDB would report it missing.
+	selector labels.Selector
+}
+
+// decodeInfo decodes the object a builder read; keep is false for a workload
+// -l leaves out.
+func decodeInfo(info *resource.Info, scope readScope) (obj decodedManifest, keep bool) {
+	obj = decodedManifest{source: info.Source}
 	u, ok := info.Object.(*unstructured.Unstructured)
 	if !ok {
 		obj.err = fmt.Errorf("%s: unexpected object type %T", info.Source, info.Object)
-		return obj
+		return obj, true
 	}
-	if u.GetNamespace() == "" {
-		u.SetNamespace(namespace)
+	if scope.selector != nil && isWorkloadObject(u.GroupVersionKind().Group, u.GetKind()) && !scope.selector.Matches(labels.Set(u.GetLabels())) {
+		return obj, false
+	}
+	switch ns := u.GetNamespace(); {
+	case ns == "":
+		u.SetNamespace(scope.namespace)
+	case scope.enforceNamespace && ns != scope.namespace:
+		obj.err = namespaceMismatch(ns, scope.namespace)
+		return obj, true
 	}
 	if obj.manifest, obj.err = verify.DecodeManifest(u, info.Source); obj.err != nil {
 		obj.err = fmt.Errorf("%s: %w", info.Source, obj.err)
 	}
-	return obj
+	return obj, true
 }
 
 // splitManifests cuts the manifests of opts into parts of about partBytes, in

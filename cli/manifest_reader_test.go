@@ -146,14 +146,14 @@ func readWithOneBuilder(t *testing.T, opts resource.FilenameOptions) ([]string, 
 	}
 	var objects []string
 	for _, info := range infos {
-		objects = append(objects, describeManifest(decodeInfo(info, "default")))
+		objects = append(objects, describeManifest(decodeInfoKept(info, readScope{namespace: "default"})))
 	}
 	return objects, nil
 }
 
 func readInParts(opts resource.FilenameOptions, partBytes int) ([]string, error) {
 	var objects []string
-	err := visitManifests(opts, "default", partBytes, func(obj decodedManifest) error {
+	err := visitManifests(opts, readScope{namespace: "default"}, partBytes, func(obj decodedManifest) error {
 		objects = append(objects, describeManifest(obj))
 		return nil
 	})
@@ -203,7 +203,7 @@ func TestVisitManifestsStops(t *testing.T) {
 	}
 	stop := errors.New("stop")
 	n := 0
-	err := visitManifests(resource.FilenameOptions{Filenames: []string{path}}, "default", 512, func(decodedManifest) error {
+	err := visitManifests(resource.FilenameOptions{Filenames: []string{path}}, readScope{namespace: "default"}, 512, func(decodedManifest) error {
 		if n++; n == 3 {
 			return stop
 		}
@@ -251,4 +251,9 @@ func TestVisitManifestsStdin(t *testing.T) {
 			}
 		})
 	}
+}
+
+func decodeInfoKept(info *resource.Info, scope readScope) decodedManifest {
+	obj, _ := decodeInfo(info, scope)
+	return obj
 }

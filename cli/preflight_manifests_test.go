@@ -114,7 +114,7 @@ func TestPreflightManifestsAsWhole(t *testing.T) {
 		{"a directory, strict", []string{dir}, formatWide, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			args := []string{"preflight", "--local"}
+			args := []string{"preflight", "--local", "-R"}
 			for _, p := range tc.paths {
 				args = append(args, "-f", p)
 			}

@@ -37,8 +37,8 @@ func TestPreflightGolden(t *testing.T) {
 		{"crd.wide", []string{"-f", td + "crd.yaml", "-o", "wide"}, ExitOK},
 		// The worker in dir/nested only warns: no ports and no Service, so no
 		// readiness checks, and Recreate is a pause of its work, not an outage.
-		{"dir.wide", []string{"-f", td + "dir", "-o", "wide"}, ExitOK},
-		{"dir.json", []string{"-f", td + "dir", "-o", "json"}, ExitOK},
+		{"dir.wide", []string{"-f", td + "dir", "-R", "-o", "wide"}, ExitOK},
+		{"dir.json", []string{"-f", td + "dir", "-R", "-o", "json"}, ExitOK},
 		{"two-files.wide", []string{"-f", td + "dir/app.yaml", "-f", td + "good.yaml", "-o", "wide"}, ExitOK},
 		// The annotations state two inputs; the grace period is short only of the
 		// assumed others: a warning.
@@ -376,7 +376,7 @@ func TestPreflightBadInput(t *testing.T) {
 		{"--local with a live target", []string{"--local", "deploy/web"}, []string{"--local", "-f"}},
 		{"no target", nil, []string{"you must specify a Deployment, StatefulSet or DaemonSet", "sts/db"}},
 		{"-f and a name", []string{"-f", td + "good.yaml", "deploy/web"}, []string{"not both"}},
-		{"-f and a selector", []string{"-f", td + "good.yaml", "-l", "app=web"}, []string{"not both"}},
+		{"-f and a selector matching nothing", []string{"-f", td + "good.yaml", "-l", "app=none", "--local"}, []string{"no Deployment, StatefulSet or DaemonSet"}},
 		{"cluster unreachable", []string{"-f", td + "good.yaml"}, []string{"127.0.0.1:1"}},
 	}
 	for _, tc := range tests {
@@ -407,7 +407,7 @@ func TestPreflightLive(t *testing.T) {
 		{"live-all.json", []string{"-o", "json", "-l", "app in (web,busy)"}, ExitOK},
 		// Manifests checked against the cluster: web exists (its live Service is used,
 		// the manifests' PDB is added), worker is not deployed yet.
-		{"live-dir.wide", []string{"-f", td + "dir", "-o", "wide"}, ExitOK},
+		{"live-dir.wide", []string{"-f", td + "dir", "-R", "-o", "wide"}, ExitOK},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/resource"
@@ -46,6 +48,9 @@ type TargetOptions struct {
 
 	configFlags *genericclioptions.ConfigFlags
 	namespace   string
+	// enforceNamespace is true when -n was given: manifests of another
+	// namespace are refused, as kubectl refuses them.
+	enforceNamespace bool
 }
 
 // Targets are the live workloads a command works on.
@@ -75,17 +80,18 @@ func (o *TargetOptions) AddFlags(cmd *cobra.Command, withFiles bool) {
 	cmd.Flags().BoolVar(&o.All, "all", false, "Select every Deployment, StatefulSet and DaemonSet in the namespace")
 	if withFiles {
 		cmd.Flags().StringSliceVarP(&o.Filenames, "filename", "f", nil, "Manifests (file, directory or - for stdin) holding the "+what)
-		cmd.Flags().BoolVarP(&o.Recursive, "recursive", "R", true, "Process the directory used in -f recursively")
+		// false, as kubectl's -R.
+		cmd.Flags().BoolVarP(&o.Recursive, "recursive", "R", false, "Process the directory used in -f recursively")
 	}
 }
 
 func (o *TargetOptions) Complete(configFlags *genericclioptions.ConfigFlags) error {
 	o.configFlags = configFlags
-	ns, _, err := configFlags.ToRawKubeConfigLoader().Namespace()
+	ns, explicit, err := configFlags.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
 		return fmt.Errorf("reading namespace from kubeconfig: %w", err)
 	}
-	o.namespace = ns
+	o.namespace, o.enforceNamespace = ns, explicit
 	return nil
 }
 
@@ -96,19 +102,24 @@ func (o *TargetOptions) CompleteLocal(configFlags *genericclioptions.ConfigFlags
 	o.configFlags = configFlags
 	o.namespace = metav1.NamespaceDefault
 	if configFlags.Namespace != nil && *configFlags.Namespace != "" {
-		o.namespace = *configFlags.Namespace
+		o.namespace, o.enforceNamespace = *configFlags.Namespace, true
 	}
 }
 
 func (o *TargetOptions) Validate(args []string) error {
 	hasFiles := len(o.Filenames) > 0
 	switch {
-	case hasFiles && (len(args) > 0 || o.Selector != ""):
-		return errors.New("use either -f FILE or deploy/NAME / -l SELECTOR, not both")
+	case hasFiles && len(args) > 0:
+		return errors.New("use either -f FILE or deploy/NAME, not both")
 	case o.All && (hasFiles || len(args) > 0 || o.Selector != ""):
 		return errors.New("--all selects every workload of the namespace: give no TYPE/NAME, -l or -f with it")
 	case o.All:
 		return nil
+	case o.Selector != "":
+		// -l with -f filters the manifests' workloads, as kubectl filters them.
+		if _, err := labels.Parse(o.Selector); err != nil {
+			return fmt.Errorf("invalid -l %q: %w", o.Selector, err)
+		}
 	case !hasFiles && len(args) == 0 && o.Selector == "" && o.withFiles:
 		return errors.New("you must specify a Deployment, StatefulSet or DaemonSet: TYPE/NAME (deploy/web, sts/db, ds/agent), TYPE NAME, -l SELECTOR or -f FILE")
 	case !hasFiles && len(args) == 0 && o.Selector == "":
@@ -160,12 +171,13 @@ func (o *TargetOptions) queries(args []string) []targetQuery {
 // type is mapped, and refused unless it is a workload kind, before any object
 // is read. Manifests (-f) are read by ReadManifests.
 func (o *TargetOptions) Resolve(args []string) (*Targets, error) {
+	selector := o.Selector
 	if len(o.Filenames) > 0 {
 		named, err := o.namedInFiles()
 		if err != nil {
 			return nil, err
 		}
-		args = named
+		args, selector = named, "" // -l filtered the files' objects
 	}
 	queries := o.queries(args)
 	results := make([]*resource.Result, len(queries))
@@ -174,7 +186,7 @@ func (o *TargetOptions) Resolve(args []string) (*Targets, error) {
 		r := resource.NewBuilder(o.configFlags).
 			WithScheme(scheme.Scheme, appsv1.SchemeGroupVersion).
 			NamespaceParam(o.namespace).DefaultNamespace().
-			LabelSelectorParam(o.Selector).
+			LabelSelectorParam(selector).
 			ResourceTypeOrNameArgs(true, q.args...).
 			SingleResourceType().
 			Flatten().
@@ -227,21 +239,47 @@ func (o *TargetOptions) namedInFiles() ([]string, error) {
 	if err != nil {
 		return nil, withFileLine(err)
 	}
+	selector := labels.Everything()
+	if o.Selector != "" {
+		if selector, err = labels.Parse(o.Selector); err != nil {
+			return nil, fmt.Errorf("invalid -l %q: %w", o.Selector, err)
+		}
+	}
 	var named []string
 	for _, info := range infos {
 		gvk := info.Object.GetObjectKind().GroupVersionKind()
-		if gvk.Group != appsv1.GroupName || !slices.Contains(verify.WorkloadKinds(), gvk.Kind) {
+		if !isWorkloadObject(gvk.Group, gvk.Kind) {
 			continue
+		}
+		if u, ok := info.Object.(*unstructured.Unstructured); ok && !selector.Matches(labels.Set(u.GetLabels())) {
+			continue
+		}
+		if ns := info.Namespace; ns != "" && ns != o.namespace && o.enforceNamespace {
+			return nil, namespaceMismatch(ns, o.namespace)
 		}
 		if ns := info.Namespace; ns != "" && ns != o.namespace {
 			return nil, fmt.Errorf("%s/%s is in namespace %s, not %s: run once per namespace (-n %s)", strings.ToLower(gvk.Kind), info.Name, ns, o.namespace, ns)
 		}
 		named = append(named, strings.ToLower(gvk.Kind)+"/"+info.Name)
 	}
+	if len(named) == 0 && o.Selector != "" {
+		return nil, fmt.Errorf("no Deployment, StatefulSet or DaemonSet matching %s in %s", o.Selector, strings.Join(o.Filenames, ", "))
+	}
 	if len(named) == 0 {
 		return nil, fmt.Errorf("no Deployment, StatefulSet or DaemonSet in %s", strings.Join(o.Filenames, ", "))
 	}
 	return named, nil
+}
+
+// isWorkloadObject tells whether group and kind name an apps/v1 workload.
+func isWorkloadObject(group, kind string) bool {
+	return group == appsv1.GroupName && slices.Contains(verify.WorkloadKinds(), kind)
+}
+
+// namespaceMismatch is kubectl's refusal of an object of another namespace
+// than -n's (resource.RequireNamespace), word for word.
+func namespaceMismatch(objectNS, flagNS string) error {
+	return fmt.Errorf("the namespace from the provided object %q does not match the namespace %q. You must pass '--namespace=%s' to perform this operation.", objectNS, flagNS, objectNS)
 }
 
 // pluralKinds names kinds for a message: "Deployments, StatefulSets or DaemonSets".
@@ -284,7 +322,13 @@ func (o *TargetOptions) ReadManifests() (_ *ManifestTargets, err error) {
 	// decode, wherever it is, as when every document was parsed first; of the
 	// objects that do not decode, the first.
 	var objectErr error
-	err = visitManifests(o.FilenameOptions, o.namespace, manifestPartBytes, func(obj decodedManifest) error {
+	scope := readScope{namespace: o.namespace, enforceNamespace: o.enforceNamespace}
+	if o.Selector != "" {
+		if scope.selector, err = labels.Parse(o.Selector); err != nil {
+			return nil, fmt.Errorf("invalid -l %q: %w", o.Selector, err)
+		}
+	}
+	err = visitManifests(o.FilenameOptions, scope, manifestPartBytes, func(obj decodedManifest) error {
 		switch {
 		case objectErr != nil:
 		case obj.err != nil:

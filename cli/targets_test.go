@@ -3,11 +3,13 @@ package cli
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/utils/ptr"
 
 	"github.com/safe-rollout/kubectl-safe-rollout/verify"
@@ -188,7 +190,8 @@ metadata: {name: db}
 		}
 		other := runCmd(t, "watch", "--kubeconfig", s.Kubeconfig, "-n", "default", "-f", td+"statefulset.yaml")
 		assertOneErrorLine(t, other)
-		if !strings.Contains(other.stderr, "is in namespace data, not default") {
+		// kubectl's words (resource.RequireNamespace).
+		if want := `error: the namespace from the provided object "data" does not match the namespace "default". You must pass '--namespace=data' to perform this operation.` + "\n"; other.stderr != want {
 			t.Errorf("a manifest's namespace other than -n: stderr %q", other.stderr)
 		}
 	})
@@ -226,5 +229,46 @@ func TestManifestTargetsKinds(t *testing.T) {
 	want := "deployment/web statefulset/postgresql statefulset/redis-replicas daemonset/node-exporter daemonset/fluent-bit"
 	if strings.Join(got, " ") != want {
 		t.Errorf("checked %v, want %s", got, want)
+	}
+}
+
+// -n against a manifest's namespace, -l with -f and -R, as kubectl has them.
+func TestManifestNamespaceSelectorRecursive(t *testing.T) {
+	good := filepath.Join("testdata", "preflight", "good.yaml") // deployment web, namespace shop, labels none on the object
+	mismatch := `error: the namespace from the provided object "shop" does not match the namespace "bar". You must pass '--namespace=shop' to perform this operation.` + "\n"
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		wantStderr string // "" : no error line about it
+	}{
+		{"preflight -n other than the manifest's", []string{"preflight", "--local", "-f", good, "-n", "bar"}, mismatch},
+		{"restart -n other than the manifest's", []string{"restart", "-f", good, "-n", "bar"}, mismatch},
+		{"watch -n other than the manifest's", []string{"watch", "-f", good, "-n", "bar"}, mismatch},
+		{"preflight -l matching no workload of -f", []string{"preflight", "--local", "-f", good, "-l", "app=none"},
+			"error: no Deployment, StatefulSet or DaemonSet (apps/v1) found in [" + good + "]\n"},
+		{"restart -l matching no workload of -f", []string{"restart", "-f", good, "-n", "shop", "-l", "app=none"},
+			"error: no Deployment, StatefulSet or DaemonSet matching app=none in " + good + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCmd(t, tc.args...)
+			assertOneErrorLine(t, r)
+			if r.stderr != tc.wantStderr {
+				t.Errorf("stderr = %q, want %q", r.stderr, tc.wantStderr)
+			}
+		})
+	}
+	// The same namespace as the manifest's, and -l keeping the workload: checked.
+	if r := runCmd(t, "preflight", "--local", "-f", good, "-n", "shop", "-l", "!absent"); r.code == ExitError || !strings.Contains(r.stdout, "web") {
+		t.Errorf("preflight -n shop -l '!absent': exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	for _, cmd := range []string{"preflight", "restart", "watch"} {
+		root := NewRootCmd(genericiooptions.NewTestIOStreamsDiscard(), BuildInfo{})
+		sub, _, err := root.Find([]string{cmd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := sub.Flags().Lookup("recursive"); f == nil || f.DefValue != "false" || f.Shorthand != "R" {
+			t.Errorf("%s -R: %+v, want kubectl's default false", cmd, f)
+		}
 	}
 }
