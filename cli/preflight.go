@@ -70,7 +70,7 @@ func NewCmdPreflight(configFlags *genericclioptions.ConfigFlags, streams generic
 	}
 	o.Targets.AddFlags(cmd, true)
 	o.Budget.AddFlags(cmd.Flags())
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: wide (every check of every workload), json or yaml (default: one row per workload, then the findings that do not pass)")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: wide (every check of every workload), json, yaml or sarif (SARIF 2.1.0 for CI) (default: one row per workload, then the findings that do not pass)")
 	cmd.Flags().BoolVar(&o.Local, "local", false, "Read only the manifests given with -f; never contact a cluster")
 	cmd.Flags().BoolVar(&o.Strict, "strict", false, "Treat warnings as failures (exit 2)")
 	o.flags = cmd.Flags()
@@ -102,12 +102,12 @@ func (o *PreflightOptions) Complete(args []string) error {
 // command and the wide table.
 func validatePreflightOutput(out string) error {
 	switch out {
-	case formatWide:
+	case formatWide, formatSARIF:
 		return nil
 	case "", "json", "yaml":
 		return nil
 	}
-	return fmt.Errorf("unsupported output format %q: use wide, json or yaml", out)
+	return fmt.Errorf("unsupported output format %q: use wide, json, yaml or sarif", out)
 }
 
 func (o *PreflightOptions) Validate() error {
@@ -177,6 +177,7 @@ func (o *PreflightOptions) runManifests(ctx context.Context) error {
 	var lines *manifestLines
 	if o.Output != formatSummary && o.Output != formatWide {
 		lines = readManifestLines(o.Targets.FilenameOptions)
+		out.lines = lines
 	}
 	// The checks of a workload need nothing of another's: they run on every
 	// CPU. Not against a cluster: its reader caches what it lists, unguarded.

@@ -71,6 +71,10 @@ type reportWriter struct {
 	findings findingGroups
 	// summary counts the objects added and their checks.
 	summary *verify.PreflightSummary
+	// lines finds the objects of -f in their files, for -o sarif; sarif holds
+	// its results.
+	lines *manifestLines
+	sarif []sarifResult
 }
 
 func newReportWriter(format string, colour bool) *reportWriter {
@@ -130,6 +134,8 @@ type renderedObject struct {
 	findings []objectFinding
 	// counted is the object's verdict and check statuses, for the summary count.
 	counted verify.ObjectReport
+	// sarif are the object's SARIF results.
+	sarif []sarifResult
 }
 
 // Add renders one object, whose verdict is already judged, and adds it.
@@ -160,6 +166,8 @@ func (rw *reportWriter) render(obj verify.ObjectReport) (renderedObject, error) 
 		return renderYAML(obj)
 	case formatSummary:
 		return renderSummaryRow(obj, rw.colour, rw.qualify), nil
+	case formatSARIF:
+		return renderSARIF(obj, rw.lines), nil
 	}
 	return renderRows(obj, rw.colour, rw.qualify), nil
 }
@@ -168,6 +176,10 @@ func (rw *reportWriter) render(obj verify.ObjectReport) (renderedObject, error) 
 func (rw *reportWriter) AddRendered(r renderedObject) error {
 	rw.count++
 	rw.summary.Add(r.counted)
+	if rw.format == formatSARIF {
+		rw.sarif = append(rw.sarif, r.sarif...)
+		return nil
+	}
 	if rw.format == "json" && rw.count > 1 {
 		if _, err := io.WriteString(rw.objects, ",\n"); err != nil {
 			return err
@@ -296,6 +308,8 @@ func (rw *reportWriter) WriteTo(w io.Writer, head verify.PreflightReport) error 
 		err = rw.writeJSON(bw, head)
 	case "yaml":
 		err = rw.writeYAML(bw, head)
+	case formatSARIF:
+		err = rw.writeSARIF(bw)
 	default:
 		err = rw.writeTable(bw, head)
 	}

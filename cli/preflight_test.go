@@ -66,6 +66,9 @@ func TestPreflightGolden(t *testing.T) {
 		{"daemonset", []string{"-f", td + "daemonset.yaml"}, ExitOK},
 		{"kinds", []string{"-f", td + "good.yaml", "-f", td + "daemonset.yaml"}, ExitOK},
 		{"microservices-demo", []string{"-f", td + "microservices-demo.yaml"}, ExitOK},
+		// SARIF for CI: each finding on the line of its field.
+		{"mistakes.sarif", []string{"-f", td + "mistakes.yaml", "-o", "sarif"}, ExitPreflightFailed},
+		{"daemonset.sarif", []string{"-f", td + "daemonset.yaml", "-o", "sarif"}, ExitOK},
 		{"microservices-demo.wide", []string{"-f", td + "microservices-demo.yaml", "-o", "wide"}, ExitOK},
 	}
 	for _, tc := range tests {

@@ -110,7 +110,7 @@ type PreflightReport struct {
 	// SchemaVersion is PreflightSchemaVersion in the reports preflight writes.
 	SchemaVersion int            `json:"schemaVersion,omitempty"`
 	Verdict       Status         `json:"verdict"`
-	Objects []ObjectReport `json:"objects"`
+	Objects       []ObjectReport `json:"objects"`
 	// Skipped lists the objects of the manifests that were not checked, and why:
 	// what is not checked must be said.
 	Skipped []SkippedObject `json:"skipped,omitempty"`
