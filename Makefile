@@ -20,8 +20,7 @@ $(BIN): $(GO_SOURCES)
 # Unit tests (fakes, golden files), with the lab's packages and build beside them; then the
 # end-to-end suite on the lab with, beside it, a short fuzz run and the release files' checks.
 # scripts/test.sh says why the overlaps.
-# browser first: its apt-get would wait on lab-prepare's.
-test: browser
+test:
 	scripts/test.sh
 
 # Headless Chromium for the HTML report's browser check (test/e2e/html_test.go), installed when missing.
