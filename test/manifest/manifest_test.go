@@ -32,11 +32,15 @@ var (
 	shipped = []OSArch{{"linux", "amd64"}, {"linux", "arm64"}, {"darwin", "amd64"}, {"darwin", "arm64"}, {"windows", "amd64"}, {"windows", "arm64"}}
 )
 
-// TestPluginYAML checks the repository's plugin.yaml, the manifest of the current version.
+// TestPluginYAML checks the repository's plugin.yaml, the manifest of the latest
+// tagged release: a snapshot's manifest names downloads that never exist.
 func TestPluginYAML(t *testing.T) {
 	p, err := Read(filepath.Join(root, "plugin.yaml"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+$`).MatchString(p.Spec.Version) {
+		t.Errorf("plugin.yaml is version %q, not a tagged release (make release-manifest writes it from a release's dist/)", p.Spec.Version)
 	}
 	if err := Validate(pluginName, p); err != nil {
 		t.Fatalf("plugin.yaml: %v", err)
