@@ -81,8 +81,8 @@ func TestGuardCommandExitCodes(t *testing.T) {
 		return rollingOut(t, next, servingTemplate(images[1]))
 	}
 	const (
-		paused       = "error: 1 containers SIGKILLed at the grace deadline (budget 0); paused the rollout (resume: kubectl rollout resume deployment/web -n shop)"
-		rolledBack   = "error: 1 containers SIGKILLed at the grace deadline (budget 0); rolled back to the template of revision 1 (kubectl rollout history deployment/web -n shop)"
+		paused       = "error: 1 container SIGKILLed at the grace deadline (budget 0); paused the rollout (resume: kubectl rollout resume deployment/web -n shop)"
+		rolledBack   = "error: 1 container SIGKILLed at the grace deadline (budget 0); rolled back to the template of revision 1 (kubectl rollout history deployment/web -n shop)"
 		interrupted  = "error: stopped guarding; the rollout continues in the cluster"
 		continues    = "The rollout continues in the cluster: kubectl rollout status deployment/web -n shop"
 		restartedGen = "restart requested (generation 2)"
@@ -144,7 +144,7 @@ func TestGuardCommandExitCodes(t *testing.T) {
 			wantStdout: []string{
 				"web-aaa-1   -           -             -                  30.0s    137    Error    30s     sigkilled",
 				"web-aaa-2   -           -             -                  -        -      -        0s      not-terminated",
-				"Outcome: paused after 31.0s", "Breach: sigkills: 1 containers SIGKILLed at the grace deadline (budget 0) -> paused 0.000s after detection",
+				"Outcome: paused after 31.0s", "Breach: sigkills: 1 container SIGKILLed at the grace deadline (budget 0) -> paused 0.000s after detection",
 			},
 			wantStderr: paused,
 			check: func(t *testing.T, c *guardedCluster) {
@@ -205,7 +205,7 @@ func TestGuardCommandExitCodes(t *testing.T) {
 				c.sigkill("web-aaa-1")
 			},
 			wantCode:   ExitBudgetBreached,
-			wantStdout: []string{"Outcome: paused after 31.0s", "Breach: sigkills: 1 containers SIGKILLed at the grace deadline (budget 0) -> paused 0.000s after detection"},
+			wantStdout: []string{"Outcome: paused after 31.0s", "Breach: sigkills: 1 container SIGKILLed at the grace deadline (budget 0) -> paused 0.000s after detection"},
 			wantStderr: paused,
 			check: func(t *testing.T, c *guardedCluster) {
 				const warning = `--record-events: cannot create Events: events is forbidden: User "jane" cannot create resource "events" in API group "" in the namespace "shop" (needs create on events); going on`
@@ -339,8 +339,8 @@ func TestGuardCommandExitCodes(t *testing.T) {
 				c.completeRollout()
 			},
 			wantCode:   ExitBudgetBreached,
-			wantStdout: []string{"Outcome: failed after 37.0s (rollout complete, but 1 containers SIGKILLed at the grace deadline (budget 0))", "-> none"},
-			wantStderr: "error: rollout complete, but 1 containers SIGKILLed at the grace deadline (budget 0)",
+			wantStdout: []string{"Outcome: failed after 37.0s (rollout complete, but 1 container SIGKILLed at the grace deadline (budget 0))", "-> none"},
+			wantStderr: "error: rollout complete, but 1 container SIGKILLed at the grace deadline (budget 0)",
 		},
 		{
 			name:    "watch: SIGKILL of an image change, auto rolls back",

@@ -163,7 +163,7 @@ func (g *findingGroups) writeTo(w io.Writer, colour bool) error {
 	var b bytes.Buffer
 	b.WriteString("\nFindings:\n")
 	for _, group := range groups {
-		fmt.Fprintf(&b, "\n%s %s: %s\n", paint(string(group.status), group.status, colour), group.id, countOf(len(group.objects), "workload", "workloads"))
+		fmt.Fprintf(&b, "\n%s %s: %s\n", paint(string(group.status), group.status, colour), group.id, verify.Count(len(group.objects), "workload", "workloads"))
 		for _, m := range group.messages {
 			fmt.Fprintf(&b, "  %s\n    %s\n", m.message, strings.Join(m.where, ", "))
 		}
@@ -173,12 +173,4 @@ func (g *findingGroups) writeTo(w io.Writer, colour bool) error {
 	}
 	_, err := w.Write(b.Bytes())
 	return err
-}
-
-// countOf says n things, singular or plural.
-func countOf(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
 }

@@ -116,8 +116,8 @@ func TestRehearseStopsOnBreach(t *testing.T) {
 		t.Errorf("exit code %d, want %d", r.code, ExitBudgetBreached)
 	}
 	for _, want := range []string{
-		"Round 2 breach: sigkills: 1 containers SIGKILLed at the grace deadline (budget 0) -> paused",
-		"Outcome: paused (round 2: 1 containers SIGKILLed at the grace deadline (budget 0); paused the rollout",
+		"Round 2 breach: sigkills: 1 container SIGKILLed at the grace deadline (budget 0) -> paused",
+		"Outcome: paused (round 2: 1 container SIGKILLed at the grace deadline (budget 0); paused the rollout",
 		"; round 3 not run)",
 		"Stopped in round 2 of 3",
 	} {

@@ -35,7 +35,7 @@ func TestDescribeEvent(t *testing.T) {
 		{progress.ContainerExited{Header: h, Pod: "web-1", Container: "app", ExitCode: 137, Reason: "Error", After: 30 * time.Second, Class: progress.ExitSIGKILL}, "pod web-1: container app exited 137 (Error) after 30.0s: sigkill"},
 		{progress.PodGone{Header: h, Pod: "web-1", After: 32 * time.Second}, "pod web-1: gone after 32.0s"},
 		{progress.PodEventObserved{Header: h, Pod: "web-1", Reason: "Killing", Message: "Stopping container app"}, "pod web-1: event Killing: Stopping container app"},
-		{progress.BreachDetected{Header: h, Budget: "sigkills", Message: "1 containers SIGKILLed at the grace deadline (budget 0)"}, "budget breached: 1 containers SIGKILLed at the grace deadline (budget 0)"},
+		{progress.BreachDetected{Header: h, Budget: "sigkills", Message: "1 container SIGKILLed at the grace deadline (budget 0)"}, "budget breached: 1 container SIGKILLed at the grace deadline (budget 0)"},
 		{progress.ActionTaken{Header: h, Action: progress.ActionPaused}, "paused deployment shop/web"},
 		{progress.ActionTaken{Header: sts, Action: progress.ActionPaused}, "stopped the roll of statefulset shop/db"},
 		{progress.ActionTaken{Header: sts, Action: progress.ActionRolledBack, Revision: "3"}, "rolled back statefulset shop/db to revision 3"},

@@ -34,7 +34,7 @@ func printStep(w io.Writer, r *step.Report, format string, colour bool) error {
 	for _, s := range r.Skipped {
 		fmt.Fprintf(w, "== %s/%s: %s\n", strings.ToLower(s.Kind), s.Name, s.Reason)
 	}
-	_, err := fmt.Fprintf(w, "Step: %s, %d workloads guarded, %d not started\n", r.Outcome, len(r.Workloads), len(r.Skipped))
+	_, err := fmt.Fprintf(w, "Step: %s, %s guarded, %d not started\n", r.Outcome, verify.Count(len(r.Workloads), "workload", "workloads"), len(r.Skipped))
 	return err
 }
 
@@ -88,13 +88,13 @@ func printRollout(w io.Writer, r *report.Rollout, format string, colour bool) er
 			s.CleanSignalExits, s.Evicted, s.ExitedBeforeDeletion)
 	}
 	if r.Propagation.Samples > 0 {
-		fmt.Fprintf(w, "Propagation (deletion to endpoint not ready): p50 %.3fs, p95 %.3fs, max %.3fs over %d pods\n",
-			*r.Propagation.P50, *r.Propagation.P95, *r.Propagation.Max, r.Propagation.Samples)
+		fmt.Fprintf(w, "Propagation (deletion to endpoint not ready): p50 %.3fs, p95 %.3fs, max %.3fs over %s\n",
+			*r.Propagation.P50, *r.Propagation.P95, *r.Propagation.Max, verify.Count(r.Propagation.Samples, "pod", "pods"))
 	}
 	if dp := r.DataPlanePropagation; dp != nil {
 		if dp.Samples > 0 {
-			fmt.Fprintf(w, "Data-plane propagation (endpoint not ready to the last request on a new connection): p50 %.3fs, p95 %.3fs, max %.3fs over %d pods\n",
-				*dp.P50, *dp.P95, *dp.Max, dp.Samples)
+			fmt.Fprintf(w, "Data-plane propagation (endpoint not ready to the last request on a new connection): p50 %.3fs, p95 %.3fs, max %.3fs over %s\n",
+				*dp.P50, *dp.P95, *dp.Max, verify.Count(dp.Samples, "pod", "pods"))
 		} else {
 			fmt.Fprintln(w, "Data-plane propagation: no old pod served a request on a new connection after its endpoint went not ready")
 		}
@@ -113,10 +113,10 @@ func printRollout(w io.Writer, r *report.Rollout, format string, colour bool) er
 			fmt.Fprintf(w, "  Watch streams: %d opened, %d ended clean, %d ended abrupt\n", st.Opened, st.EndedClean, st.EndedAbrupt)
 		}
 		for _, a := range p.Attribution {
-			fmt.Fprintf(w, "  %d errors while %s was terminating\n", a.Errors, a.Pod)
+			fmt.Fprintf(w, "  %s while %s was terminating\n", verify.Count(a.Errors, "error", "errors"), a.Pod)
 		}
 		if p.UnattributedErrors > 0 {
-			fmt.Fprintf(w, "  %d errors while no old pod was terminating\n", p.UnattributedErrors)
+			fmt.Fprintf(w, "  %s while no old pod was terminating\n", verify.Count(p.UnattributedErrors, "error", "errors"))
 		}
 		for _, pod := range r.Pods {
 			if line := describeDataPlane(pod); line != "" {

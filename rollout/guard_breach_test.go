@@ -196,7 +196,7 @@ func TestGuardBreachActions(t *testing.T) {
 				if len(updates) != 0 || len(c.deploymentActions("patch")) != 0 {
 					t.Errorf("--on-breach none changed the Deployment: %v", append(updates, c.deploymentActions("patch")...))
 				}
-				if !strings.Contains(r.Message, "rollout complete, but 1 containers SIGKILLed") {
+				if !strings.Contains(r.Message, "rollout complete, but 1 container SIGKILLed") {
 					t.Errorf("message %q", r.Message)
 				}
 			}
@@ -417,7 +417,7 @@ func TestGuardProbeErrorsAttributed(t *testing.T) {
 
 	c.step(time.Second)
 	probe.set(20, rollouttest.At(1), 1) // before any pod terminates
-	c.log.waitFor(t, progress.BreachDetected{Budget: policy.BudgetProbeErrors, Message: "1 probe errors in 20 requests (budget 0)"})
+	c.log.waitFor(t, progress.BreachDetected{Budget: policy.BudgetProbeErrors, Message: "1 probe error in 20 requests (budget 0)"})
 
 	c.step(4 * time.Second) // +5 s
 	c.DeletePodGracefully("web-aaa-1", 30)
@@ -441,7 +441,7 @@ func TestGuardProbeErrorsAttributed(t *testing.T) {
 	c.completeRollout()
 	r := c.result(done)
 
-	if r.Outcome != report.OutcomeFailed || !strings.Contains(r.Message, "rollout complete, but 1 probe errors in 20 requests (budget 0)") {
+	if r.Outcome != report.OutcomeFailed || !strings.Contains(r.Message, "rollout complete, but 1 probe error in 20 requests (budget 0)") {
 		t.Errorf("outcome %q (%s), want failed for the probe errors", r.Outcome, r.Message)
 	}
 	b := checkOneBreach(t, r, policy.BudgetProbeErrors, "none")

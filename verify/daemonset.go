@@ -83,7 +83,7 @@ func (r daemonSetRules) strategy(w *Workload, env Environment, pod *podView) Che
 	}
 	desc := fmt.Sprintf("RollingUpdate with maxSurge %s, maxUnavailable %s", surge.String(), unavailable.String())
 	if nodes > 0 {
-		desc += " on " + count(nodes, "node", "nodes")
+		desc += " on " + Count(nodes, "node", "nodes")
 	}
 	hostPorts, hostNetwork := hostBound(w, pod)
 	local := localTraffic(pod.services)

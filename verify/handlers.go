@@ -45,10 +45,10 @@ func describeCommand(cmd []string) string {
 var commandLine = strings.NewReplacer("\r\n", `\n`, "\n", `\n`, "\r", `\r`, "\t", `\t`, "\v", `\v`, "\f", `\f`)
 
 // pods says n pods, singular or plural.
-func pods[N ~int | ~int32](n N) string { return count(n, "pod", "pods") }
+func pods[N ~int | ~int32](n N) string { return Count(n, "pod", "pods") }
 
-// count says n things, singular or plural.
-func count[N ~int | ~int32](n N, one, many string) string {
+// Count says n things, singular or plural: "1 pod", "3 pods".
+func Count[N ~int | ~int32](n N, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}

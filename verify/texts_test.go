@@ -15,7 +15,7 @@ func TestPodsPlural(t *testing.T) {
 			t.Errorf("pods(%d) = %q, want %q", n, got, want)
 		}
 	}
-	if got := count(1, "node", "nodes"); got != "1 node" {
+	if got := Count(1, "node", "nodes"); got != "1 node" {
 		t.Errorf("count(1) = %q", got)
 	}
 }

@@ -6,6 +6,8 @@ package policy
 import (
 	"fmt"
 	"time"
+
+	"github.com/safe-rollout/kubectl-safe-rollout/verify"
 )
 
 // Budget names, stable keys of the report's breaches[].budget.
@@ -94,11 +96,11 @@ func (b BreachLimits) Evaluate(obs Observations, already map[string]bool, at tim
 	}
 	if obs.SIGKILLs > b.MaxSIGKILLs {
 		add(BudgetSIGKILLs, float64(obs.SIGKILLs), float64(b.MaxSIGKILLs), obs.LastSIGKILLPod,
-			fmt.Sprintf("%d containers SIGKILLed at the grace deadline (budget %d)", obs.SIGKILLs, b.MaxSIGKILLs))
+			fmt.Sprintf("%s SIGKILLed at the grace deadline (budget %d)", verify.Count(obs.SIGKILLs, "container", "containers"), b.MaxSIGKILLs))
 	}
 	if b.MaxUncleanExits >= 0 && obs.UncleanExits > b.MaxUncleanExits {
 		add(BudgetUncleanExits, float64(obs.UncleanExits), float64(b.MaxUncleanExits), obs.LastUncleanPod,
-			fmt.Sprintf("%d containers died on SIGTERM without draining (budget %d)", obs.UncleanExits, b.MaxUncleanExits))
+			fmt.Sprintf("%s died on SIGTERM without draining (budget %d)", verify.Count(obs.UncleanExits, "container", "containers"), b.MaxUncleanExits))
 	}
 	if b.MaxNewPodRestarts >= 0 && obs.NewPodRestarts > b.MaxNewPodRestarts {
 		add(BudgetNewPodRestarts, float64(obs.NewPodRestarts), float64(b.MaxNewPodRestarts), obs.NewPodFailed,
@@ -111,7 +113,7 @@ func (b BreachLimits) Evaluate(obs Observations, already map[string]bool, at tim
 	if obs.ProbeRunning {
 		if b.MaxProbeErrors >= 0 && obs.ProbeErrors > b.MaxProbeErrors {
 			add(BudgetProbeErrors, float64(obs.ProbeErrors), float64(b.MaxProbeErrors), "",
-				fmt.Sprintf("%d probe errors in %d requests (budget %d)", obs.ProbeErrors, obs.ProbeRequests, b.MaxProbeErrors))
+				fmt.Sprintf("%s in %s (budget %d)", verify.Count(obs.ProbeErrors, "probe error", "probe errors"), verify.Count(obs.ProbeRequests, "request", "requests"), b.MaxProbeErrors))
 		}
 		if b.MaxProbeErrorRate >= 0 && obs.ProbeRequests > 0 {
 			rate := float64(obs.ProbeErrors) / float64(obs.ProbeRequests)

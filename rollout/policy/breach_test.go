@@ -164,7 +164,7 @@ func TestBreachLimitsEvaluateMessages(t *testing.T) {
 		QueryValue: ptr.To(2.5), QueryName: "sum(rate(errors[1m]))",
 	}
 	want := map[string]string{
-		BudgetSIGKILLs:       "1 containers SIGKILLed at the grace deadline (budget 0)",
+		BudgetSIGKILLs:       "1 container SIGKILLed at the grace deadline (budget 0)",
 		BudgetUncleanExits:   "2 containers died on SIGTERM without draining (budget 1)",
 		BudgetGraceUsage:     "a pod used 97% of its grace period (budget 90%)",
 		BudgetProbeErrors:    "3 probe errors in 50 requests (budget 2)",

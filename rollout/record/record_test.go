@@ -71,7 +71,7 @@ func TestRecorderEvents(t *testing.T) {
 		return progress.PodDeleted{Header: header(web), Pod: pod, Grace: 5 * time.Second}
 	}
 	breach := progress.BreachDetected{Header: header(web), Budget: "sigkills", Pod: "web-alive",
-		Message: "1 containers SIGKILLed at the grace deadline (budget 0)"}
+		Message: "1 container SIGKILLed at the grace deadline (budget 0)"}
 	tests := []struct {
 		name   string
 		events []progress.Event
@@ -109,9 +109,9 @@ func TestRecorderEvents(t *testing.T) {
 		events: []progress.Event{breach, breach, progress.ActionTaken{Header: header(web), Action: progress.ActionPaused,
 			Detail: "paused the rollout (resume: kubectl rollout resume deployment/web -n shop)"}},
 		want: []string{
-			"Deployment/web SafeRolloutBreach: budget sigkills breached: 1 containers SIGKILLed at the grace deadline (budget 0)",
-			"Pod/web-alive SafeRolloutBreach: budget sigkills breached: 1 containers SIGKILLed at the grace deadline (budget 0)",
-			"Deployment/web SafeRolloutPaused: paused the rollout (resume: kubectl rollout resume deployment/web -n shop) after a breach: 1 containers SIGKILLed at the grace deadline (budget 0)",
+			"Deployment/web SafeRolloutBreach: budget sigkills breached: 1 container SIGKILLed at the grace deadline (budget 0)",
+			"Pod/web-alive SafeRolloutBreach: budget sigkills breached: 1 container SIGKILLed at the grace deadline (budget 0)",
+			"Deployment/web SafeRolloutPaused: paused the rollout (resume: kubectl rollout resume deployment/web -n shop) after a breach: 1 container SIGKILLed at the grace deadline (budget 0)",
 		},
 	}, {
 		name: "a rollback",

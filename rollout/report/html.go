@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/safe-rollout/kubectl-safe-rollout/verify"
 	"github.com/safe-rollout/kubectl-safe-rollout/verify/traffic"
 )
 
@@ -34,6 +35,7 @@ func WriteHTML(w io.Writer, title string, rollouts ...*Rollout) error {
 		"subtract": func(a, b float64) float64 { return round1(a - b) },
 		"seconds":  func(v *float64) string { return secondsText(v) },
 		"deref":    func(v *int64) int64 { return *v },
+		"pods":     func(n int) string { return verify.Count(n, "pod", "pods") },
 	}).Parse(htmlTemplate)
 	if err != nil {
 		return fmt.Errorf("html template: %w", err)
