@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -200,9 +201,43 @@ func readPart(p manifestPart, recursive bool, scope readScope, out chan<- []deco
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStopped) {
-		batch = append(batch, decodedManifest{visitErr: err})
+		batch = append(batch, decodedManifest{visitErr: helmTemplateError(err, p.runs)})
 	}
 	send()
+}
+
+// parseErrorSource finds the file in the builder's parse errors ("error parsing
+// FILE: ...", as resource.StreamVisitor words them).
+var parseErrorSource = regexp.MustCompile(`error parsing (\S+): `)
+
+// helmTemplateError says so when the manifest that failed to parse holds Go
+// template actions: a Helm chart's templates/ become manifests only once
+// rendered, and YAML's own error ("did not find expected key") does not say it.
+func helmTemplateError(err error, runs []documentRun) error {
+	m := parseErrorSource.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	source := m[1]
+	var data []byte
+	for _, run := range runs {
+		if run.source == source && run.rest == nil {
+			data = append(data, run.data...)
+		}
+	}
+	if data == nil && source != stdinSource {
+		// A file the builder read itself: read its start again, on this error path only.
+		f, ferr := os.Open(source)
+		if ferr != nil {
+			return err
+		}
+		defer f.Close()
+		data, _ = io.ReadAll(io.LimitReader(f, 1<<20))
+	}
+	if !bytes.Contains(data, []byte("{{")) || !bytes.Contains(data, []byte("}}")) {
+		return err
+	}
+	return fmt.Errorf("%s looks like a Helm template ({{ ... }} actions): render it with `helm template` first, then pass the output with -f", source)
 }
 
 // readScope is what the objects of the manifests are read with: the
