@@ -143,6 +143,7 @@ func (o *RehearseOptions) Run(ctx context.Context) error {
 	if o.before != nil {
 		rep.Compare = rehearsal.Compare(o.before, rep)
 	}
+	writeHTMLRehearsal(o.ErrOut, o.Guard.HTML, rep)
 	if perr := printRehearsal(o.Out, rep, o.Guard.Output, g.colour.on(o.Out)); perr != nil {
 		return perr
 	}

@@ -65,7 +65,8 @@ func TestRehearseCommand(t *testing.T) {
 	beforeFile := filepath.Join(t.TempDir(), "before.json")
 	t.Run("before", func(t *testing.T) {
 		c := restartable(t, servingTemplate("web:1"))
-		done := c.start("rehearse", "deploy/web", "--rounds", "2", "--on-breach=none", "-o", "json")
+		htmlFile := filepath.Join(t.TempDir(), "rehearsal.html")
+		done := c.start("rehearse", "deploy/web", "--rounds", "2", "--on-breach=none", "-o", "json", "--html", htmlFile)
 		c.round("round 1/2: ", "2", "bbb", "2", c.drainByContract, "web-aaa-1", "web-aaa-2")
 		c.waitProgress("round 2/2: restart requested (generation 3)")
 		c.rollOutRound("ccc", "3")
@@ -84,6 +85,18 @@ func TestRehearseCommand(t *testing.T) {
 			t.Errorf("%d restarts, want 2", len(p))
 		}
 		assertRolloutGolden(t, "rehearse.before.json", r.stdout)
+		// --html: the rounds' pictures on one page, in order, the SIGKILL in round 2.
+		page, err := os.ReadFile(htmlFile)
+		if err != nil {
+			t.Fatalf("--html: %v", err)
+		}
+		sections := strings.Split(string(page), `<section class="rollout"`)[1:]
+		if len(sections) != 2 || strings.Contains(sections[0], "sigkill 137") || !strings.Contains(sections[1], "sigkill 137") {
+			t.Errorf("--html page has %d rollout sections, want 2 with the SIGKILL in the second:\n%s", len(sections), page)
+		}
+		if !strings.Contains(string(page), "<h1>kubectl safe-rollout rehearse deployment/web: 2 of 2 rounds</h1>") {
+			t.Errorf("--html page title:\n%.400s", page)
+		}
 		if err := os.WriteFile(beforeFile, []byte(r.stdout), 0o600); err != nil {
 			t.Fatal(err)
 		}

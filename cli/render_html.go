@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/safe-rollout/kubectl-safe-rollout/rollout/rehearsal"
 	"github.com/safe-rollout/kubectl-safe-rollout/rollout/report"
 )
 
@@ -20,7 +21,26 @@ func writeHTMLReport(errOut io.Writer, path string, rollouts ...*report.Rollout)
 	for _, r := range rollouts {
 		names = append(names, r.Workload())
 	}
-	if err := writeHTMLFile(path, "kubectl safe-rollout: "+strings.Join(names, ", "), rollouts); err != nil {
+	writeHTMLPage(errOut, path, "kubectl safe-rollout: "+strings.Join(names, ", "), rollouts)
+}
+
+// writeHTMLRehearsal writes a rehearsal's rounds to path (--html), one section
+// per round, in order.
+func writeHTMLRehearsal(errOut io.Writer, path string, r *rehearsal.Report) {
+	if path == "" || len(r.Rounds) == 0 {
+		return
+	}
+	rollouts := make([]*report.Rollout, 0, len(r.Rounds))
+	for _, round := range r.Rounds {
+		if round.Report != nil {
+			rollouts = append(rollouts, round.Report)
+		}
+	}
+	writeHTMLPage(errOut, path, fmt.Sprintf("kubectl safe-rollout rehearse %s: %d of %d rounds", r.Workload, len(r.Rounds), r.RoundsRequested), rollouts)
+}
+
+func writeHTMLPage(errOut io.Writer, path, title string, rollouts []*report.Rollout) {
+	if err := writeHTMLFile(path, title, rollouts); err != nil {
 		fmt.Fprintf(errOut, "warning: --html %s: %v\n", path, err)
 	}
 }
