@@ -187,22 +187,36 @@ func (r *run) finish() *report.Rollout {
 
 // attribute blames the probe's errors on the pods terminating when they happened.
 func attribute(p TrafficProbe, timelines []*state.PodTimeline, end time.Time) attribution.Result {
+	return attribution.Attribute(attributionBuckets(p.ErrorBuckets()), terminatingWindows(timelines, end))
+}
+
+// terminatingWindows are the old pods' windows of blame: from the deletion
+// until the pod was gone (or end, when it was still there).
+func terminatingWindows(timelines []*state.PodTimeline, end time.Time) []attribution.Window {
 	var windows []attribution.Window
 	for _, t := range timelines {
 		if !t.Deleting() {
 			continue
 		}
-		to := t.Gone
-		if to.IsZero() {
-			to = end
-		}
-		windows = append(windows, attribution.Window{Pod: t.Name, From: t.DeletionObserved, To: to})
+		windows = append(windows, attribution.Window{Pod: t.Name, From: t.DeletionObserved, To: goneOr(t, end)})
 	}
-	var buckets []attribution.ErrorBucket
-	for _, b := range p.ErrorBuckets() {
-		buckets = append(buckets, attribution.ErrorBucket{Start: b.Start, Width: b.Width, Errors: b.Errors})
+	return windows
+}
+
+// goneOr is when the pod was gone, or end when it was still there.
+func goneOr(t *state.PodTimeline, end time.Time) time.Time {
+	if t.Gone.IsZero() {
+		return end
 	}
-	return attribution.Attribute(buckets, windows)
+	return t.Gone
+}
+
+func attributionBuckets(errs []traffic.ErrorBucket) []attribution.ErrorBucket {
+	out := make([]attribution.ErrorBucket, 0, len(errs))
+	for _, b := range errs {
+		out = append(out, attribution.ErrorBucket{Start: b.Start, Width: b.Width, Errors: b.Errors})
+	}
+	return out
 }
 
 // describeFailure says what failed in a new pod, e.g.

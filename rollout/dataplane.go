@@ -19,7 +19,7 @@ type IdentityProbe interface {
 	MarkNotReady(pod string, at time.Time)
 	MarkNotServing(pod string, at time.Time)
 	Served() []traffic.PodServed
-	AnonymousErrorBuckets() []traffic.ErrorBucket
+	AnonymousErrorBuckets() (refused, other []traffic.ErrorBucket)
 }
 
 // markProbe passes the endpoint changes among events on to an IdentityProbe.
@@ -44,26 +44,26 @@ func (r *run) addDataPlane(rep *report.Rollout, timelines []*state.PodTimeline) 
 	if !ok {
 		return
 	}
-	rep.AddDataPlane(timelines, p.Served(), lateFailures(p.AnonymousErrorBuckets(), timelines, rep.FinishedAt), r.GraceBudget)
+	refused, other := p.AnonymousErrorBuckets()
+	rep.AddDataPlane(timelines, p.Served(), lateFailures(refused, other, timelines, rep.FinishedAt), r.GraceBudget)
 }
 
-// lateFailures blames the failures that carried no identity on the pods whose
-// endpoint was not serving (until they were gone) when they happened.
-func lateFailures(errs []traffic.ErrorBucket, timelines []*state.PodTimeline, end time.Time) map[string]int {
-	var windows []attribution.Window
+// lateFailures blames the failures that carried no identity on the pods that
+// had stopped serving when they happened: from its endpoint going not serving
+// until it was gone, and for a refused connection from its deletion. A pod
+// refuses only once nothing listens in it any more, so the refusal shows it
+// had stopped serving even when its endpoint still said serving: an app that
+// dies at once on SIGTERM stops long before the kubelet notices and flips it.
+func lateFailures(refused, other []traffic.ErrorBucket, timelines []*state.PodTimeline, end time.Time) map[string]int {
+	var sinceNotServing []attribution.Window
 	for _, t := range timelines {
-		if !t.Deleting() || t.NotServing.IsZero() {
-			continue
+		if t.Deleting() && !t.NotServing.IsZero() {
+			sinceNotServing = append(sinceNotServing, attribution.Window{Pod: t.Name, From: t.NotServing, To: goneOr(t, end)})
 		}
-		to := t.Gone
-		if to.IsZero() {
-			to = end
-		}
-		windows = append(windows, attribution.Window{Pod: t.Name, From: t.NotServing, To: to})
 	}
-	buckets := make([]attribution.ErrorBucket, 0, len(errs))
-	for _, b := range errs {
-		buckets = append(buckets, attribution.ErrorBucket{Start: b.Start, Width: b.Width, Errors: b.Errors})
+	late := attribution.Attribute(attributionBuckets(refused), terminatingWindows(timelines, end)).ByPod
+	for pod, n := range attribution.Attribute(attributionBuckets(other), sinceNotServing).ByPod {
+		late[pod] += n
 	}
-	return attribution.Attribute(buckets, windows).ByPod
+	return late
 }

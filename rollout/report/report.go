@@ -178,10 +178,11 @@ type PodReport struct {
 	// many such requests there were (0: none reached it, so no figure).
 	DataPlanePropagationSeconds *float64 `json:"dataPlanePropagationSeconds,omitempty"`
 	DataPlaneSamples            *int     `json:"dataPlaneSamples,omitempty"`
-	// LateRequests reached the pod after its endpoint went not serving: those
-	// it answered (identity header; nil without one) and failures without an
-	// identity in that window (attributed by time); LateRequestsFailed are
-	// the failed ones among them.
+	// LateRequests reached the pod after it stopped serving: those it
+	// answered after its endpoint went not serving (identity header; nil
+	// without one) and failures without an identity, attributed by time: from
+	// the endpoint going not serving, refused connections from the deletion
+	// (nothing listened any more). LateRequestsFailed are the failed ones.
 	LateRequests       *int `json:"lateRequests,omitempty"`
 	LateRequestsFailed int  `json:"lateRequestsFailed,omitempty"`
 	// The --probe-streams Watch streams the pod served (identity header).

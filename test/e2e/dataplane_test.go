@@ -126,8 +126,9 @@ func TestDataPlaneContractApp(t *testing.T) {
 }
 
 // The naive app dies at once on SIGTERM: the probe's failures are blamed on
-// its terminating pods, and those after its endpoint went not serving are
-// failed late requests.
+// its terminating pods, and its refused connections are failed late requests
+// whether they came before or after the kubelet flipped its endpoint not
+// serving (the CI run that failed had all 18 refusals before the flip).
 func TestDataPlaneNaiveApp(t *testing.T) {
 	l := newLab(t)
 	ns := l.namespace(t)
@@ -147,8 +148,8 @@ func TestDataPlaneNaiveApp(t *testing.T) {
 		lateFailed += p.LateRequestsFailed
 		t.Logf("pod %s (%s): %d probe errors, late requests %v (%d failed), data-plane samples %v", p.Name, p.Exit, p.ProbeErrors, derefInt(p.LateRequests), p.LateRequestsFailed, derefInt(p.DataPlaneSamples))
 	}
-	if blamed == 0 || lateFailed == 0 {
-		t.Errorf("probe %d errors %v: %d attributed to the naive pods, %d failed late requests; want both", rep.Probe.Errors, rep.Probe.ErrorsByClass, blamed, lateFailed)
+	if blamed == 0 || lateFailed == 0 || lateFailed > blamed {
+		t.Errorf("probe %d errors %v: %d attributed to the naive pods, %d failed late requests; want both, the late ones among the blamed", rep.Probe.Errors, rep.Probe.ErrorsByClass, blamed, lateFailed)
 	}
 	t.Logf("naive: %d probe errors blamed on its pods, %d failed late requests", blamed, lateFailed)
 }

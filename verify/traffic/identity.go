@@ -144,13 +144,15 @@ func (p *Prober) Served() []PodServed {
 }
 
 // AnonymousErrorBuckets are the error buckets of the failed requests that
-// carried no identity (refused, reset, timed out): only a time window can
-// blame them on a pod. Without an identity header it is every error.
-func (p *Prober) AnonymousErrorBuckets() []ErrorBucket {
+// carried no identity, which only a time window can blame on a pod: refused
+// connections, and the others (reset, timed out, ...). Refused connections are
+// kept apart because each is evidence in itself: it reached a pod where
+// nothing listened any more. Without an identity header every error is in other.
+func (p *Prober) AnonymousErrorBuckets() (refused, other []ErrorBucket) {
 	if p.opts.IdentityHeader == "" {
-		return p.ErrorBuckets()
+		return nil, p.ErrorBuckets()
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return bucketList(p.anonErrorBuckets)
+	return bucketList(p.anonRefusedBuckets), bucketList(p.anonErrorBuckets)
 }

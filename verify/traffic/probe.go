@@ -94,13 +94,15 @@ type Prober struct {
 	series       series // per second, for the report's picture (series.go)
 
 	// With an identity header: what each pod served, errors that carried no
-	// identity, answers beyond maxIdentities pods, and the request counter
-	// that alternates new and kept-alive connections.
-	servedBy         map[string]*podTraffic
-	anonErrorBuckets map[int64]int
-	identityOverflow int
-	sent             int
-	streams          StreamStats
+	// identity (refused connections apart from the others), answers beyond
+	// maxIdentities pods, and the request counter that alternates new and
+	// kept-alive connections.
+	servedBy           map[string]*podTraffic
+	anonErrorBuckets   map[int64]int
+	anonRefusedBuckets map[int64]int
+	identityOverflow   int
+	sent               int
+	streams            StreamStats
 }
 
 type probeTarget interface {
@@ -170,7 +172,7 @@ func NewProber(opts ProbeOptions) (*Prober, error) {
 	}
 	opts = opts.withDefaults()
 	p := &Prober{opts: opts, notify: make(chan struct{}, 1), byClass: map[string]int{}, errorBuckets: map[int64]int{},
-		servedBy: map[string]*podTraffic{}, anonErrorBuckets: map[int64]int{}}
+		servedBy: map[string]*podTraffic{}, anonErrorBuckets: map[int64]int{}, anonRefusedBuckets: map[int64]int{}}
 	for _, raw := range opts.Targets {
 		t, err := newProbeTarget(raw, opts)
 		if err != nil {
@@ -290,7 +292,11 @@ func (p *Prober) once(ctx context.Context, t probeTarget) {
 		p.byClass[class]++
 		key := start.UnixNano() / int64(errorBucket)
 		addBucket(p.errorBuckets, key)
-		if o.servedBy == "" {
+		switch {
+		case o.servedBy != "":
+		case class == ErrClassRefused:
+			addBucket(p.anonRefusedBuckets, key)
+		default:
 			addBucket(p.anonErrorBuckets, key)
 		}
 	}

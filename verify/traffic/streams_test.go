@@ -86,7 +86,8 @@ func TestProbeStreams(t *testing.T) {
 		t.Errorf("served %+v, want web-a with every stream %+v", served, *snap.Streams)
 	}
 	anon := 0
-	for _, b := range p.AnonymousErrorBuckets() {
+	refused, other := p.AnonymousErrorBuckets()
+	for _, b := range append(refused, other...) {
 		anon += b.Errors
 	}
 	if want := snap.Errors - snap.Streams.EndedAbrupt; anon != want {
