@@ -450,8 +450,11 @@ func outcomeError(r *report.Rollout, stoppedBy os.Signal) error {
 // while a rollout is guarded.
 func (f *GuardFlags) guarding() []string {
 	var set []string
-	for _, name := range []string{"on-breach", "follow", "timeout", "action-timeout", "probe", "prometheus-query", "max-sigkills",
-		"max-unclean-exits", "max-new-pod-restarts", "ignore-container", "max-probe-errors", "max-probe-error-rate", "record-events"} {
+	for _, name := range []string{"on-breach", "follow", "timeout", "action-timeout", "max-sigkills", "max-unclean-exits",
+		"max-new-pod-restarts", "ignore-container", "max-grace-usage", "probe", "probe-rate", "probe-concurrency", "probe-timeout",
+		"probe-new-connections", "probe-insecure", "probe-identity-header", "probe-streams", "probe-tail", "max-probe-errors",
+		"max-probe-error-rate", "prometheus-url", "prometheus-query", "max-query-value", "prometheus-interval", "record-events",
+		"debug-trace", "html"} {
 		if f.flags != nil && f.flags.Changed(name) {
 			set = append(set, "--"+name)
 		}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -192,10 +193,19 @@ func TestGuardFlagsRejectNonsense(t *testing.T) {
 
 // A dry run guards nothing: guard flags with it are rejected before any read.
 func TestRestartDryRunRejectsGuardFlags(t *testing.T) {
-	r := runCmd(t, "restart", "deploy/web", "--dry-run=server", "--on-breach=rollback", "--probe", "http://127.0.0.1:1/")
-	assertOneErrorLine(t, r)
-	if !strings.Contains(r.stderr, "--on-breach, --probe do not apply") {
-		t.Errorf("stderr %q does not name the flags that do not apply", r.stderr)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--on-breach=rollback", "--probe", "http://127.0.0.1:1/"}, "--on-breach, --probe do not apply"},
+		{[]string{"--html", filepath.Join(t.TempDir(), "r.html")}, "--html does not apply"},
+		{[]string{"--record-events", "--probe-tail=5s"}, "--probe-tail, --record-events do not apply"},
+	} {
+		r := runCmd(t, append([]string{"restart", "deploy/web", "--dry-run=server"}, tc.args...)...)
+		assertOneErrorLine(t, r)
+		if !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%q: stderr %q, want %q", tc.args, r.stderr, tc.want)
+		}
 	}
 }
 

@@ -35,23 +35,16 @@ const maxRounds = 100
 // RehearseOptions holds the rehearse command's inputs: restart's, plus the
 // rounds and the rehearsal to compare with.
 type RehearseOptions struct {
-	ConfigFlags   *genericclioptions.ConfigFlags
-	Targets       TargetOptions
-	Budget        BudgetFlags
-	Guard         GuardFlags
-	SkipPreflight bool
-	Rounds        int
-	Compare       string
+	guardedRestart
+	Rounds  int
+	Compare string
 
 	// before is the --compare rehearsal, read by Complete.
 	before *rehearsal.Report
-	Deps
-	args []string
-	genericiooptions.IOStreams
 }
 
 func NewRehearseOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, deps Deps) *RehearseOptions {
-	return &RehearseOptions{ConfigFlags: configFlags, Budget: NewBudgetFlags(), Guard: NewGuardFlags(policy.ActionPause), Rounds: 3, Deps: deps, IOStreams: streams}
+	return &RehearseOptions{guardedRestart: newGuardedRestart(configFlags, streams, deps), Rounds: 3}
 }
 
 // NewCmdRehearse restarts one workload several times back to back under probe
@@ -122,15 +115,8 @@ func (o *RehearseOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("rehearse restarts one workload, got %d (%s): name one", len(all), refs(all))
 	}
 	w := all[0]
-	if err := o.Guard.checkTimeoutCoversGrace(w); err != nil {
-		return err
-	}
-	client, err := o.Clients(o.ConfigFlags, 0)
+	g, err := o.start(ctx, targets, all)
 	if err != nil {
-		return err
-	}
-	g := &guardRun{flags: o.Guard, budget: o.Budget, client: client, clock: o.Clock, signals: o.Signals, colour: o.Colour, preflightSkipped: o.SkipPreflight}
-	if err := g.beforeRestart(ctx, o.IOStreams, targets, all); err != nil {
 		return err
 	}
 	if len(o.Guard.Probes) == 0 {
@@ -175,6 +161,7 @@ func (g *guardRun) rehearse(ctx context.Context, o genericiooptions.IOStreams, w
 		defer func() { cancel(); <-stopped }()
 	}
 	lines := newProgress(g.flags.Progress, o.Out, o.ErrOut, g.flags.Output != "", g.clock)
+	recorder := g.newRecorder(lines, o.ErrOut)
 	current := w
 	var roundStart traffic.Mark // the rounds' windows split the probe's traffic
 	runner := rehearsal.Runner{Rounds: rounds, KeepGoing: policy.Action(g.flags.OnBreach) == policy.ActionNone,
@@ -190,7 +177,10 @@ func (g *guardRun) rehearse(ctx context.Context, o genericiooptions.IOStreams, w
 				guard.Probe = probe
 			}
 			prefix := fmt.Sprintf("round %d/%d: ", round, rounds)
-			guard.Progress = func(e progress.Event) { fmt.Fprintln(lines, prefix+describeEvent(e)) }
+			guard.Progress = func(e progress.Event) {
+				recorder.Record(e)
+				fmt.Fprintln(lines, prefix+describeEvent(e))
+			}
 			trigger := rollout.Trigger(func(ctx context.Context) (workload.Workload, error) {
 				out, err := actions.RestartWorkload(ctx, g.client, current, g.clock.Now(), actions.DryRunNone)
 				if err == nil {
@@ -209,6 +199,7 @@ func (g *guardRun) rehearse(ctx context.Context, o genericiooptions.IOStreams, w
 			return rep, err
 		}}
 	reports, stoppedIn, err := runner.Run(ctx)
+	recorder.Close()
 	lines.Stop()
 	var whole *traffic.ProbeReport
 	if prober != nil {

@@ -66,7 +66,7 @@ func TestRehearseCommand(t *testing.T) {
 	t.Run("before", func(t *testing.T) {
 		c := restartable(t, servingTemplate("web:1"))
 		htmlFile := filepath.Join(t.TempDir(), "rehearsal.html")
-		done := c.start("rehearse", "deploy/web", "--rounds", "2", "--on-breach=none", "-o", "json", "--html", htmlFile)
+		done := c.start("rehearse", "deploy/web", "--rounds", "2", "--on-breach=none", "-o", "json", "--html", htmlFile, "--record-events")
 		c.round("round 1/2: ", "2", "bbb", "2", c.drainByContract, "web-aaa-1", "web-aaa-2")
 		c.waitProgress("round 2/2: restart requested (generation 3)")
 		c.rollOutRound("ccc", "3")
@@ -96,6 +96,19 @@ func TestRehearseCommand(t *testing.T) {
 		}
 		if !strings.Contains(string(page), "<h1>kubectl safe-rollout rehearse deployment/web: 2 of 2 rounds</h1>") {
 			t.Errorf("--html page title:\n%.400s", page)
+		}
+		// --record-events: the cluster is told of round 2's SIGKILL and breach.
+		events, err := c.client.CoreV1().Events(rollouttest.NS).List(c.ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var told []string
+		for _, e := range events.Items {
+			told = append(told, e.Reason+" "+e.InvolvedObject.Kind+"/"+e.InvolvedObject.Name+": "+e.Message)
+		}
+		if strings.Contains(strings.Join(told, "\n"), "web-aaa") || !strings.Contains(strings.Join(told, "\n"), "SafeRolloutSIGKILL Deployment/web: pod web-bbb-1: container app SIGKILLed") ||
+			!strings.Contains(strings.Join(told, "\n"), "SafeRolloutBreach Deployment/web") {
+			t.Errorf("--record-events: Events\n%s\nwant round 2's SIGKILL of web-bbb-1 and the breach on deployment/web, nothing about round 1's pods", strings.Join(told, "\n"))
 		}
 		if err := os.WriteFile(beforeFile, []byte(r.stdout), 0o600); err != nil {
 			t.Fatal(err)

@@ -51,7 +51,11 @@ func describeEvent(e progress.Event) string {
 	case progress.EndpointRemoved:
 		return fmt.Sprintf("pod %s: endpoint removed after %s", e.Pod, after(e.After))
 	case progress.ContainerExited:
-		return fmt.Sprintf("pod %s: container %s exited %d (%s) after %s: %s", e.Pod, e.Container, e.ExitCode, e.Reason, after(e.After), e.Class)
+		line := fmt.Sprintf("pod %s: container %s exited %d (%s) after %s: %s", e.Pod, e.Container, e.ExitCode, e.Reason, after(e.After), e.Class)
+		if e.Ignored {
+			line += " (ignored)"
+		}
+		return line
 	case progress.PodGone:
 		return fmt.Sprintf("pod %s: gone after %s", e.Pod, after(e.After))
 	case progress.PodUnobserved:

@@ -32,22 +32,52 @@ const restartExample = `  # Check the contract, restart deploy/web and guard the
   # Show what would be sent, change nothing
   kubectl safe-rollout restart deploy/web --dry-run=server`
 
-// RestartOptions holds the restart command's inputs.
-type RestartOptions struct {
+// guardedRestart is what restart and rehearse share: both resolve workloads,
+// preflight them and restart them under a guard.
+type guardedRestart struct {
 	ConfigFlags   *genericclioptions.ConfigFlags
 	Targets       TargetOptions
 	Budget        BudgetFlags
 	Guard         GuardFlags
 	SkipPreflight bool
-	DryRun        string
 
 	Deps
 	args []string
 	genericiooptions.IOStreams
 }
 
+func newGuardedRestart(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, deps Deps) guardedRestart {
+	return guardedRestart{ConfigFlags: configFlags, Budget: NewBudgetFlags(), Guard: NewGuardFlags(policy.ActionPause), Deps: deps, IOStreams: streams}
+}
+
+// start checks --timeout against every workload's grace period, connects and
+// preflights them all (unless --skip-preflight): when it fails nothing has
+// changed.
+func (o *guardedRestart) start(ctx context.Context, targets *Targets, all []workload.Workload) (*guardRun, error) {
+	for _, w := range all {
+		if err := o.Guard.checkTimeoutCoversGrace(w); err != nil {
+			return nil, err
+		}
+	}
+	client, err := o.Clients(o.ConfigFlags, 0)
+	if err != nil {
+		return nil, err
+	}
+	g := &guardRun{flags: o.Guard, budget: o.Budget, client: client, clock: o.Clock, signals: o.Signals, colour: o.Colour, preflightSkipped: o.SkipPreflight}
+	if err := g.beforeRestart(ctx, o.IOStreams, targets, all); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// RestartOptions holds the restart command's inputs.
+type RestartOptions struct {
+	guardedRestart
+	DryRun string
+}
+
 func NewRestartOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, deps Deps) *RestartOptions {
-	return &RestartOptions{ConfigFlags: configFlags, Budget: NewBudgetFlags(), Guard: NewGuardFlags(policy.ActionPause), DryRun: string(actions.DryRunNone), Deps: deps, IOStreams: streams}
+	return &RestartOptions{guardedRestart: newGuardedRestart(configFlags, streams, deps), DryRun: string(actions.DryRunNone)}
 }
 
 // NewCmdRestart restarts a Deployment as `kubectl rollout restart` does and guards the rollout.
@@ -88,7 +118,11 @@ func (o *RestartOptions) Validate() error {
 		return err
 	}
 	if set := o.Guard.guarding(); len(set) > 0 && actions.DryRun(o.DryRun) != actions.DryRunNone {
-		return fmt.Errorf("--dry-run only shows the restart, nothing is guarded: %s do not apply", strings.Join(set, ", "))
+		verb := "do not apply"
+		if len(set) == 1 {
+			verb = "does not apply"
+		}
+		return fmt.Errorf("--dry-run only shows the restart, nothing is guarded: %s %s", strings.Join(set, ", "), verb)
 	}
 	return o.Targets.Validate(o.args)
 }
@@ -98,22 +132,13 @@ func (o *RestartOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, w := range all {
-		if err := o.Guard.checkTimeoutCoversGrace(w); err != nil {
-			return err
-		}
-	}
-	client, err := o.Clients(o.ConfigFlags, 0)
+	g, err := o.start(ctx, targets, all)
 	if err != nil {
-		return err
-	}
-	g := &guardRun{flags: o.Guard, budget: o.Budget, client: client, clock: o.Clock, signals: o.Signals, colour: o.Colour, preflightSkipped: o.SkipPreflight}
-	if err := g.beforeRestart(ctx, o.IOStreams, targets, all); err != nil {
 		return err
 	}
 	if dry := actions.DryRun(o.DryRun); dry != actions.DryRunNone {
 		for _, w := range all {
-			if _, err := actions.RestartWorkload(ctx, client, w, g.clock.Now(), dry); err != nil {
+			if _, err := actions.RestartWorkload(ctx, g.client, w, g.clock.Now(), dry); err != nil {
 				return err
 			}
 			fmt.Fprintf(o.Out, "%s.apps/%s restarted (%s dry run)\n", strings.ToLower(w.Kind()), w.GetName(), dry)
@@ -122,7 +147,7 @@ func (o *RestartOptions) Run(ctx context.Context) error {
 	}
 	trigger := func(w workload.Workload) rollout.Trigger {
 		return func(ctx context.Context) (workload.Workload, error) {
-			return actions.RestartWorkload(ctx, client, w, g.clock.Now(), actions.DryRunNone)
+			return actions.RestartWorkload(ctx, g.client, w, g.clock.Now(), actions.DryRunNone)
 		}
 	}
 	if len(all) == 1 {

@@ -18,8 +18,9 @@ import (
 type stepProbe struct {
 	*traffic.Prober
 	clock clock.Clock
-	// errorBuckets are the step probe's; nil: the Prober's.
+	// errorBuckets and series are the step probe's; nil: the Prober's.
 	errorBuckets func() []traffic.ErrorBucket
+	series       func() []traffic.SecondStat
 
 	mu       sync.Mutex
 	from, to time.Time
@@ -38,12 +39,7 @@ func (p *stepProbe) Run(ctx context.Context) {
 
 // ErrorBuckets are the step probe's error buckets that overlap the window.
 func (p *stepProbe) ErrorBuckets() []traffic.ErrorBucket {
-	p.mu.Lock()
-	from, to := p.from, p.to
-	p.mu.Unlock()
-	if to.IsZero() {
-		to = p.clock.Now()
-	}
+	from, to := p.bounds()
 	all := p.errorBuckets
 	if all == nil {
 		all = p.Prober.ErrorBuckets
@@ -55,6 +51,34 @@ func (p *stepProbe) ErrorBuckets() []traffic.ErrorBucket {
 		}
 	}
 	return out
+}
+
+// Series are the seconds of traffic that overlap the window: the picture of
+// one workload's (or one round's) rollout, scaled to its own traffic.
+func (p *stepProbe) Series() []traffic.SecondStat {
+	from, to := p.bounds()
+	all := p.series
+	if all == nil {
+		all = p.Prober.Series
+	}
+	var out []traffic.SecondStat
+	for _, s := range all() {
+		if s.Start.Add(time.Second).After(from) && s.Start.Before(to) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// bounds are the guard's window; it ends now while the guard runs.
+func (p *stepProbe) bounds() (from, to time.Time) {
+	p.mu.Lock()
+	from, to = p.from, p.to
+	p.mu.Unlock()
+	if to.IsZero() {
+		to = p.clock.Now()
+	}
+	return from, to
 }
 
 // window is when the guard's window started; zero before Run.

@@ -18,22 +18,32 @@ import (
 type IdentityProbe interface {
 	MarkNotReady(pod string, at time.Time)
 	MarkNotServing(pod string, at time.Time)
+	MarkGone(pod string)
 	Served() []traffic.PodServed
 	AnonymousErrorBuckets() (refused, other []traffic.ErrorBucket)
 }
 
-// markProbe passes the endpoint changes among events on to an IdentityProbe.
+// markProbe passes the endpoint changes among events on to an IdentityProbe,
+// and the pods that went, so that a later pod of the same name is another one.
 func (r *run) markProbe(events []progress.Event) {
 	p, ok := r.Probe.(IdentityProbe)
-	if !ok || r.rollout.Late {
-		return // replayed after a watch gap: receipt times are not event times
+	if !ok {
+		return
 	}
 	for _, e := range events {
 		switch e := e.(type) {
+		case progress.PodGone:
+			p.MarkGone(e.Pod)
+		case progress.PodUnobserved:
+			p.MarkGone(e.Pod)
 		case progress.EndpointNotReady:
-			p.MarkNotReady(e.Pod, e.At)
+			if !r.rollout.Late { // replayed after a watch gap: receipt times are not event times
+				p.MarkNotReady(e.Pod, e.At)
+			}
 		case progress.EndpointNotServing:
-			p.MarkNotServing(e.Pod, e.At)
+			if !r.rollout.Late {
+				p.MarkNotServing(e.Pod, e.At)
+			}
 		}
 	}
 }

@@ -141,6 +141,8 @@ type ContainerExited struct {
 	Reason    string
 	After     time.Duration
 	Class     ExitClass
+	// Ignored: reported, not judged (--ignore-container).
+	Ignored bool
 }
 
 // PodGone: the pod object was removed.

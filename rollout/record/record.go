@@ -105,8 +105,8 @@ func (r *Recorder) Record(e progress.Event) {
 	}
 	switch e := e.(type) {
 	case progress.ContainerExited:
-		if e.Class != progress.ExitSIGKILL {
-			return
+		if e.Class != progress.ExitSIGKILL || e.Ignored {
+			return // an ignored container's SIGKILL is reported, never judged nor announced
 		}
 	case progress.PodDeleted, progress.BreachDetected, progress.ActionTaken, progress.PodsForceDeleted:
 	default:

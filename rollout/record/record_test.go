@@ -98,6 +98,18 @@ func TestRecorderEvents(t *testing.T) {
 			"Deployment/web SafeRolloutSIGKILL: pod web-other: container app SIGKILLed at the grace deadline: exit code 137 (Error) 5.1s after the deletion; the kubelet records no Event for it",
 		},
 	}, {
+		name: "an ignored container's SIGKILL is no Event, and does not hide the app's",
+		events: func() []progress.Event {
+			proxy := sigkill("web-gone", "istio-proxy")
+			proxy.Ignored = true // --ignore-container istio-proxy
+			lone := sigkill("web-other", "istio-proxy")
+			lone.Ignored = true
+			return []progress.Event{proxy, sigkill("web-gone", "app"), lone}
+		}(),
+		want: []string{
+			"Deployment/web SafeRolloutSIGKILL: pod web-gone: container app SIGKILLed at the grace deadline: exit code 137 (Error) 5.1s after the deletion; the kubelet records no Event for it",
+		},
+	}, {
 		name: "clean and unclean exits are no Events",
 		events: []progress.Event{
 			progress.ContainerExited{Header: header(web), Pod: "web-alive", Container: "app", ExitCode: 143, Class: progress.ExitCleanSignal},

@@ -347,7 +347,7 @@ func (r *Rollout) changes(before, after *PodTimeline, now time.Time) []progress.
 	}
 	for _, c := range after.Containers[len(before.Containers):] {
 		out = append(out, progress.ContainerExited{Header: h, Pod: after.Name, Container: c.Name, ExitCode: c.ExitCode,
-			Reason: c.Reason, After: since(after.ContainerExited), Class: c.Exit})
+			Reason: c.Reason, After: since(after.ContainerExited), Class: c.Exit, Ignored: c.Ignored})
 	}
 	if before.Gone.IsZero() && !after.Gone.IsZero() {
 		out = append(out, progress.PodGone{Header: h, Pod: after.Name, After: since(after.Gone)})

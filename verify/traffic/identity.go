@@ -86,6 +86,22 @@ func (p *Prober) podLocked(pod string) *podTraffic {
 	return pt
 }
 
+// MarkGone tells the prober that the pod went: a pod of the same name that
+// answers later is another one (a StatefulSet's replacement is web-0 again),
+// whose answers must not count as the old pod's late requests and samples.
+func (p *Prober) MarkGone(pod string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pt, ok := p.servedBy[pod]
+	if !ok {
+		return
+	}
+	delete(p.servedBy, pod)
+	if _, kept := p.goneServedBy[pod]; kept || len(p.goneServedBy) < maxIdentities {
+		p.goneServedBy[pod] = pt
+	}
+}
+
 // MarkNotReady tells the prober that the pod's endpoint went not ready at at:
 // from then on its requests on new connections are data-plane samples.
 func (p *Prober) MarkNotReady(pod string, at time.Time) {
@@ -125,14 +141,25 @@ type PodServed struct {
 }
 
 // Served lists what each pod served, by name; nil without an identity header.
+// Of two pods of one name, the one the guard marked (its endpoint went not
+// ready or not serving) is the old one and is listed; else the one that went.
 func (p *Prober) Served() []PodServed {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.opts.IdentityHeader == "" {
 		return nil
 	}
-	out := make([]PodServed, 0, len(p.servedBy))
+	pods := map[string]*podTraffic{}
+	for name, pt := range p.goneServedBy {
+		pods[name] = pt
+	}
 	for name, pt := range p.servedBy {
+		if _, gone := pods[name]; !gone || !pt.notReady.IsZero() || !pt.notServing.IsZero() {
+			pods[name] = pt
+		}
+	}
+	out := make([]PodServed, 0, len(pods))
+	for name, pt := range pods {
 		out = append(out, PodServed{
 			Pod: name, Requests: pt.requests, Failed: pt.failed, NewConnections: pt.newConns,
 			SamplesAfterNotReady: pt.newAfterNotReady, LastNewAfterNotReady: pt.lastNewAfterNotReady,

@@ -158,3 +158,69 @@ func TestProbeIdentityBounded(t *testing.T) {
 		t.Errorf("%d pods tracked, %d answers in overflow; want %d, 5", n, overflow, maxIdentities)
 	}
 }
+
+// A StatefulSet's replacement has the old pod's name: once the old pod went,
+// the new one's answers are neither the old one's late requests nor its
+// data-plane samples; when the guard marks the new one in turn (a
+// rehearsal's next round), it is the one listed.
+func TestProbeIdentitySameNameAfterGone(t *testing.T) {
+	app := &servingAs{pod: "web-0", status: 200}
+	s := httptest.NewServer(app)
+	t.Cleanup(s.Close)
+	clk := clocktesting.NewFakeClock(probeBase)
+	p := newTestProber(t, ProbeOptions{Targets: []string{s.URL}, IdentityHeader: "x-served-by", Clock: clk})
+	at := func(offset time.Duration) {
+		clk.SetTime(probeBase.Add(offset))
+		p.once(context.Background(), p.targets[0])
+	}
+	at(ms(100))
+	p.MarkNotReady("web-0", probeBase.Add(ms(1000)))
+	p.MarkNotServing("web-0", probeBase.Add(ms(1500)))
+	at(ms(1600)) // late
+	p.MarkGone("web-0")
+	for i := range 6 { // the new web-0
+		at(ms(5000 + 100*i))
+	}
+	served := p.Served()
+	if len(served) != 1 || served[0].Requests != 2 || served[0].Late != 1 {
+		t.Fatalf("Served() = %+v, want the old web-0 only: 2 requests, 1 late", served)
+	}
+	p.MarkNotReady("web-0", probeBase.Add(ms(9000))) // the next round deletes the new web-0
+	at(ms(9100))
+	if served := p.Served(); len(served) != 1 || served[0].Requests != 7 || served[0].Late != 0 {
+		t.Errorf("Served() = %+v, want the new web-0, marked in its turn: 7 requests, none late", served)
+	}
+}
+
+// With two targets taken in turn, each alternates new and kept-alive
+// connections on its own: both give data-plane samples.
+func TestProbeIdentityAlternatesPerTarget(t *testing.T) {
+	var p *Prober
+	var urls []string
+	dials := map[string]*atomic.Int64{}
+	for _, pod := range []string{"web-a", "web-b"} {
+		n := &atomic.Int64{}
+		dials[pod] = n
+		s := httptest.NewUnstartedServer(&servingAs{pod: pod, status: 200})
+		s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				n.Add(1)
+			}
+		}
+		s.Start()
+		t.Cleanup(s.Close)
+		urls = append(urls, s.URL)
+	}
+	p = newTestProber(t, ProbeOptions{Targets: urls, IdentityHeader: "x-served-by"})
+	for i := range 8 {
+		p.once(context.Background(), p.targets[i%2])
+	}
+	for _, s := range p.Served() {
+		if s.NewConnections < 2 || s.NewConnections > 3 {
+			t.Errorf("%s: %d of %d requests on new connections, want every second one (2, or 3 with the first kept-alive one)", s.Pod, s.NewConnections, s.Requests)
+		}
+		if d := dials[s.Pod].Load(); d < 2 {
+			t.Errorf("%s: dialled %d times, want at least 2", s.Pod, d)
+		}
+	}
+}

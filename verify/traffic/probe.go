@@ -95,13 +95,15 @@ type Prober struct {
 
 	// With an identity header: what each pod served, errors that carried no
 	// identity (refused connections apart from the others), answers beyond
-	// maxIdentities pods, and the request counter that alternates new and
-	// kept-alive connections.
+	// maxIdentities pods, and the request counters that alternate new and
+	// kept-alive connections, one per target: with one shared counter and two
+	// targets taken in turn, one target would only ever get new connections.
 	servedBy           map[string]*podTraffic
+	goneServedBy       map[string]*podTraffic // the last pod of each name that went (MarkGone)
 	anonErrorBuckets   map[int64]int
 	anonRefusedBuckets map[int64]int
 	identityOverflow   int
-	sent               int
+	sentTo             map[probeTarget]int
 	streams            StreamStats
 }
 
@@ -172,7 +174,7 @@ func NewProber(opts ProbeOptions) (*Prober, error) {
 	}
 	opts = opts.withDefaults()
 	p := &Prober{opts: opts, notify: make(chan struct{}, 1), byClass: map[string]int{}, errorBuckets: map[int64]int{},
-		servedBy: map[string]*podTraffic{}, anonErrorBuckets: map[int64]int{}, anonRefusedBuckets: map[int64]int{}}
+		servedBy: map[string]*podTraffic{}, goneServedBy: map[string]*podTraffic{}, anonErrorBuckets: map[int64]int{}, anonRefusedBuckets: map[int64]int{}, sentTo: map[probeTarget]int{}}
 	for _, raw := range opts.Targets {
 		t, err := newProbeTarget(raw, opts)
 		if err != nil {
@@ -271,8 +273,8 @@ func (p *Prober) once(ctx context.Context, t probeTarget) {
 	var o outcome
 	if it, ok := t.(identifiedTarget); ok && p.opts.IdentityHeader != "" {
 		p.mu.Lock()
-		fresh := p.sent%2 == 1
-		p.sent++
+		fresh := p.sentTo[t]%2 == 1
+		p.sentTo[t]++
 		p.mu.Unlock()
 		o = it.doIdentified(ctx, p.opts.Timeout, p.opts.IdentityHeader, fresh)
 	} else {
