@@ -111,6 +111,9 @@ func printRollout(w io.Writer, r *report.Rollout, format string, colour bool) er
 			p.Requests, p.Errors, describeClasses(p.ErrorsByClass), p.LatencyMs.P50, p.LatencyMs.P95, p.LatencyMs.P99)
 		if st := p.Streams; st != nil {
 			fmt.Fprintf(w, "  Watch streams: %d opened, %d ended clean, %d ended abrupt\n", st.Opened, st.EndedClean, st.EndedAbrupt)
+			if st.Unimplemented > 0 {
+				fmt.Fprintf(w, "  %s refused with UNIMPLEMENTED: the target's health service has no Watch, so no stream was held there\n", verify.Count(st.Unimplemented, "Watch stream", "Watch streams"))
+			}
 		}
 		for _, a := range p.Attribution {
 			fmt.Fprintf(w, "  %s while %s was terminating\n", verify.Count(a.Errors, "error", "errors"), a.Pod)

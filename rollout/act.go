@@ -67,8 +67,11 @@ func (r *run) act(ctx context.Context, b policy.Breach) bool {
 	r.emit(progress.BreachDetected{Header: r.header(), Budget: b.Budget, Message: b.Message, Pod: b.Pod})
 	rep := r.report
 	record := func(what string) {
-		latency := r.Clock.Since(b.At).Seconds()
-		b.Action, b.ActionLatencySeconds = what, &latency
+		b.Action = what
+		if what != "none" { // nothing was done: no latency to report
+			latency := r.Clock.Since(b.At).Seconds()
+			b.ActionLatencySeconds = &latency
+		}
 		rep.Breaches = append(rep.Breaches, b)
 	}
 	attempt := func(err error) {

@@ -50,7 +50,9 @@ type Breach struct {
 	Message  string    `json:"message"`
 	// Action is paused, rolled-back, rollback-refused, pause-refused, none, or
 	// failed: ERROR.
-	Action               string   `json:"action"`
+	Action string `json:"action"`
+	// ActionLatencySeconds is from the detection to the action's end; null
+	// when the action is none.
 	ActionLatencySeconds *float64 `json:"actionLatencySeconds"`
 	// Attempts are the API calls the action made, with their errors.
 	Attempts []Attempt `json:"attempts,omitempty"`

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -24,6 +25,9 @@ type StreamStats struct {
 	Opened      int `json:"opened"`
 	EndedClean  int `json:"endedClean"`
 	EndedAbrupt int `json:"endedAbrupt"`
+	// Unimplemented counts the streams a target refused with UNIMPLEMENTED:
+	// its health service has no Watch, so none of them was held.
+	Unimplemented int `json:"unimplemented,omitempty"`
 }
 
 // streamEnd is how one Watch stream ended.
@@ -33,6 +37,7 @@ const (
 	streamStopped streamEnd = iota // by the prober itself: not counted
 	streamClean
 	streamAbrupt
+	streamUnimplemented // refused: the target's health service has no Watch
 )
 
 // validateStreams checks --probe-streams against the targets.
@@ -67,7 +72,9 @@ func (p *Prober) holdStreams(ctx context.Context, wg *sync.WaitGroup) {
 		t := grpcTargets[i%len(grpcTargets)]
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				p.watchOnce(ctx, t)
+				if p.watchOnce(ctx, t) == streamUnimplemented {
+					return // the target has no Watch: re-dialling would only repeat it
+				}
 				select { // a pod that ends streams at once must not make this spin
 				case <-ctx.Done():
 				case <-p.opts.Clock.After(redialPause):
@@ -77,42 +84,57 @@ func (p *Prober) holdStreams(ctx context.Context, wg *sync.WaitGroup) {
 	}
 }
 
-// watchOnce opens one Watch stream on a new connection and follows it to its end.
-func (p *Prober) watchOnce(ctx context.Context, t *grpcTarget) {
+// watchOnce opens one Watch stream on a new connection and follows it to its
+// end. The stream counts as opened once its first status arrived: a health
+// service without Watch answers UNIMPLEMENTED instead (a trailers-only
+// response, which Header does not report as an error).
+func (p *Prober) watchOnce(ctx context.Context, t *grpcTarget) streamEnd {
 	conn, err := t.dial()
 	if err != nil {
-		return
+		return streamStopped
 	}
 	defer conn.Close()
 	stream, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{Service: t.service})
 	if err != nil {
-		return
+		return streamStopped
 	}
 	header, err := stream.Header()
-	if err != nil {
-		return // never opened: nothing served it (the unary probes count such failures)
+	if err == nil {
+		var resp *healthpb.HealthCheckResponse
+		if resp, err = stream.Recv(); err == nil {
+			return p.followStream(ctx, stream, header, resp.GetStatus())
+		}
 	}
+	if status.Code(err) == codes.Unimplemented && ctx.Err() == nil {
+		p.streamEvent("", p.opts.Clock.Now(), streamUnimplemented)
+		return streamUnimplemented
+	}
+	return streamStopped // never opened: nothing served it (the unary probes count such failures)
+}
+
+// followStream counts an opened stream and follows it to its end.
+func (p *Prober) followStream(ctx context.Context, stream healthpb.Health_WatchClient, header metadata.MD, last healthpb.HealthCheckResponse_ServingStatus) streamEnd {
 	servedBy := ""
 	if p.opts.IdentityHeader != "" {
 		servedBy = firstValue(header, p.opts.IdentityHeader)
 	}
 	p.streamEvent(servedBy, p.opts.Clock.Now(), streamOpened)
-	last := healthpb.HealthCheckResponse_SERVICE_UNKNOWN
 	for {
-		resp, err := stream.Recv()
-		if err != nil {
-			if ctx.Err() != nil {
-				return // stopping
-			}
-			p.streamEvent(servedBy, p.opts.Clock.Now(), classifyStreamEnd(err, last))
-			return
-		}
-		last = resp.GetStatus()
 		if last == healthpb.HealthCheckResponse_NOT_SERVING {
 			// The server announced its drain: a clean end whatever follows.
 			p.streamEvent(servedBy, p.opts.Clock.Now(), streamClean)
-			return
+			return streamClean
 		}
+		resp, err := stream.Recv()
+		if err != nil {
+			if ctx.Err() != nil {
+				return streamStopped
+			}
+			end := classifyStreamEnd(err, last)
+			p.streamEvent(servedBy, p.opts.Clock.Now(), end)
+			return end
+		}
+		last = resp.GetStatus()
 	}
 }
 
@@ -147,12 +169,16 @@ func (p *Prober) streamEvent(servedBy string, at time.Time, e streamEnd) {
 		if pt != nil {
 			pt.streams.Opened++
 		}
+	case streamUnimplemented:
+		p.streams.Unimplemented++
 	case streamClean:
+		p.requests++ // an ended stream is one request: the error rate's divisor counts it as its errors do
 		p.streams.EndedClean++
 		if pt != nil {
 			pt.streams.EndedClean++
 		}
 	case streamAbrupt:
+		p.requests++
 		p.streams.EndedAbrupt++
 		if pt != nil {
 			pt.streams.EndedAbrupt++

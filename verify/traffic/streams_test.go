@@ -122,3 +122,39 @@ func TestProbeStreamsNeedGRPC(t *testing.T) {
 		t.Errorf("a gRPC target among others: %v", err)
 	}
 }
+
+// checkOnlyHealth serves Check but not Watch, as some hand-written health
+// services do.
+type checkOnlyHealth struct{ healthpb.UnimplementedHealthServer }
+
+func (checkOnlyHealth) Check(context.Context, *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
+}
+
+// A target whose health service has no Watch refuses each stream once: the
+// report says so instead of counting streams opened and ended every 100 ms,
+// and the prober stops re-dialling it.
+func TestProbeStreamsUnimplemented(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, checkOnlyHealth{})
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(srv.Stop)
+	p, err := NewProber(ProbeOptions{Targets: []string{"grpc://" + l.Addr().String()}, Rate: 5, Streams: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runStreams(t, p, "2 refused streams", func(r ProbeReport) bool { return r.Streams.Unimplemented >= 2 })
+	time.Sleep(300 * time.Millisecond) // three re-dial pauses: a prober that re-dials would count more
+	stop()
+	snap := p.Snapshot()
+	if s := *snap.Streams; s != (StreamStats{Unimplemented: 2}) {
+		t.Errorf("streams %+v, want 2 refused (UNIMPLEMENTED), none opened or ended", s)
+	}
+	if snap.Errors != 0 {
+		t.Errorf("%d probe errors, want none: Check answers SERVING, and a refused Watch is no error of the app's rollout", snap.Errors)
+	}
+}
