@@ -59,6 +59,9 @@ func newRootCmd(streams genericiooptions.IOStreams, build BuildInfo, deps Deps) 
 	userAgent := build.userAgent()
 	configFlags.WrapConfigFn = func(c *rest.Config) *rest.Config {
 		c.UserAgent = userAgent
+		// The API server's Warning headers (deprecations, PodSecurity) on stderr, as
+		// kubectl prints them: client-go's default logs them through klog, which is silenced.
+		c.WarningHandler = rest.NewWarningWriter(streams.ErrOut, rest.WarningWriterOptions{Deduplicate: true})
 		return c
 	}
 	root := &cobra.Command{

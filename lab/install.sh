@@ -30,8 +30,11 @@ if ! command -v prometheus >/dev/null 2>&1; then
   ts "installing prometheus (apt, no recommends, its service not started)"
   policy=/usr/sbin/policy-rc.d; own_policy=
   if [ ! -e $policy ]; then printf '#!/bin/sh\nexit 101\n' > $policy; chmod 0755 $policy; own_policy=1; fi
-  apt-get install -y -q --no-install-recommends prometheus >"$LOGS/apt.log" 2>&1 || { apt-get update -q >>"$LOGS/apt.log" 2>&1; apt-get install -y -q --no-install-recommends prometheus >>"$LOGS/apt.log" 2>&1; }
-  rc=$?; [ -n "$own_policy" ] && rm -f $policy
+  # '|| rc=$?' keeps set -e from leaving before the policy is removed: left behind, it would
+  # stop every later package's service from starting.
+  rc=0
+  apt-get install -y -q --no-install-recommends prometheus >"$LOGS/apt.log" 2>&1 || { apt-get update -q >>"$LOGS/apt.log" 2>&1; apt-get install -y -q --no-install-recommends prometheus >>"$LOGS/apt.log" 2>&1; } || rc=$?
+  [ -n "$own_policy" ] && rm -f $policy
   [ $rc = 0 ] || { cat "$LOGS/apt.log" >&2; echo "lab-up: apt-get install prometheus failed" >&2; exit 1; }
   rm -f "$LOGS/apt.log"; ts "installed prometheus ($(prometheus --version 2>&1 | head -1))"
 fi
