@@ -17,9 +17,9 @@ build: $(BIN)
 $(BIN): $(GO_SOURCES)
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./cmd/kubectl-safe-rollout
 
-# Unit tests (fakes, golden files), with the lab's packages and build beside them; then the
-# end-to-end suite on the lab with, beside it, a short fuzz run and the release files' checks.
-# scripts/test.sh says why the overlaps.
+# The lab's packages and build with the plugin's beside them; then the end-to-end suite on the
+# lab with, beside it, the unit tests (fakes, golden files, -race), a short fuzz run and the
+# release files' checks. scripts/test.sh says why the overlaps.
 test:
 	scripts/test.sh
 
@@ -27,10 +27,12 @@ test:
 browser:
 	scripts/browser.sh
 
+# vet shares make build's configuration (CGO_ENABLED=0, -trimpath), and so its compile of
+# the dependencies; -race needs cgo, and compiles them again, instrumented.
 unit:
-	go vet ./...
+	CGO_ENABLED=0 go vet -trimpath ./...
 	go test -race ./...
-	cd examples/drain-app && go vet ./... && go test ./...
+	cd examples/drain-app && CGO_ENABLED=0 go vet -trimpath ./... && CGO_ENABLED=0 go test -trimpath ./...
 
 # Fuzz targets (package:Target) for hostile input: manifests, preStop shell, --probe URLs, flags.
 # A failing input is written to the package's testdata/fuzz/ and replays in every go test.

@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
-# make test. On 2 cores a cold run is compile-bound, with waits between the compiles:
-# - the unit tests run while, niced, Chromium (for the HTML report's browser check) and the
-#   lab's packages download (apt, one after the other: dpkg takes one install at a time) and
-#   the lab builds (make lab-prepare): apt is network-bound and the compiles take only CPU
-#   the unit tests leave idle;
-# - then the end-to-end suite, with the checks that need no cluster beside it
-#   (scripts/e2e-and-checks.sh).
-# A unit test failure stops the run, as before.
+# make test. On 2 cores a cold run is bound by its compiles (Kubernetes for the lab, the
+# plugin's dependencies, their -race build, GoReleaser), while the end-to-end suite mostly
+# waits on grace periods and drains. So:
+# 1. what the suite needs, at full priority: Chromium and the lab's packages (apt, one after
+#    the other: dpkg takes one install at a time), the lab's build (make lab-prepare) and,
+#    beside them, the plugin (make build), whose compile fills the CPU the downloads leave;
+# 2. the suite on the lab with, beside it at the lowest CPU priority, everything that needs
+#    no cluster: vet and the unit tests (-race), a short fuzz run and the release files'
+#    checks (scripts/e2e-and-checks.sh).
+# vet, the suite and make build share one build configuration (CGO_ENABLED=0, -trimpath,
+# as the release and the lab's image are built): one compile of client-go serves them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-log=$(mktemp -t safe-rollout-prepare.XXXXXX)
-set -m # the preparation gets its own process group, so a failure or an interrupt stops all of it
-nice -n 10 bash -c 'scripts/browser.sh && make --no-print-directory lab-prepare' >"$log" 2>&1 &
-prepare=$!
+log=$(mktemp -t safe-rollout-build.XXXXXX)
+set -m # the build gets its own process group, so a failure or an interrupt stops all of it
+make --no-print-directory build >"$log" 2>&1 &
+build=$!
 set +m
-trap 'kill -- -"$prepare" 2>/dev/null || true; rm -f "$log"' EXIT
-make --no-print-directory unit
+trap 'kill -- -"$build" 2>/dev/null || true; rm -f "$log"' EXIT
 prepare_rc=0
-wait "$prepare" || prepare_rc=$?
-echo "--- scripts/browser.sh, make lab-prepare (run beside the unit tests): exit $prepare_rc ---"
+{ scripts/browser.sh && make --no-print-directory lab-prepare; } || prepare_rc=$?
+build_rc=0
+wait "$build" || build_rc=$?
+echo "--- make build (run beside scripts/browser.sh and make lab-prepare): exit $build_rc ---"
 cat "$log"
 [ "$prepare_rc" = 0 ] || { echo "make test: scripts/browser.sh or make lab-prepare failed (exit $prepare_rc)" >&2; exit "$prepare_rc"; }
+[ "$build_rc" = 0 ] || { echo "make test: make build failed (exit $build_rc)" >&2; exit "$build_rc"; }
 scripts/e2e-and-checks.sh
