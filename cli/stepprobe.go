@@ -39,32 +39,30 @@ func (p *stepProbe) Run(ctx context.Context) {
 
 // ErrorBuckets are the step probe's error buckets that overlap the window.
 func (p *stepProbe) ErrorBuckets() []traffic.ErrorBucket {
-	from, to := p.bounds()
 	all := p.errorBuckets
 	if all == nil {
 		all = p.Prober.ErrorBuckets
 	}
-	var out []traffic.ErrorBucket
-	for _, b := range all() {
-		if b.Start.Add(b.Width).After(from) && b.Start.Before(to) {
-			out = append(out, b)
-		}
-	}
-	return out
+	return within(p, all(), func(b traffic.ErrorBucket) (time.Time, time.Duration) { return b.Start, b.Width })
 }
 
 // Series are the seconds of traffic that overlap the window: the picture of
 // one workload's (or one round's) rollout, scaled to its own traffic.
 func (p *stepProbe) Series() []traffic.SecondStat {
-	from, to := p.bounds()
 	all := p.series
 	if all == nil {
 		all = p.Prober.Series
 	}
-	var out []traffic.SecondStat
-	for _, s := range all() {
-		if s.Start.Add(time.Second).After(from) && s.Start.Before(to) {
-			out = append(out, s)
+	return within(p, all(), func(s traffic.SecondStat) (time.Time, time.Duration) { return s.Start, time.Second })
+}
+
+// within keeps the items whose span overlaps the window.
+func within[T any](p *stepProbe, items []T, span func(T) (start time.Time, width time.Duration)) []T {
+	from, to := p.bounds()
+	var out []T
+	for _, it := range items {
+		if start, width := span(it); start.Add(width).After(from) && start.Before(to) {
+			out = append(out, it)
 		}
 	}
 	return out
