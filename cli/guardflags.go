@@ -351,6 +351,21 @@ func (g *guardRun) signalSource() signalSource {
 	return g.signals
 }
 
+// startSharedProber starts the one probe that several guards share (a release
+// step's workloads, a rehearsal's rounds); nil without --probe. stop ends it.
+func (g *guardRun) startSharedProber(ctx context.Context) (prober *traffic.Prober, stop func(), err error) {
+	if len(g.flags.Probes) == 0 {
+		return nil, func() {}, nil
+	}
+	if prober, err = traffic.NewProber(g.flags.probeOptions(g.clock, g.budget.DrainDelay)); err != nil {
+		return nil, nil, err
+	}
+	probeCtx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() { prober.Run(probeCtx); close(stopped) }()
+	return prober, func() { cancel(); <-stopped }, nil
+}
+
 // runStep guards several workloads as one release step (rollout/step): at
 // most --concurrency at once, in order; with --budget-scope step the first
 // breach stops it. trigger starts a workload's rollout (nil: watch). Progress
@@ -363,17 +378,11 @@ func (g *guardRun) runStep(ctx context.Context, o genericiooptions.IOStreams, ta
 	ctx, received, stop := notifyContext(ctx, g.signalSource())
 	defer stop()
 	// Probe traffic runs once for the whole step (--probe needs --concurrency 1).
-	var prober *traffic.Prober
-	if len(g.flags.Probes) > 0 {
-		var err error
-		if prober, err = traffic.NewProber(g.flags.probeOptions(g.clock, g.budget.DrainDelay)); err != nil {
-			return err
-		}
-		probeCtx, cancel := context.WithCancel(ctx)
-		stopped := make(chan struct{})
-		go func() { prober.Run(probeCtx); close(stopped) }()
-		defer func() { cancel(); <-stopped }()
+	prober, stopProber, err := g.startSharedProber(ctx)
+	if err != nil {
+		return err
 	}
+	defer stopProber()
 	lines := newProgress(g.flags.Progress, o.Out, o.ErrOut, g.flags.Output != "", g.clock)
 	recorder := g.newRecorder(lines, o.ErrOut)
 	var mu sync.Mutex // guards running at once share the progress lines

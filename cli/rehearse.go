@@ -149,17 +149,11 @@ func (g *guardRun) rehearse(ctx context.Context, o genericiooptions.IOStreams, w
 	}
 	ctx, received, stop := notifyContext(ctx, g.signalSource())
 	defer stop()
-	var prober *traffic.Prober
-	if len(g.flags.Probes) > 0 {
-		var err error
-		if prober, err = traffic.NewProber(g.flags.probeOptions(g.clock, g.budget.DrainDelay)); err != nil {
-			return nil, nil, err
-		}
-		probeCtx, cancel := context.WithCancel(ctx)
-		stopped := make(chan struct{})
-		go func() { prober.Run(probeCtx); close(stopped) }()
-		defer func() { cancel(); <-stopped }()
+	prober, stopProber, err := g.startSharedProber(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
+	defer stopProber()
 	lines := newProgress(g.flags.Progress, o.Out, o.ErrOut, g.flags.Output != "", g.clock)
 	recorder := g.newRecorder(lines, o.ErrOut)
 	current := w
