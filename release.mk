@@ -35,13 +35,17 @@ KREW_VALIDATE      := $(KREW_DIR)/validate-krew-manifest
 # The lab's kubectl (built from source by make lab-build); a fresh machine may have no other.
 RELEASE_KUBECTL    := $(CURDIR)/.lab/bin/kubectl
 
-.PHONY: release-check release-snapshot release-manifest manifest-test krew-install-test tools
+.PHONY: release-check release-snapshot release-manifest manifest-test krew-install-test tools goreleaser-tool
 
 tools: $(GORELEASER) $(KREW) $(KREW_VALIDATE)
 
+# Under a lock: make test starts this install early (scripts/test.sh) and its release-check
+# waits for that one instead of compiling GoReleaser a second time beside it.
 $(GORELEASER):
 	@mkdir -p $(@D)
-	GOBIN=$(@D) GOTOOLCHAIN=local go install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
+	flock $(@D).lock sh -c '[ -x $@ ] || GOBIN=$(@D) GOTOOLCHAIN=local go install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)'
+
+goreleaser-tool: $(GORELEASER)
 
 # krew finds its own commands as a kubectl plugin: the binary must be named kubectl-krew.
 $(KREW):

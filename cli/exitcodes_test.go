@@ -335,6 +335,7 @@ func TestGuardCommandExitCodes(t *testing.T) {
 				c.sigkill("web-aaa-1")
 				c.waitProgress("budget breached")
 				c.RemovePod("web-aaa-1")
+				c.waitProgress("pod web-aaa-1: gone") // seen before the next clock step
 				c.drainByContract("web-aaa-2")
 				c.completeRollout()
 			},

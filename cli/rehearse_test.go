@@ -38,7 +38,10 @@ func (c *guardedCluster) sigkilledAndGone(pod string) {
 	c.sigkill(pod)
 	c.waitProgress("pod " + pod + ": container app exited 137")
 	c.step(time.Second)
+	// Each change seen before the next: the endpoint's removal and the pod's
+	// go through two informers, and a late one would take the next step's time.
 	c.removeEndpoint(pod)
+	c.waitProgress("pod " + pod + ": endpoint removed")
 	c.RemovePod(pod)
 	c.waitProgress("pod " + pod + ": gone")
 }

@@ -8,16 +8,21 @@
 # 2. the suite on the lab with, beside it at the lowest CPU priority, everything that needs
 #    no cluster: vet and the unit tests (-race), a short fuzz run and the release files'
 #    checks (scripts/e2e-and-checks.sh).
-# vet, the suite and make build share one build configuration (CGO_ENABLED=0, -trimpath,
-# as the release and the lab's image are built): one compile of client-go serves them all.
+# The suite, the lab's image and make build share one build configuration (CGO_ENABLED=0,
+# -trimpath, as the release is built): one compile of client-go serves them all.
+# GoReleaser's own compile (the release checks' tool) starts at once, niced: it takes the CPU
+# the downloads and links leave idle; release-check waits for it (a lock in release.mk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp -t safe-rollout-build.XXXXXX)
-set -m # the build gets its own process group, so a failure or an interrupt stops all of it
+tool_log=$(mktemp -t safe-rollout-goreleaser.XXXXXX)
+set -m # each gets its own process group, so a failure or an interrupt stops all of it
 make --no-print-directory build >"$log" 2>&1 &
 build=$!
+nice -n 19 make --no-print-directory goreleaser-tool >"$tool_log" 2>&1 &
+tool=$!
 set +m
-trap 'kill -- -"$build" 2>/dev/null || true; rm -f "$log"' EXIT
+trap 'kill -- -"$build" -"$tool" 2>/dev/null || true; rm -f "$log" "$tool_log"' EXIT
 prepare_rc=0
 { scripts/browser.sh && make --no-print-directory lab-prepare; } || prepare_rc=$?
 build_rc=0
@@ -26,4 +31,9 @@ echo "--- make build (run beside scripts/browser.sh and make lab-prepare): exit 
 cat "$log"
 [ "$prepare_rc" = 0 ] || { echo "make test: scripts/browser.sh or make lab-prepare failed (exit $prepare_rc)" >&2; exit "$prepare_rc"; }
 [ "$build_rc" = 0 ] || { echo "make test: make build failed (exit $build_rc)" >&2; exit "$build_rc"; }
-scripts/e2e-and-checks.sh
+scripts/e2e-and-checks.sh # on failure the trap stops the install if it still runs
+tool_rc=0
+wait "$tool" || tool_rc=$? # done: release-check waited for it
+# A failed install was tried again by release-check, which succeeded.
+echo "--- GoReleaser's install (started with the lab's preparation): exit $tool_rc ---"
+cat "$tool_log"

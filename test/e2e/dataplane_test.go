@@ -203,3 +203,38 @@ func derefInt(v *int) any {
 	}
 	return *v
 }
+
+// A StatefulSet's replacement pod has the old pod's name: db-2's answers
+// after the old db-2 went are the new pod's. Counted as the old one's, they
+// made its data-plane propagation the rest of the rollout and its late
+// requests the new pod's whole traffic (found in review); each figure must be
+// the old pod's own drain.
+func TestDataPlaneStatefulSetSameNames(t *testing.T) {
+	l := newLab(t)
+	ns := l.namespace(t)
+	l.deployStatefulSet(t, ns, app{name: "db", grace: 30, preStop: true, args: []string{"--mode=contract", "--drain-delay=3s"}})
+	ip := l.clusterIP(t, ns, "db")
+	l.waitAnswering(t, "http://"+ip+"/")
+
+	r := l.run(t, "-n", ns, "restart", "sts/db", "--probe", "http://"+ip+"/", "--probe-identity-header", "X-Served-By",
+		"--probe-rate=100", "-o", "json", "--progress=plain", "--timeout=4m")
+	rep := decodeDataPlane(t, r)
+	if r.code != 0 || rep.Outcome != "succeeded" || rep.Probe == nil || rep.Probe.Errors != 0 {
+		t.Fatalf("exit %d outcome %q probe %+v, want 0, succeeded and error-free traffic\n%s", r.code, rep.Outcome, rep.Probe, r.stdout)
+	}
+	if len(rep.Pods) != 3 {
+		t.Fatalf("%d old pods, want db-0, db-1, db-2", len(rep.Pods))
+	}
+	for _, p := range rep.Pods {
+		if p.LateRequests == nil || p.DataPlaneSamples == nil {
+			t.Errorf("pod %s: lateRequests %v, dataPlaneSamples %v; want both reported", p.Name, p.LateRequests, p.DataPlaneSamples)
+			continue
+		}
+		// The old pod drains for 3 s; its endpoint is routed around within ~1 s.
+		// Its successor serves until the rollout ends, tens of seconds later.
+		if f := p.DataPlanePropagationSeconds; f != nil && *f > 5 {
+			t.Errorf("pod %s: data-plane propagation %.3fs over %d samples, want the old pod's own (< 5s), not its successor's traffic", p.Name, *f, *p.DataPlaneSamples)
+		}
+		t.Logf("pod %s: data-plane propagation %v over %d samples, %d late requests (%d failed)", p.Name, deref(p.DataPlanePropagationSeconds), *p.DataPlaneSamples, *p.LateRequests, p.LateRequestsFailed)
+	}
+}
