@@ -125,7 +125,9 @@ func TestProbeStreamsNeedGRPC(t *testing.T) {
 
 // checkOnlyHealth serves Check but not Watch, as some hand-written health
 // services do.
-type checkOnlyHealth struct{ healthpb.UnimplementedHealthServer }
+type checkOnlyHealth struct {
+	healthpb.UnimplementedHealthServer
+}
 
 func (checkOnlyHealth) Check(context.Context, *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
 	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
