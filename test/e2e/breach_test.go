@@ -44,9 +44,7 @@ type breachReport struct {
 func decodeBreach(t *testing.T, r result) breachReport {
 	t.Helper()
 	var rep breachReport
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-		t.Fatalf("stdout is not a JSON report: %v\n%s", err, r.stdout)
-	}
+	decodeJSON(t, r, &rep)
 	t.Logf("outcome %s: %s; breaches %+v", rep.Outcome, rep.Message, rep.Breaches)
 	return rep
 }

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"testing"
 )
 
@@ -55,9 +54,7 @@ type dataPlaneReport struct {
 func decodeDataPlane(t *testing.T, r result) dataPlaneReport {
 	t.Helper()
 	var rep dataPlaneReport
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-		t.Fatalf("stdout is not a JSON report: %v\n%s", err, r.stdout)
-	}
+	decodeJSON(t, r, &rep)
 	return rep
 }
 

@@ -356,12 +356,18 @@ type rolloutReport struct {
 	} `json:"breaches"`
 }
 
+// decodeJSON reads the plugin's JSON report from the command's stdout.
+func decodeJSON(t *testing.T, r result, into any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(r.stdout), into); err != nil {
+		t.Fatalf("stdout is not a JSON report: %v\n%s", err, r.stdout)
+	}
+}
+
 func decodeReport(t *testing.T, r result) rolloutReport {
 	t.Helper()
 	var rep rolloutReport
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-		t.Fatalf("stdout is not a JSON report: %v\n%s", err, r.stdout)
-	}
+	decodeJSON(t, r, &rep)
 	return rep
 }
 

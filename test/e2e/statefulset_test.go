@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"sort"
 	"strings"
 	"testing"
@@ -178,14 +177,6 @@ func TestStatefulSetSIGKILLStopsTheRollByPartition(t *testing.T) {
 		if revisions[name] != oldRevision {
 			t.Errorf("%s at revision %q, want the old %q untouched (all: %v)", name, revisions[name], oldRevision, revisions)
 		}
-	}
-}
-
-// decodeJSON reads the plugin's JSON report.
-func decodeJSON(t *testing.T, r result, into any) {
-	t.Helper()
-	if err := json.Unmarshal([]byte(r.stdout), into); err != nil {
-		t.Fatalf("stdout is not a JSON report: %v\n%s", err, r.stdout)
 	}
 }
 

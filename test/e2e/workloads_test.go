@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -45,9 +44,7 @@ type workloadReport struct {
 func decodeWorkload(t *testing.T, r result) workloadReport {
 	t.Helper()
 	var rep workloadReport
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-		t.Fatalf("stdout is not a JSON report: %v\n%s", err, r.stdout)
-	}
+	decodeJSON(t, r, &rep)
 	return rep
 }
 
